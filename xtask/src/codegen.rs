@@ -1,0 +1,139 @@
+//! Every file derived from `openapi/fabric-subscribers.yaml`, and the check that they are
+//! fresh.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use signalwire_codegen::{SPEC_PATH, Spec};
+
+/// The committed, reviewable copy of what `build.rs` generates.
+const CLIENT_COPY: &str = "crates/signalwire-fabric-api/generated/client.rs";
+const README: &str = "README.md";
+const TABLE_START: &str = "<!-- operations:start (cargo xtask codegen) -->\n";
+const TABLE_END: &str = "<!-- operations:end -->";
+
+/// The workspace root, found from this crate's manifest directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Brings every derived file up to date, or with `check`, reports the stale ones.
+pub fn run(root: &Path, check: bool) -> Result<()> {
+    let stale: Vec<String> = derived_files(root)?
+        .into_iter()
+        .filter_map(|(path, contents)| {
+            ensure_file_contents(root, &path, &contents, check).transpose()
+        })
+        .collect::<Result<_>>()?;
+    if stale.is_empty() {
+        println!("codegen: every file derived from {SPEC_PATH} is up to date");
+        return Ok(());
+    }
+    if check {
+        bail!(
+            "{} stale: run `cargo xtask codegen` and commit the result",
+            stale.join(", ")
+        );
+    }
+    for path in stale {
+        println!("codegen: wrote {path}");
+    }
+    Ok(())
+}
+
+/// Each derived file's path (relative to the root) with the contents it must have.
+fn derived_files(root: &Path) -> Result<Vec<(String, String)>> {
+    let spec = Spec::load(root.join(SPEC_PATH))?;
+    let client = spec.generate_client()?;
+    let readme_path = root.join(README);
+    let readme = std::fs::read_to_string(&readme_path)
+        .with_context(|| format!("reading {}", readme_path.display()))?;
+    let readme = replace_between_markers(&readme, &spec.operations_table())?;
+    Ok(vec![
+        (CLIENT_COPY.to_owned(), client),
+        (README.to_owned(), readme),
+    ])
+}
+
+fn replace_between_markers(text: &str, table: &str) -> Result<String> {
+    let (Some(start), Some(end)) = (text.find(TABLE_START), text.find(TABLE_END)) else {
+        bail!(
+            "{README} lacks the markers `{}` and `{TABLE_END}`",
+            TABLE_START.trim_end()
+        );
+    };
+    let body_start = start + TABLE_START.len();
+    if end < body_start {
+        bail!("{README}: `{TABLE_END}` comes before its start marker");
+    }
+    Ok(format!("{}{table}{}", &text[..body_start], &text[end..]))
+}
+
+/// Rewrites `path` to hold `contents`, or with `check`, prints a diff and leaves it. Returns
+/// the path when it was stale.
+fn ensure_file_contents(
+    root: &Path,
+    path: &str,
+    contents: &str,
+    check: bool,
+) -> Result<Option<String>> {
+    let full = root.join(path);
+    let current = std::fs::read_to_string(&full).unwrap_or_default();
+    if current == contents {
+        return Ok(None);
+    }
+    if check {
+        let mut diff = String::new();
+        let text_diff = similar::TextDiff::from_lines(&current, contents);
+        let _ = write!(
+            diff,
+            "{}",
+            text_diff.unified_diff().context_radius(2).header(
+                &format!("{path} (committed)"),
+                &format!("{path} (from the spec)")
+            )
+        );
+        eprintln!("{diff}");
+    } else {
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&full, contents).with_context(|| format!("writing {}", full.display()))?;
+    }
+    Ok(Some(path.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same check CI runs, so a plain `cargo test` catches a stale derived file.
+    #[test]
+    fn derived_files_match_the_spec() {
+        if let Err(error) = run(&workspace_root(), true) {
+            panic!("{error:#}");
+        }
+    }
+
+    #[test]
+    fn the_table_replaces_only_what_lies_between_the_markers() {
+        let text = format!("intro\n{TABLE_START}old\n{TABLE_END}\noutro\n");
+        let replaced = replace_between_markers(&text, "new\n").expect("markers present");
+        assert_eq!(
+            replaced,
+            format!("intro\n{TABLE_START}new\n{TABLE_END}\noutro\n")
+        );
+    }
+
+    #[test]
+    fn missing_markers_are_an_error_that_names_them() {
+        let error =
+            replace_between_markers("no markers here", "table").expect_err("markers are required");
+        assert!(error.to_string().contains("operations:start"), "{error}");
+    }
+}

@@ -1,0 +1,41 @@
+//! `cargo xtask`: the project's maintainer jobs.
+//!
+//! - `cargo xtask codegen` rewrites every file derived from the spec.
+//! - `cargo xtask codegen --check` rewrites nothing and fails, with a diff, when one is stale.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod codegen;
+
+#[derive(Debug, Parser)]
+#[command(about = "Maintainer jobs for the signalwire-fabric workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Regenerate the committed client copy and the README's operations table from the spec.
+    Codegen {
+        /// Write nothing; fail with a diff when a derived file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Codegen { check } => codegen::run(&codegen::workspace_root(), check),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
