@@ -1,0 +1,429 @@
+//! The one error type of the crate, and what a caller can ask of it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything that can go wrong, in terms a caller can act on.
+///
+/// Messages never contain a secret: tokens and the API token are never part of an error,
+/// and response bodies are kept only as a short snippet with anything token-shaped
+/// replaced by `[redacted]`.
+///
+/// ```
+/// # use signalwire_fabric::Error;
+/// fn explain(error: &Error) -> &'static str {
+///     if error.requires_new_subscriber_token() {
+///         "the refresh token is dead: create a new subscriber token"
+///     } else if error.is_retryable() {
+///         "try again later"
+///     } else {
+///         "fix the request or the configuration"
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The SDK refused an input before sending anything.
+    #[error("invalid {field}: {reason} (nothing was sent)")]
+    InvalidInput {
+        /// The setting, argument or request field at fault.
+        field: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// 401: SignalWire did not accept the project id and API token.
+    #[error(
+        "401 Unauthorized{}: check the project id and API token, and that the token has a \
+         Voice, Messaging, Fax or Video scope",
+        server_says(message)
+    )]
+    Unauthorized {
+        /// The server's `error` text, when it sent one.
+        message: Option<String>,
+    },
+
+    /// 403: the request is not allowed (for example an embed token for a click-to-call
+    /// token the space does not know).
+    #[error("403 Forbidden{}", server_says(message))]
+    Forbidden {
+        /// The server's `error` text, when it sent one.
+        message: Option<String>,
+    },
+
+    /// 404: nothing at this path in this space.
+    #[error(
+        "404 Not Found{}: check the space name or base URL",
+        server_says(message)
+    )]
+    NotFound {
+        /// The server's `error` text, when it sent one.
+        message: Option<String>,
+    },
+
+    /// 422: the server rejected the request's content. See [`FieldError`] for each
+    /// broken rule, and [`Error::requires_new_subscriber_token`].
+    #[error(
+        "422 request rejected: {}{}",
+        FieldErrors(errors),
+        dead_token_hint(errors)
+    )]
+    Rejected {
+        /// One entry per broken rule, in the server's order.
+        errors: Vec<FieldError>,
+    },
+
+    /// 429: too many requests; wait before trying again.
+    #[error("429 Too Many Requests: {}", retry_hint(retry_after))]
+    RateLimited {
+        /// How long the server asked us to wait, from `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+
+    /// 5xx: SignalWire (or a proxy in front of it) failed.
+    #[error(
+        "server error {status}{}{}; {}",
+        server_says(message),
+        snippet(body),
+        retry_hint(retry_after)
+    )]
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The server's `error` text, when the body was our error shape.
+        message: Option<String>,
+        /// The start of the body, when it was not.
+        body: Option<String>,
+        /// How long the server asked us to wait, from `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+
+    /// A status the contract does not list for this operation (an undocumented 2xx, a
+    /// redirect, which is never followed, or another 4xx).
+    #[error(
+        "unexpected {status} response{}{}{}",
+        content_type.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+        location.as_deref().map(|l| format!(" redirecting to {l}: redirects are not followed, so credentials never leave the configured host")).unwrap_or_default(),
+        snippet(body)
+    )]
+    UnexpectedResponse {
+        /// The HTTP status.
+        status: u16,
+        /// The response's `Content-Type`, when it had one.
+        content_type: Option<String>,
+        /// Where a redirect pointed.
+        location: Option<String>,
+        /// The start of the body.
+        body: Option<String>,
+    },
+
+    /// A documented status whose body did not have the documented shape.
+    #[error(
+        "the {status} response body is not {expected}: {reason}{}",
+        snippet(body)
+    )]
+    Decode {
+        /// The HTTP status.
+        status: u16,
+        /// What the body should have been, e.g. "a token pair".
+        expected: &'static str,
+        /// What was wrong with it.
+        reason: String,
+        /// The start of the body.
+        body: Option<String>,
+    },
+
+    /// The response body was longer than the client's limit; the rest was not read.
+    #[error(
+        "the {status} response body is larger than the {limit}-byte limit (see ClientBuilder::max_response_bytes)"
+    )]
+    ResponseTooLarge {
+        /// The HTTP status.
+        status: u16,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// The exchange failed below HTTP: no connection, a timeout, a reset.
+    #[error("{message} ({})", delivery.describe())]
+    Transport {
+        /// What went wrong.
+        message: String,
+        /// Whether the request may have reached the server.
+        delivery: Delivery,
+        /// The underlying error.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The [`SubscriberSession`](crate::SubscriberSession) can no longer refresh: its
+    /// refresh token is dead or the project credentials were refused. Create a new
+    /// subscriber token and start a new session.
+    #[error("the session cannot refresh any more: {cause}; create a new subscriber token")]
+    SessionEnded {
+        /// The error that ended it.
+        cause: Box<Error>,
+    },
+}
+
+/// Whether a failed request may have reached the server.
+///
+/// This matters for refresh tokens: a refresh that reached the server may have consumed
+/// the token even though no answer came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// No connection was made; the server has not seen the request.
+    NotSent,
+    /// The request may or may not have been received (a timeout, a reset mid-request).
+    Unknown,
+    /// The server received the request; its answer was lost or cut short.
+    Received,
+}
+
+impl Delivery {
+    fn describe(self) -> &'static str {
+        match self {
+            Delivery::NotSent => "the request was not sent",
+            Delivery::Unknown => "the request may have reached the server",
+            Delivery::Received => "the server received the request",
+        }
+    }
+}
+
+/// One rule a rejected (422) request broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldError {
+    /// The machine-readable code.
+    pub code: ErrorCode,
+    /// The request field at fault, when the server named one.
+    pub attribute: Option<String>,
+    /// The server's sentence for people.
+    pub message: String,
+    /// The kind of error, typically `validation_error`.
+    pub kind: String,
+    /// Where the server documents the code.
+    pub url: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(attribute) = &self.attribute {
+            write!(f, " on {attribute}")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, " ({})", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// The codes SignalWire puts in 422 bodies, typed where the SDK acts on them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `token_expired`: the refresh token's 2 h 5 min are over.
+    TokenExpired,
+    /// `not_a_refresh_token`: an access token was sent where a refresh token belongs.
+    NotARefreshToken,
+    /// `token_invalid`: the server does not know the token (or it was already used).
+    TokenInvalid,
+    /// `invalid_token_format`: the text is not a token.
+    InvalidTokenFormat,
+    /// `missing_required_parameter`.
+    MissingRequiredParameter,
+    /// `invalid_parameter`.
+    InvalidParameter,
+    /// `must_belong_to_project`: a referenced resource belongs to another project.
+    MustBelongToProject,
+    /// `rate_limit_exceeded`.
+    RateLimitExceeded,
+    /// A code this version of the SDK does not know.
+    Other(String),
+}
+
+impl ErrorCode {
+    /// The wire form, e.g. `token_expired`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::NotARefreshToken => "not_a_refresh_token",
+            ErrorCode::TokenInvalid => "token_invalid",
+            ErrorCode::InvalidTokenFormat => "invalid_token_format",
+            ErrorCode::MissingRequiredParameter => "missing_required_parameter",
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::MustBelongToProject => "must_belong_to_project",
+            ErrorCode::RateLimitExceeded => "rate_limit_exceeded",
+            ErrorCode::Other(code) => code,
+        }
+    }
+
+    /// True for the codes that mean a refresh token will never work again.
+    pub fn means_dead_refresh_token(&self) -> bool {
+        matches!(
+            self,
+            ErrorCode::TokenExpired
+                | ErrorCode::NotARefreshToken
+                | ErrorCode::TokenInvalid
+                | ErrorCode::InvalidTokenFormat
+        )
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(code: &str) -> Self {
+        match code {
+            "token_expired" => ErrorCode::TokenExpired,
+            "not_a_refresh_token" => ErrorCode::NotARefreshToken,
+            "token_invalid" => ErrorCode::TokenInvalid,
+            "invalid_token_format" => ErrorCode::InvalidTokenFormat,
+            "missing_required_parameter" => ErrorCode::MissingRequiredParameter,
+            "invalid_parameter" => ErrorCode::InvalidParameter,
+            "must_belong_to_project" => ErrorCode::MustBelongToProject,
+            "rate_limit_exceeded" => ErrorCode::RateLimitExceeded,
+            other => ErrorCode::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The HTTP status of the response this error came from, if one arrived.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Unauthorized { .. } => Some(401),
+            Error::Forbidden { .. } => Some(403),
+            Error::NotFound { .. } => Some(404),
+            Error::Rejected { .. } => Some(422),
+            Error::RateLimited { .. } => Some(429),
+            Error::Server { status, .. }
+            | Error::UnexpectedResponse { status, .. }
+            | Error::Decode { status, .. }
+            | Error::ResponseTooLarge { status, .. } => Some(*status),
+            Error::SessionEnded { cause } => cause.status(),
+            Error::InvalidInput { .. } | Error::Transport { .. } => None,
+        }
+    }
+
+    /// True when the same request may succeed later: a connection or timeout failure,
+    /// 408, 429, or a 5xx. See [`Error::retry_after`] for how long to wait.
+    ///
+    /// For a refresh, a retry after a failure that may have reached the server can find
+    /// the refresh token already consumed; [`SubscriberSession`](crate::SubscriberSession)
+    /// deals with that.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::RateLimited { .. } | Error::Server { .. } => true,
+            Error::Rejected { errors } => errors
+                .iter()
+                .any(|error| error.code == ErrorCode::RateLimitExceeded),
+            Error::UnexpectedResponse { status, .. } => *status == 408,
+            _ => false,
+        }
+    }
+
+    /// True when the refresh token can never be exchanged again (it expired, was already
+    /// used, was never valid, or was an access token): a new subscriber token must be
+    /// created with [`SubscriberTokens::create`](crate::SubscriberTokens::create).
+    pub fn requires_new_subscriber_token(&self) -> bool {
+        match self {
+            Error::Rejected { errors } => errors
+                .iter()
+                .any(|error| error.code.means_dead_refresh_token()),
+            Error::SessionEnded { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// How long the server asked to wait before retrying (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after } | Error::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The broken rules of a 422, empty for every other error.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Error::Rejected { errors } => errors,
+            _ => &[],
+        }
+    }
+
+    /// False only when the request certainly did not reach the server (it was refused
+    /// before sending, or no connection was made).
+    pub fn may_have_reached_server(&self) -> bool {
+        match self {
+            Error::InvalidInput { .. } => false,
+            Error::Transport { delivery, .. } => *delivery != Delivery::NotSent,
+            Error::SessionEnded { cause } => cause.may_have_reached_server(),
+            _ => true,
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn server_says(message: &Option<String>) -> String {
+    match message {
+        Some(message) if !message.is_empty() => format!(" (server says: {message})"),
+        _ => String::new(),
+    }
+}
+
+fn snippet(body: &Option<String>) -> String {
+    match body {
+        Some(body) if !body.is_empty() => format!("; body starts: {body:?}"),
+        _ => String::new(),
+    }
+}
+
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!("retry after {}s", wait.as_secs()),
+        None => "retry later with backoff".to_owned(),
+    }
+}
+
+fn dead_token_hint(errors: &[FieldError]) -> &'static str {
+    if errors
+        .iter()
+        .any(|error| error.code.means_dead_refresh_token())
+    {
+        "; this refresh token will never work again: create a new subscriber token"
+    } else {
+        ""
+    }
+}
+
+struct FieldErrors<'a>(&'a [FieldError]);
+
+impl fmt::Display for FieldErrors<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no reason given");
+        }
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,353 @@
+//! Turning what the generated client returns into this crate's [`Error`].
+//!
+//! progenitor reports failures in shapes that lose information (an undocumented status
+//! comes back with its body unread; a body that fails to decode loses its status). This
+//! module puts the status back (from the [`Exchange`] record), reads at most a snippet of
+//! any body, scrubs anything token-shaped from it, and picks the variant a caller acts on.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use signalwire_fabric_api::{Exchange, body_limit_exceeded, types};
+
+use crate::error::{Delivery, Error, ErrorCode, FieldError};
+
+/// How much of a body an error keeps for diagnosis.
+pub(crate) const SNIPPET_BYTES: usize = 256;
+
+type ApiError = signalwire_fabric_api::Error<types::ErrorResponse>;
+
+/// Secrets that must never appear in an error, even when a server echoes them.
+pub(crate) struct Scrub<'a> {
+    pub(crate) secrets: &'a [&'a str],
+}
+
+impl Scrub<'_> {
+    /// Replaces every known secret, and every run of 40 or more token-alphabet
+    /// characters (base64url, `.`, `+`, `=`, `~`), with `[redacted]`.
+    pub(crate) fn text(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in self.secrets.iter().filter(|secret| !secret.is_empty()) {
+            text = text.replace(secret, "[redacted]");
+        }
+        redact_token_shaped(&text)
+    }
+}
+
+fn redact_token_shaped(text: &str) -> String {
+    const MIN_RUN: usize = 40;
+    let is_token_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | '~');
+    let mut out = String::with_capacity(text.len());
+    let mut run_start: Option<usize> = None;
+    let flush = |out: &mut String, run: &str| {
+        if run.len() >= MIN_RUN {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+    };
+    for (index, c) in text.char_indices() {
+        match (is_token_char(c), run_start) {
+            (true, None) => run_start = Some(index),
+            (true, Some(_)) => {}
+            (false, Some(start)) => {
+                flush(&mut out, &text[start..index]);
+                run_start = None;
+                out.push(c);
+            }
+            (false, None) => out.push(c),
+        }
+    }
+    if let Some(start) = run_start {
+        flush(&mut out, &text[start..]);
+    }
+    out
+}
+
+/// The start of a body, as text fit for an error message: secrets and token-shaped text
+/// are redacted before the text is cut, so a cut can never leave part of a secret.
+pub(crate) fn snippet(bytes: &[u8], scrub: &Scrub<'_>) -> Option<String> {
+    /// How much of a body is scanned; more than the longest token we accept.
+    const SCAN_BYTES: usize = 32 * 1024;
+    if bytes.is_empty() {
+        return None;
+    }
+    let scanned = String::from_utf8_lossy(&bytes[..bytes.len().min(SCAN_BYTES)]);
+    let collapsed = scanned.split_whitespace().collect::<Vec<_>>().join(" ");
+    let redacted = scrub.text(&collapsed);
+    let mut end = redacted.len().min(SNIPPET_BYTES);
+    while !redacted.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut shown = redacted[..end].to_owned();
+    if end < redacted.len() || bytes.len() > SCAN_BYTES {
+        shown.push_str("...");
+    }
+    Some(shown)
+}
+
+/// Maps a failed generated call to an [`Error`]. `expected` names what a success body
+/// should have been ("a token pair").
+pub(crate) async fn map_error(
+    error: ApiError,
+    exchange: &Exchange,
+    expected: &'static str,
+    scrub: &Scrub<'_>,
+) -> Error {
+    let status = exchange.status().map(|status| status.as_u16());
+    match error {
+        ApiError::ErrorResponse(response) => {
+            let status = response.status().as_u16();
+            let retry_after = retry_after(response.headers());
+            from_error_body(status, response.into_inner(), retry_after, scrub)
+        }
+        ApiError::UnexpectedResponse(response) => unexpected(response, exchange, scrub).await,
+        ApiError::InvalidResponsePayload(bytes, serde_error) => {
+            let status = status.unwrap_or(0);
+            let body = snippet(&bytes, scrub);
+            match status {
+                200..=299 => Error::Decode {
+                    status,
+                    expected,
+                    reason: scrub.text(&serde_error.to_string()),
+                    body,
+                },
+                401 => Error::Unauthorized { message: None },
+                403 => Error::Forbidden { message: None },
+                404 => Error::NotFound { message: None },
+                500..=599 => Error::Server {
+                    status,
+                    message: None,
+                    body,
+                    retry_after: None,
+                },
+                _ => Error::Decode {
+                    status,
+                    expected: "the documented error body",
+                    reason: scrub.text(&serde_error.to_string()),
+                    body,
+                },
+            }
+        }
+        ApiError::ResponseBodyError(source) => {
+            let status = status.unwrap_or(0);
+            if body_limit_exceeded(&source) {
+                Error::ResponseTooLarge {
+                    status,
+                    limit: exchange.body_limit(),
+                }
+            } else {
+                transport(
+                    format!("the {status} response was cut short"),
+                    Delivery::Received,
+                    source,
+                )
+            }
+        }
+        ApiError::CommunicationError(source) | ApiError::InvalidUpgrade(source) => {
+            from_reqwest(source)
+        }
+        ApiError::InvalidRequest(reason) => Error::invalid("request", scrub.text(&reason)),
+        ApiError::Custom(reason) => Error::Transport {
+            message: scrub.text(&reason),
+            delivery: Delivery::Unknown,
+            source: None,
+        },
+    }
+}
+
+/// A reqwest failure below HTTP, classified by whether the request may have been seen.
+pub(crate) fn from_reqwest(source: reqwest::Error) -> Error {
+    let (message, delivery) = if source.is_connect() {
+        ("could not connect to the server", Delivery::NotSent)
+    } else if source.is_timeout() {
+        ("timed out waiting for the server", Delivery::Unknown)
+    } else if source.is_body() || source.is_decode() {
+        ("the response was cut short", Delivery::Received)
+    } else if source.is_builder() {
+        ("the request could not be built", Delivery::NotSent)
+    } else {
+        ("the exchange with the server failed", Delivery::Unknown)
+    };
+    transport(message.to_owned(), delivery, source)
+}
+
+fn transport(message: String, delivery: Delivery, source: reqwest::Error) -> Error {
+    // reqwest's messages name the URL, never credentials; the URL's query is never set.
+    Error::Transport {
+        message,
+        delivery,
+        source: Some(Arc::new(source.without_url())),
+    }
+}
+
+fn from_error_body(
+    status: u16,
+    body: types::ErrorResponse,
+    retry_after: Option<Duration>,
+    scrub: &Scrub<'_>,
+) -> Error {
+    let message = body.error.as_deref().map(|text| scrub.text(text));
+    match status {
+        401 => Error::Unauthorized { message },
+        403 => Error::Forbidden { message },
+        404 => Error::NotFound { message },
+        422 => Error::Rejected {
+            errors: body
+                .errors
+                .iter()
+                .map(|error| FieldError {
+                    code: ErrorCode::from(error.code.as_str()),
+                    attribute: error.attribute.as_deref().map(|a| scrub.text(a)),
+                    message: scrub.text(&error.message),
+                    kind: scrub.text(&error.type_),
+                    url: error.url.clone(),
+                })
+                .collect(),
+        },
+        429 => Error::RateLimited { retry_after },
+        _ => Error::Server {
+            status,
+            message,
+            body: None,
+            retry_after,
+        },
+    }
+}
+
+async fn unexpected(response: reqwest::Response, exchange: &Exchange, scrub: &Scrub<'_>) -> Error {
+    let status = response.status().as_u16();
+    let headers = response.headers();
+    let retry_after = retry_after(headers);
+    let header_text = |name: reqwest::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(|text| scrub.text(text))
+    };
+    let content_type = header_text(reqwest::header::CONTENT_TYPE);
+    let location = header_text(reqwest::header::LOCATION);
+    let body = match read_prefix(response, 32 * 1024 + 1).await {
+        Ok(bytes) => snippet(&bytes, scrub),
+        Err(error) if body_limit_exceeded(&error) => {
+            return Error::ResponseTooLarge {
+                status,
+                limit: exchange.body_limit(),
+            };
+        }
+        Err(_) => None,
+    };
+    match status {
+        429 => Error::RateLimited { retry_after },
+        500..=599 => Error::Server {
+            status,
+            message: None,
+            body,
+            retry_after,
+        },
+        _ => Error::UnexpectedResponse {
+            status,
+            content_type,
+            location,
+            body,
+        },
+    }
+}
+
+/// Reads at most `limit` bytes of a body, leaving the rest unread.
+async fn read_prefix(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut bytes = Vec::new();
+    while bytes.len() < limit {
+        match response.chunk().await? {
+            Some(chunk) => bytes.extend_from_slice(&chunk[..chunk.len().min(limit - bytes.len())]),
+            None => break,
+        }
+    }
+    Ok(bytes)
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_shaped_runs_and_known_secrets_are_redacted() {
+        let scrub = Scrub {
+            secrets: &["hunter2"],
+        };
+        let token = "eyJhbGciOiJkaXIifQ..aXZpdml2aXZpdg.Y2lwaGVydGV4dGNpcGhlcnRleHQ.dGFndGFn";
+        let text = format!("<p>bad token {token} from hunter2, see /api/fabric/subscribers</p>");
+        assert_eq!(
+            scrub.text(&text),
+            "<p>bad token [redacted] from [redacted], see /api/fabric/subscribers</p>"
+        );
+    }
+
+    #[test]
+    fn short_words_and_uuids_survive_redaction() {
+        let scrub = Scrub { secrets: &[] };
+        let text = "Not Found 2c9f4b1e-8a3d-4f6b-b7e2-5d1a9c0e3f48 token_expired";
+        assert_eq!(scrub.text(text), text);
+    }
+
+    #[test]
+    fn snippets_are_bounded_and_whitespace_collapsed() {
+        let scrub = Scrub { secrets: &[] };
+        assert_eq!(snippet(b"", &scrub), None);
+        assert_eq!(
+            snippet(b"<h1>Bad\n\n  Gateway</h1>", &scrub).as_deref(),
+            Some("<h1>Bad Gateway</h1>")
+        );
+        let long = "ab ".repeat(200);
+        let shown = snippet(long.as_bytes(), &scrub).expect("non-empty");
+        assert!(shown.ends_with("..."), "{shown}");
+        assert!(shown.len() <= SNIPPET_BYTES + 3, "{}", shown.len());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, "120".parse().expect("valid"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(120)));
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("valid"),
+        );
+        assert_eq!(
+            retry_after(&headers),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+        headers.insert(reqwest::header::RETRY_AFTER, later.parse().expect("valid"));
+        let wait = retry_after(&headers).expect("a date");
+        assert!(
+            wait > Duration::from_secs(3500) && wait <= Duration::from_secs(3600),
+            "{wait:?}"
+        );
+        headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().expect("valid"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Every public type and error, formatted with `{:?}` and (where it has one) `{}`, shows no
+//! secret.
+
+mod common;
+
+use common::{API_TOKEN, access, refresh};
+use serde_json::json;
+use signalwire_fabric::{
+    AccessToken, ApiToken, Client, CreateSubscriberToken, Delivery, Error, RefreshToken, Space,
+    TokenPair,
+};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The error the facade makes of `response` to a refresh of `token`.
+async fn error_from(response: ResponseTemplate, token: &RefreshToken) -> Error {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    common::client_for(&server)
+        .subscriber_tokens()
+        .refresh(token)
+        .await
+        .expect_err("a failure response")
+}
+
+const PASSWORD: &str = "subscriber-password-value";
+
+#[tokio::test]
+async fn nothing_formatted_contains_a_secret() {
+    let access_text = access("leak-check");
+    let refresh_text = refresh("leak-check");
+    let access_token = AccessToken::parse(access_text.clone()).expect("valid");
+    let refresh_token = RefreshToken::parse(refresh_text.clone()).expect("valid");
+    let pair = TokenPair::issued_at(
+        access_token.clone(),
+        refresh_token.clone(),
+        tokio::time::Instant::now(),
+    );
+    let client = Client::builder()
+        .space("example")
+        .project_id("project")
+        .api_token(API_TOKEN)
+        .build()
+        .expect("valid");
+    let builder = Client::builder().api_token(API_TOKEN);
+    let request = CreateSubscriberToken::new("alice@example.com").password(PASSWORD);
+
+    let errors = vec![
+        Error::InvalidInput { field: "space", reason: "is empty".into() },
+        Error::Unauthorized { message: Some("Unauthorized".into()) },
+        error_from(
+            ResponseTemplate::new(422).set_body_json(json!({"errors": [{
+                "type": "validation_error", "code": "token_expired", "url": "https://example.invalid",
+                "message": format!("Token {refresh_text} has expired."), "attribute": "refresh_token",
+            }]})),
+            &refresh_token,
+        )
+        .await,
+        error_from(
+            ResponseTemplate::new(503).set_body_string(format!("echo: {refresh_text} {API_TOKEN}")),
+            &refresh_token,
+        )
+        .await,
+        error_from(
+            ResponseTemplate::new(302).insert_header("location", format!("https://evil.invalid/?t={refresh_text}").as_str()),
+            &refresh_token,
+        )
+        .await,
+        error_from(
+            ResponseTemplate::new(201).set_body_json(json!({"token": 7, "refresh_token": refresh_text})),
+            &refresh_token,
+        )
+        .await,
+        Error::Transport { message: "timed out".into(), delivery: Delivery::Unknown, source: None },
+        RefreshToken::parse(access_text.clone())
+            .map(|_| ())
+            .map_err(|e| Error::InvalidInput { field: "refresh_token", reason: e.to_string() })
+            .expect_err("wrong kind"),
+        ApiToken::parse(format!("{API_TOKEN}\n")).map(|_| ()).expect_err("control character"),
+    ];
+
+    let mut shown = vec![
+        format!("{access_token:?}"),
+        format!("{refresh_token:?}"),
+        format!("{pair:?}"),
+        format!("{:?}", pair.to_stored()),
+        format!("{client:?}"),
+        format!("{builder:?}"),
+        format!("{request:?}"),
+        format!("{:?}", ApiToken::parse(API_TOKEN).expect("valid")),
+        format!(
+            "{:?} {}",
+            Space::parse("example").expect("valid"),
+            Space::parse("example").expect("valid")
+        ),
+    ];
+    for error in &errors {
+        shown.push(format!("{error:?}"));
+        shown.push(error.to_string());
+    }
+
+    let secrets = [
+        access_text.as_str(),
+        refresh_text.as_str(),
+        API_TOKEN,
+        PASSWORD,
+    ];
+    for text in &shown {
+        for secret in secrets {
+            // Any 16-character window of a secret counts as a leak.
+            let leaked = (0..=secret.len() - 16).any(|at| text.contains(&secret[at..at + 16]));
+            assert!(!leaked, "a secret leaked into: {text}");
+        }
+    }
+    assert_eq!(
+        shown.len(),
+        9 + 2 * errors.len(),
+        "every value was formatted"
+    );
+}
