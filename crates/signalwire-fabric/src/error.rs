@@ -158,13 +158,27 @@ pub enum Error {
         source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
-    /// The [`SubscriberSession`](crate::SubscriberSession) can no longer refresh: its
-    /// refresh token is dead or the project credentials were refused. Create a new
-    /// subscriber token and start a new session.
-    #[error("the session cannot refresh any more: {cause}; create a new subscriber token")]
+    /// A [`TokenStore`](crate::TokenStore) failed to load or save a pair.
+    #[error("token store: {message}")]
+    Store {
+        /// What failed, without any token.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The [`SubscriberSession`](crate::SubscriberSession) can no longer refresh: the
+    /// server refused its refresh token or the project credentials, or its refresh token
+    /// expired while refreshes kept failing. Create a new subscriber token and start a new
+    /// session.
+    #[error(
+        "the session cannot refresh any more: {}; create a new subscriber token",
+        match cause { Some(cause) => cause.to_string(), None => "its refresh token has expired".to_owned() }
+    )]
     SessionEnded {
-        /// The error that ended it.
-        cause: Box<Error>,
+        /// The error that ended it; `None` when the refresh token simply ran out of time.
+        cause: Option<Box<Error>>,
     },
 }
 
@@ -207,6 +221,26 @@ pub struct FieldError {
     pub kind: String,
     /// Where the server documents the code.
     pub url: String,
+}
+
+impl FieldError {
+    /// A field error with `code` and `message` (for test doubles and custom
+    /// [`Refresher`](crate::Refresher)s; the SDK builds them from 422 bodies).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            attribute: None,
+            message: message.into(),
+            kind: "validation_error".to_owned(),
+            url: String::new(),
+        }
+    }
+
+    /// The same error, naming the request field at fault.
+    pub fn with_attribute(mut self, attribute: impl Into<String>) -> Self {
+        self.attribute = Some(attribute.into());
+        self
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -309,8 +343,8 @@ impl Error {
             | Error::UnexpectedResponse { status, .. }
             | Error::Decode { status, .. }
             | Error::ResponseTooLarge { status, .. } => Some(*status),
-            Error::SessionEnded { cause } => cause.status(),
-            Error::InvalidInput { .. } | Error::Transport { .. } => None,
+            Error::SessionEnded { cause } => cause.as_ref().and_then(|cause| cause.status()),
+            Error::InvalidInput { .. } | Error::Transport { .. } | Error::Store { .. } => None,
         }
     }
 
@@ -364,10 +398,22 @@ impl Error {
     /// before sending, or no connection was made).
     pub fn may_have_reached_server(&self) -> bool {
         match self {
-            Error::InvalidInput { .. } => false,
+            Error::InvalidInput { .. } | Error::Store { .. } => false,
             Error::Transport { delivery, .. } => *delivery != Delivery::NotSent,
-            Error::SessionEnded { cause } => cause.may_have_reached_server(),
+            Error::SessionEnded { cause } => cause
+                .as_ref()
+                .is_some_and(|cause| cause.may_have_reached_server()),
             _ => true,
+        }
+    }
+
+    pub(crate) fn store(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Store {
+            message: message.into(),
+            source: Some(Arc::new(source)),
         }
     }
 

@@ -25,6 +25,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! To keep a subscriber signed in, hand the pair to a [`SubscriberSession`]: it refreshes
+//! ahead of expiry, once however many tasks ask, saves every rotated pair to a
+//! [`TokenStore`] before handing out its access token, and retries what is worth
+//! retrying.
+//!
 //! The low-level client this wraps is generated from the project's OpenAPI contract
 //! (`signalwire-fabric-api`); neither it nor `reqwest` appears in this crate's API.
 
@@ -35,6 +40,7 @@ mod client;
 mod config;
 mod error;
 mod response;
+mod session;
 mod subscriber_tokens;
 mod tokens;
 
@@ -44,6 +50,10 @@ pub use client::{
 };
 pub use config::{ApiToken, ProjectId, Space};
 pub use error::{Delivery, Error, ErrorCode, FieldError};
+pub use session::{
+    AutoRefresh, DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, FileStore, MemoryStore, Refresher,
+    RetryPolicy, SessionBuilder, SessionStatus, SubscriberSession, TokenStore,
+};
 pub use subscriber_tokens::{
     CreateSubscriberToken, CreatedSubscriberToken, Region, Scope, SubscriberId, SubscriberTokens,
     UNBOUND_SCOPED_LIFETIME,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -112,9 +113,11 @@ fn kind_from_header(header: &str) -> Option<TokenKind> {
 macro_rules! secret_token {
     ($(#[$doc:meta])* $name:ident, $kind:expr) => {
         $(#[$doc])*
+        ///
+        /// Clones share one copy of the text (cloning is a reference-count increment).
         #[derive(Clone)]
         pub struct $name {
-            secret: SecretString,
+            secret: Arc<SecretString>,
             kind: Option<TokenKind>,
         }
 
@@ -130,7 +133,7 @@ macro_rules! secret_token {
                 if let Some(found) = kind.filter(|found| *found != $kind) {
                     return Err(TokenFormatError::WrongKind { expected: $kind, found });
                 }
-                Ok(Self { secret, kind })
+                Ok(Self { secret: Arc::new(secret), kind })
             }
 
             /// The token text, for sending it somewhere. Handle it as a secret.
@@ -346,6 +349,18 @@ pub struct StoredTokenPair {
     pub access_expires_at_unix: u64,
     /// When the refresh token expires, in unix seconds.
     pub refresh_expires_at_unix: u64,
+}
+
+impl StoredTokenPair {
+    /// The stored access token.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// The stored refresh token.
+    pub fn refresh_token(&self) -> &RefreshToken {
+        &self.refresh_token
+    }
 }
 
 impl fmt::Debug for StoredTokenPair {

@@ -1,0 +1,766 @@
+//! SubscriberSession's behaviour on tokio's paused clock, against a scripted refresher
+//! (no sockets, so the clock only moves when a test moves it).
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{access, refresh};
+use signalwire_fabric::{
+    AccessToken, Delivery, Error, ErrorCode, FieldError, FileStore, MemoryStore, RefreshToken,
+    Refresher, StoredTokenPair, SubscriberSession, TokenPair, TokenStore,
+};
+use tokio::time::{Instant, advance};
+
+const MARGIN: Duration = Duration::from_secs(300);
+const TICK: Duration = Duration::from_millis(1);
+
+/// What the scripted refresher does on one call.
+enum Step {
+    Issue,
+    Fail(Error),
+}
+
+/// A refresher that follows a script (issuing fresh pairs once it runs out), takes
+/// `latency` of virtual time per call, and records every refresh token it was sent.
+#[derive(Clone)]
+struct Scripted {
+    inner: Arc<ScriptedInner>,
+}
+
+struct ScriptedInner {
+    script: Mutex<VecDeque<Step>>,
+    latency: Duration,
+    calls: AtomicUsize,
+    sent: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(latency: Duration, script: impl IntoIterator<Item = Step>) -> Self {
+        Self {
+            inner: Arc::new(ScriptedInner {
+                script: Mutex::new(script.into_iter().collect()),
+                latency,
+                calls: AtomicUsize::new(0),
+                sent: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.inner.calls.load(Ordering::SeqCst)
+    }
+
+    fn sent(&self) -> Vec<String> {
+        self.inner.sent.lock().expect("not poisoned").clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Refresher for Scripted {
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
+        let call = self.inner.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner
+            .sent
+            .lock()
+            .expect("not poisoned")
+            .push(refresh_token.expose_secret().to_owned());
+        if !self.inner.latency.is_zero() {
+            tokio::time::sleep(self.inner.latency).await;
+        }
+        let step = self
+            .inner
+            .script
+            .lock()
+            .expect("not poisoned")
+            .pop_front()
+            .unwrap_or(Step::Issue);
+        match step {
+            Step::Issue => Ok(issued(&format!("gen{call}"))),
+            Step::Fail(error) => Err(error),
+        }
+    }
+}
+
+fn issued(seed: &str) -> TokenPair {
+    TokenPair::issued_at(
+        AccessToken::parse(access(seed)).expect("valid"),
+        RefreshToken::parse(refresh(seed)).expect("valid"),
+        Instant::now(),
+    )
+}
+
+fn new_session(refresher: &Scripted) -> SubscriberSession {
+    SubscriberSession::builder(refresher.clone(), issued("first"))
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .build()
+}
+
+fn unavailable() -> Error {
+    Error::Server {
+        status: 503,
+        message: None,
+        body: None,
+        retry_after: None,
+    }
+}
+
+fn rejected(code: ErrorCode) -> Error {
+    Error::Rejected {
+        errors: vec![FieldError::new(code, "refused").with_attribute("refresh_token")],
+    }
+}
+
+fn token_text(token: &AccessToken) -> &str {
+    token.expose_secret()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_cached_token_is_returned_until_the_margin_and_refreshed_at_it() {
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = new_session(&refresher);
+
+    advance(Duration::from_secs(7200) - MARGIN - TICK).await;
+    let token = session.access_token().await.expect("still cached");
+    assert_eq!(token_text(&token), access("first"));
+    assert_eq!(
+        refresher.calls(),
+        0,
+        "one tick before the margin: no refresh"
+    );
+
+    advance(TICK).await;
+    let token = session.access_token().await.expect("refreshed");
+    assert_eq!(refresher.calls(), 1, "at the margin: exactly one refresh");
+    assert_eq!(token_text(&token), access("gen1"));
+
+    advance(TICK).await;
+    assert_eq!(
+        token_text(&session.access_token().await.expect("cached")),
+        access("gen1")
+    );
+    assert_eq!(refresher.calls(), 1, "after it: the new pair is cached");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_concurrent_callers_share_one_refresh() {
+    let refresher = Scripted::new(Duration::from_secs(2), []);
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+
+    let callers: Vec<_> = (0..1000)
+        .map(|_| {
+            let session = session.clone();
+            tokio::spawn(async move { session.access_token().await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for caller in callers {
+        tokens.push(caller.await.expect("no panic").expect("a token"));
+    }
+    assert_eq!(
+        refresher.calls(),
+        1,
+        "exactly one refresh for 1,000 callers"
+    );
+    assert!(
+        tokens
+            .iter()
+            .all(|token| token_text(token) == access("gen1")),
+        "every caller got the new token"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_refresh_token_is_sent_once_and_the_newest_pair_is_stored_first() {
+    /// A store that takes a while to save and remembers every refresh token it saved.
+    #[derive(Clone, Default)]
+    struct SlowStore(Arc<Mutex<Vec<String>>>);
+    #[async_trait::async_trait]
+    impl TokenStore for SlowStore {
+        async fn load(&self) -> Result<Option<StoredTokenPair>, Error> {
+            Ok(None)
+        }
+        async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .push(pair.refresh_token().expose_secret().to_owned());
+            Ok(())
+        }
+    }
+    let store = SlowStore::default();
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = SubscriberSession::builder(refresher.clone(), issued("first"))
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .store(store.clone())
+        .build();
+
+    for generation in 1..=3 {
+        advance(Duration::from_secs(7200) - MARGIN).await;
+        let token = session.access_token().await.expect("refreshed");
+        assert_eq!(token_text(&token), access(&format!("gen{generation}")));
+        let saved = store.0.lock().expect("not poisoned").clone();
+        assert_eq!(
+            saved.last().map(String::as_str),
+            Some(refresh(&format!("gen{generation}")).as_str()),
+            "the pair whose access token we hold is already stored"
+        );
+    }
+    assert_eq!(
+        refresher.sent(),
+        vec![refresh("first"), refresh("gen1"), refresh("gen2")],
+        "every refresh token was sent exactly once, oldest first"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_that_gives_up_does_not_cancel_the_exchange() {
+    let refresher = Scripted::new(Duration::from_secs(10), []);
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+
+    let impatient = tokio::time::timeout(Duration::from_secs(1), session.access_token()).await;
+    assert!(impatient.is_err(), "the caller stopped waiting after 1 s");
+    advance(Duration::from_secs(10)).await;
+    tokio::task::yield_now().await;
+
+    assert_eq!(
+        session.status().refreshes,
+        1,
+        "the exchange finished without a waiter"
+    );
+    let token = session.access_token().await.expect("the new pair");
+    assert_eq!(token_text(&token), access("gen1"));
+    assert_eq!(
+        refresher.calls(),
+        1,
+        "nothing was lost, so nothing was sent again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_failures_keep_the_valid_token_and_retry_until_success() {
+    let refresher = Scripted::new(
+        Duration::ZERO,
+        [
+            Step::Fail(unavailable()),
+            Step::Fail(unavailable()),
+            Step::Issue,
+        ],
+    );
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+
+    let token = session.access_token().await.expect("the still-valid token");
+    assert_eq!(
+        token_text(&token),
+        access("first"),
+        "a failed refresh never replaces a valid token"
+    );
+    assert_eq!(refresher.calls(), 1);
+    let status = session.status();
+    assert_eq!(status.failed_attempts, 1);
+    assert!(
+        matches!(status.last_error, Some(Error::Server { status: 503, .. })),
+        "{status:?}"
+    );
+    assert!(!status.ended);
+
+    // Backoff: the first wait is at most 0.5 s, the second at most 1 s (default policy).
+    for _ in 0..10 {
+        advance(Duration::from_millis(500)).await;
+    }
+    assert_eq!(refresher.calls(), 3, "retried with backoff until it worked");
+    let token = session.access_token().await.expect("refreshed");
+    assert_eq!(token_text(&token), access("gen3"));
+    assert_eq!(session.status().failed_attempts, 0);
+    assert!(session.status().last_error.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_the_token_expired_a_caller_gets_the_attempts_error() {
+    let refresher = Scripted::new(Duration::ZERO, [Step::Fail(unavailable())]);
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200)).await;
+
+    let error = session
+        .access_token()
+        .await
+        .expect_err("expired, and the refresh failed");
+    assert!(
+        matches!(error, Error::Server { status: 503, .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured() {
+    let rate_limited = Error::RateLimited {
+        retry_after: Some(Duration::from_secs(120)),
+    };
+    let refresher = Scripted::new(Duration::ZERO, [Step::Fail(rate_limited)]);
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    session.access_token().await.expect("still valid");
+    assert_eq!(refresher.calls(), 1);
+
+    advance(Duration::from_secs(119)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(refresher.calls(), 1, "no retry before Retry-After");
+    advance(Duration::from_secs(1)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(refresher.calls(), 2, "retried once Retry-After passed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_refusals_end_the_session_for_every_caller() {
+    let refusals = [
+        rejected(ErrorCode::TokenExpired),
+        rejected(ErrorCode::NotARefreshToken),
+        rejected(ErrorCode::TokenInvalid),
+        rejected(ErrorCode::InvalidTokenFormat),
+        Error::Unauthorized {
+            message: Some("Unauthorized".into()),
+        },
+    ];
+    for refusal in refusals {
+        let shown = refusal.to_string();
+        let refresher = Scripted::new(Duration::ZERO, [Step::Fail(refusal)]);
+        let session = new_session(&refresher);
+        advance(Duration::from_secs(7200) - MARGIN).await;
+
+        for _ in 0..3 {
+            let error = session.access_token().await.expect_err("ended");
+            let Error::SessionEnded { cause: Some(cause) } = &error else {
+                panic!("{shown}: {error:?}");
+            };
+            assert_eq!(cause.to_string(), shown);
+            assert!(error.requires_new_subscriber_token());
+            assert!(!error.is_retryable());
+        }
+        advance(Duration::from_secs(3600)).await;
+        tokio::task::yield_now().await;
+        assert_eq!(
+            refresher.calls(),
+            1,
+            "{shown}: no retry after a permanent refusal"
+        );
+        assert!(session.status().ended);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_when_the_refresh_token_expires() {
+    let refresher = Scripted::new(
+        Duration::ZERO,
+        (0..10_000).map(|_| Step::Fail(unavailable())),
+    );
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    session.access_token().await.expect("still valid");
+
+    // The refresh token lives 7500 s; step through the remaining 600 s and beyond.
+    for _ in 0..700 {
+        advance(Duration::from_secs(1)).await;
+    }
+    let calls = refresher.calls();
+    assert!(
+        calls > 10,
+        "kept retrying while the refresh token lived: {calls}"
+    );
+    let error = session.access_token().await.expect_err("ended");
+    assert!(
+        matches!(error, Error::SessionEnded { cause: None }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("its refresh token has expired"),
+        "{error}"
+    );
+    advance(Duration::from_secs(3600)).await;
+    assert_eq!(
+        refresher.calls(),
+        calls,
+        "no attempt after the refresh token expired"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_is_retried_with_the_same_token_and_ends_if_reuse_is_refused() {
+    let lost = || Error::Transport {
+        message: "timed out".into(),
+        delivery: Delivery::Unknown,
+        source: None,
+    };
+
+    // A server that tolerates reuse: the retry gets a new pair.
+    let tolerant = Scripted::new(Duration::ZERO, [Step::Fail(lost()), Step::Issue]);
+    let session = new_session(&tolerant);
+    advance(Duration::from_secs(7200)).await;
+    assert!(
+        session.access_token().await.is_err(),
+        "the token expired and the answer was lost"
+    );
+    advance(Duration::from_secs(1)).await;
+    let token = session.access_token().await.expect("the retry worked");
+    assert_eq!(token_text(&token), access("gen2"));
+    assert_eq!(tolerant.sent(), vec![refresh("first"), refresh("first")]);
+
+    // A server with single-use tokens: the retry is refused and the session ends.
+    let strict = Scripted::new(
+        Duration::ZERO,
+        [
+            Step::Fail(lost()),
+            Step::Fail(rejected(ErrorCode::TokenInvalid)),
+        ],
+    );
+    let session = new_session(&strict);
+    advance(Duration::from_secs(7200)).await;
+    assert!(session.access_token().await.is_err());
+    advance(Duration::from_secs(1)).await;
+    let error = session.access_token().await.expect_err("reuse refused");
+    assert!(error.requires_new_subscriber_token(), "{error:?}");
+    assert_eq!(strict.sent(), vec![refresh("first"), refresh("first")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_store_never_drops_the_new_pair_and_the_save_is_retried() {
+    #[derive(Clone, Default)]
+    struct FlakyStore {
+        failures_left: Arc<AtomicUsize>,
+        saved: Arc<Mutex<Option<StoredTokenPair>>>,
+    }
+    #[async_trait::async_trait]
+    impl TokenStore for FlakyStore {
+        async fn load(&self) -> Result<Option<StoredTokenPair>, Error> {
+            Ok(self.saved.lock().expect("not poisoned").clone())
+        }
+        async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
+            if self.failures_left.load(Ordering::SeqCst) > 0 {
+                self.failures_left.fetch_sub(1, Ordering::SeqCst);
+                return Err(Error::Store {
+                    message: "disk full".into(),
+                    source: None,
+                });
+            }
+            *self.saved.lock().expect("not poisoned") = Some(pair.clone());
+            Ok(())
+        }
+    }
+    let store = FlakyStore::default();
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = SubscriberSession::builder(refresher.clone(), issued("first"))
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .store(store.clone())
+        .build();
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    store.failures_left.store(3, Ordering::SeqCst);
+
+    let token = session
+        .access_token()
+        .await
+        .expect("the new pair, kept in memory");
+    assert_eq!(token_text(&token), access("gen1"));
+    let status = session.status();
+    assert!(!status.saved, "{status:?}");
+    assert!(
+        matches!(status.last_error, Some(Error::Store { .. })),
+        "{status:?}"
+    );
+
+    for _ in 0..10 {
+        advance(Duration::from_secs(1)).await;
+    }
+    assert!(
+        session.status().saved,
+        "the save was retried until it worked"
+    );
+    let stored = store
+        .saved
+        .lock()
+        .expect("not poisoned")
+        .clone()
+        .expect("saved");
+    assert_eq!(stored.refresh_token().expose_secret(), refresh("gen1"));
+    assert_eq!(refresher.calls(), 1, "saving again did not refresh again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_session_adds_its_own_jitter_to_the_margin() {
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let refresh_ins: Vec<Duration> = (0..200)
+        .map(|_| {
+            SubscriberSession::builder(refresher.clone(), issued("first"))
+                .refresh_ahead(MARGIN)
+                .jitter(Duration::from_secs(60))
+                .build()
+                .status()
+                .refresh_in
+        })
+        .collect();
+    let earliest = Duration::from_secs(7200) - MARGIN - Duration::from_secs(60);
+    let latest = Duration::from_secs(7200) - MARGIN;
+    assert!(
+        refresh_ins.iter().all(|d| *d > earliest && *d <= latest),
+        "{refresh_ins:?}"
+    );
+    let mut distinct = refresh_ins.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert!(
+        distinct.len() > 150,
+        "sessions spread out: {} distinct of 200",
+        distinct.len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_short_lived_token_is_refreshed_half_way_not_continuously() {
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let pair = TokenPair::new(
+        AccessToken::parse(access("short")).expect("valid"),
+        RefreshToken::parse(refresh("short")).expect("valid"),
+        Instant::now() + Duration::from_secs(60),
+        Instant::now() + Duration::from_secs(7500),
+    );
+    let session = SubscriberSession::builder(refresher.clone(), pair)
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .build();
+    assert_eq!(session.status().refresh_in, Duration::from_secs(30));
+    advance(Duration::from_secs(29)).await;
+    session.access_token().await.expect("cached");
+    assert_eq!(refresher.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_refresh_refreshes_on_schedule_and_stops_when_dropped() {
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = new_session(&refresher);
+    let auto = session.spawn_auto_refresh();
+
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    tokio::task::yield_now().await;
+    assert_eq!(refresher.calls(), 1, "refreshed with no caller asking");
+    assert_eq!(session.status().refreshes, 1);
+
+    drop(auto);
+    advance(Duration::from_secs(7200)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(refresher.calls(), 1, "nothing after the handle was dropped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_refresh_stops_when_the_session_is_gone_or_ended() {
+    let refresher = Scripted::new(
+        Duration::ZERO,
+        [Step::Fail(rejected(ErrorCode::TokenInvalid))],
+    );
+    let session = new_session(&refresher);
+    let auto = session.spawn_auto_refresh();
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    tokio::task::yield_now().await;
+    tokio::task::yield_now().await;
+    assert!(session.status().ended);
+    assert!(auto.is_finished(), "stopped once the session ended");
+
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = new_session(&refresher);
+    let auto = session.spawn_auto_refresh();
+    drop(session);
+    advance(Duration::from_secs(7200)).await;
+    tokio::task::yield_now().await;
+    assert!(
+        auto.is_finished(),
+        "stopped once every session handle was dropped"
+    );
+    assert_eq!(refresher.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_restored_from_its_file_has_the_same_pair_and_expiry() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tokens.json");
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = SubscriberSession::builder(refresher.clone(), issued("first"))
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .store(FileStore::new(&path))
+        .build();
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    session.access_token().await.expect("refreshed and saved");
+    let before = session.status();
+    drop(session);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path)
+            .expect("written")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "only the owner may read the tokens");
+    }
+    let restored = SubscriberSession::restore(refresher.clone(), FileStore::new(&path))
+        .await
+        .expect("a pair is stored")
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .build();
+    let token = restored.access_token().await.expect("cached");
+    assert_eq!(token_text(&token), access("gen1"));
+    let after = restored.status();
+    assert!(after.saved);
+    assert!(
+        after.access_expires_in.abs_diff(before.access_expires_in) <= Duration::from_secs(1),
+        "{after:?}"
+    );
+    assert!(after.refresh_expires_in.abs_diff(before.refresh_expires_in) <= Duration::from_secs(1));
+    assert_eq!(refresher.calls(), 1);
+}
+
+#[tokio::test]
+async fn restoring_from_an_empty_store_says_so() {
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let error = SubscriberSession::restore(refresher, MemoryStore::new())
+        .await
+        .expect_err("empty");
+    assert_eq!(
+        error.to_string(),
+        "token store: the store holds no pair to restore"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_and_debug_show_no_secret() {
+    let refresher = Scripted::new(Duration::ZERO, [Step::Fail(unavailable())]);
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    session.access_token().await.expect("valid");
+    let shown = format!("{session:?} {:?}", session.status());
+    for secret in [access("first"), refresh("first")] {
+        assert!(!shown.contains(&secret[..40]), "{shown}");
+    }
+    assert!(shown.contains("failed_attempts: 1"), "{shown}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_token_is_sent_one_tick_before_its_expiry_but_not_at_it() {
+    for (left, sent) in [(TICK, true), (Duration::ZERO, false)] {
+        let refresher = Scripted::new(Duration::ZERO, []);
+        let now = Instant::now();
+        let pair = TokenPair::new(
+            AccessToken::parse(access("old")).expect("valid"),
+            RefreshToken::parse(refresh("old")).expect("valid"),
+            now,
+            now + left,
+        );
+        let session = SubscriberSession::builder(refresher.clone(), pair)
+            .jitter(Duration::ZERO)
+            .build();
+        let result = session.access_token().await;
+        assert_eq!(
+            refresher.calls(),
+            usize::from(sent),
+            "refresh token with {left:?} left"
+        );
+        if sent {
+            assert_eq!(token_text(&result.expect("refreshed")), access("gen1"));
+        } else {
+            assert!(
+                matches!(result, Err(Error::SessionEnded { cause: None })),
+                "{result:?}"
+            );
+        }
+    }
+}
+
+/// Collects everything a `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn refreshes_are_traced_with_attempts_and_durations_but_no_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let refresher = Scripted::new(
+        Duration::from_millis(250),
+        [
+            Step::Fail(unavailable()),
+            Step::Issue,
+            Step::Fail(rejected(ErrorCode::TokenInvalid)),
+        ],
+    );
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    session.access_token().await.expect("still valid");
+    for _ in 0..10 {
+        advance(Duration::from_millis(500)).await;
+    }
+    assert_eq!(session.status().refreshes, 1);
+    advance(Duration::from_secs(7200)).await;
+    assert!(session.access_token().await.is_err(), "ended");
+
+    let log = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+    let lines: Vec<&str> = log.lines().collect();
+    let find = |needle: &str| lines.iter().filter(|line| line.contains(needle)).count();
+    assert_eq!(find("subscriber token refresh started"), 3, "{log}");
+    assert_eq!(
+        find("subscriber token refresh failed; will retry"),
+        1,
+        "{log}"
+    );
+    assert_eq!(find("subscriber token refresh succeeded"), 1, "{log}");
+    assert_eq!(
+        find("subscriber token refresh refused; the session has ended"),
+        1,
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("succeeded")
+            && l.contains("attempt=2")
+            && l.contains("elapsed_ms=")),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("will retry") && l.contains("attempt=1") && l.contains("wait_ms=")),
+        "{log}"
+    );
+    for seed in ["first", "gen1", "gen2", "gen3"] {
+        for secret in [access(seed), refresh(seed)] {
+            assert!(!log.contains(&secret[..40]), "a token leaked into the log");
+        }
+    }
+}
