@@ -2,12 +2,15 @@
 //!
 //! - `cargo xtask codegen` rewrites every file derived from the spec.
 //! - `cargo xtask codegen --check` rewrites nothing and fails, with a diff, when one is stale.
+//! - `cargo xtask contract-coverage` prints which documented (operation, status) pairs have
+//!   a contract case, and fails when one is missing or a case is stale.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod codegen;
+mod contract_coverage;
 
 #[derive(Debug, Parser)]
 #[command(about = "Maintainer jobs for the signalwire-fabric workspace")]
@@ -24,12 +27,15 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Print the contract suite's coverage of the spec; fail when a case is missing or stale.
+    ContractCoverage,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Codegen { check } => codegen::run(&codegen::workspace_root(), check),
+        Command::ContractCoverage => contract_coverage::run(&codegen::workspace_root()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,22 +1,37 @@
 //! The hand-written part of the low-level client: what progenitor's `ClientHooks` do for
 //! every request.
 
-use std::sync::OnceLock;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::StatusCode;
 
 use crate::Client;
 
+/// Answers a request in-process instead of sending it: see [`Exchange::with_responder`].
+pub type Responder = Arc<dyn Fn(&reqwest::Request) -> http::Response<Vec<u8>> + Send + Sync>;
+
 /// State the hooks keep for a [`Client`]: the bound on response bodies, and the status
-/// of the response it received.
+/// and headers of the response it received.
 ///
 /// Build one `Client` (with a fresh `Exchange`) per request when you need
 /// [`Exchange::status`]: the status is recorded once, for the first response.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Exchange {
     body_limit: usize,
-    status: OnceLock<StatusCode>,
+    head: OnceLock<(StatusCode, reqwest::header::HeaderMap)>,
+    responder: Option<Responder>,
+}
+
+impl fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exchange")
+            .field("body_limit", &self.body_limit)
+            .field("status", &self.status())
+            .field("in_process", &self.responder.is_some())
+            .finish()
+    }
 }
 
 impl Exchange {
@@ -25,7 +40,18 @@ impl Exchange {
     pub fn new(body_limit: usize) -> Self {
         Self {
             body_limit,
-            status: OnceLock::new(),
+            head: OnceLock::new(),
+            responder: None,
+        }
+    }
+
+    /// An exchange whose requests never leave the process: `responder` answers each one,
+    /// and the answer goes through the same hooks and decoding as a real response. For
+    /// fuzzing and property tests of response handling.
+    pub fn with_responder(body_limit: usize, responder: Responder) -> Self {
+        Self {
+            responder: Some(responder),
+            ..Self::new(body_limit)
         }
     }
 
@@ -39,7 +65,13 @@ impl Exchange {
     /// progenitor's `Error::InvalidResponsePayload` and `Error::ResponseBodyError` do
     /// not say which status the body came with; this does.
     pub fn status(&self) -> Option<StatusCode> {
-        self.status.get().copied()
+        self.head.get().map(|(status, _)| *status)
+    }
+
+    /// The headers of the response, once one has arrived (for `Retry-After` on a
+    /// response whose body progenitor could not decode).
+    pub fn headers(&self) -> Option<&reqwest::header::HeaderMap> {
+        self.head.get().map(|(_, headers)| headers)
     }
 }
 
@@ -76,10 +108,15 @@ impl ClientHooks<Exchange> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let response = self.client().execute(request).await?;
         let exchange = self.inner();
+        let response = match &exchange.responder {
+            Some(responder) => reqwest::Response::from(responder(&request)),
+            None => self.client().execute(request).await?,
+        };
         // Only the first response is recorded; `set` failing means this client was reused.
-        let _ = exchange.status.set(response.status());
+        let _ = exchange
+            .head
+            .set((response.status(), response.headers().clone()));
         let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
         let limited = http_body_util::Limited::new(body, exchange.body_limit);
         Ok(http::Response::from_parts(parts, reqwest::Body::wrap(limited)).into())

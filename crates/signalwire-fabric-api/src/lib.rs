@@ -28,7 +28,7 @@
 
 mod hooks;
 
-pub use hooks::{Exchange, body_limit_exceeded};
+pub use hooks::{Exchange, Responder, body_limit_exceeded};
 
 /// The code progenitor generates; lints are for code we write.
 #[allow(clippy::all, clippy::unwrap_used, missing_debug_implementations)]

@@ -106,26 +106,31 @@ pub(crate) async fn map_error(
         ApiError::InvalidResponsePayload(bytes, serde_error) => {
             let status = status.unwrap_or(0);
             let body = snippet(&bytes, scrub);
+            let retry_after = exchange.headers().and_then(retry_after);
+            let reason = || scrub.text(&serde_error.to_string());
             match status {
                 200..=299 => Error::Decode {
                     status,
                     expected,
-                    reason: scrub.text(&serde_error.to_string()),
+                    reason: reason(),
                     body,
                 },
                 401 => Error::Unauthorized { message: None },
                 403 => Error::Forbidden { message: None },
                 404 => Error::NotFound { message: None },
+                // A rejection whose reasons could not be read is still a rejection.
+                422 => Error::Rejected { errors: Vec::new() },
+                429 => Error::RateLimited { retry_after },
                 500..=599 => Error::Server {
                     status,
                     message: None,
                     body,
-                    retry_after: None,
+                    retry_after,
                 },
                 _ => Error::Decode {
                     status,
                     expected: "the documented error body",
-                    reason: scrub.text(&serde_error.to_string()),
+                    reason: reason(),
                     body,
                 },
             }

@@ -1,0 +1,107 @@
+//! The values the suite sends, and the list of secrets no snapshot may contain.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use signalwire_codegen::Spec;
+
+/// The project id every suite client is configured with (Basic credentials' user name).
+pub const PROJECT_ID: &str = "3e7a9c51-2b8d-4f60-a1c4-9d2e5b7f0a86";
+
+/// The API token every suite client is configured with (Basic credentials' password).
+pub const API_TOKEN: &str = "PTcontractSuite7f3a91c0d2e4b6a8c9e1f3a5b7d9c0e2f4a6b8";
+
+/// The subscriber password the every-field create request sends.
+pub const PASSWORD: &str = "contract-suite-subscriber-passphrase";
+
+/// The `expire_at` the every-field create request sends: 2100-01-01T00:00:00Z, fixed so
+/// the request is the same on every run and stays in the future.
+pub const EXPIRE_AT: u64 = 4_102_444_800;
+
+/// The value of the `Authorization` header the suite's clients must send.
+pub fn basic_authorization() -> String {
+    format!("Basic {}", basic_credentials())
+}
+
+/// `base64(PROJECT_ID:API_TOKEN)`: as secret as the API token itself.
+pub fn basic_credentials() -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{PROJECT_ID}:{API_TOKEN}"))
+}
+
+/// A request body for `operation` that sets every property of its request schema, or
+/// `None` when the suite has none for it.
+pub fn every_property(operation: &str) -> Option<Value> {
+    match operation {
+        "create_subscriber_token" => Some(json!({
+            "reference": "alice@example.com",
+            "expire_at": EXPIRE_AT,
+            "application_id": "6f1c2b9e-4d7a-4c3e-9a51-0b8e2f7d4c10",
+            "password": PASSWORD,
+            "fingerprint": "Qm9vdHN0cmFwcGVkLWRldmljZS1maW5nZXJwcmludDE",
+            "scope": "sat:refresh",
+            "first_name": "Alice",
+            "last_name": "Lind",
+            "display_name": "Alice L.",
+            "job_title": "Field engineer",
+            "time_zone": "Europe/Stockholm",
+            "country": "SE",
+            "company_name": "Example AB",
+            "region": "us-central",
+        })),
+        _ => None,
+    }
+}
+
+/// The JSON keys whose values are secrets wherever they appear.
+const SECRET_KEYS: &[&str] = &["token", "refresh_token", "password"];
+
+/// Every secret the suite uses or serves: the API token, the Basic credentials, the
+/// password, and every token or password in the spec's request and response examples and
+/// in the suite's own request bodies.
+pub fn secrets(spec: &Spec) -> Vec<String> {
+    let mut secrets = vec![
+        API_TOKEN.to_owned(),
+        basic_credentials(),
+        PASSWORD.to_owned(),
+    ];
+    for operation in spec.operations() {
+        let mut bodies: Vec<Value> = crate::request_examples(spec, &operation.id)
+            .into_iter()
+            .map(|(_, example)| example)
+            .collect();
+        bodies.extend(every_property(&operation.id));
+        for status in operation.statuses() {
+            bodies.extend(
+                crate::response_examples(spec, &operation.id, status)
+                    .into_iter()
+                    .map(|(_, example)| example),
+            );
+        }
+        for body in &bodies {
+            collect_secret_values(body, &mut secrets);
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+fn collect_secret_values(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                match value {
+                    Value::String(text) if SECRET_KEYS.contains(&key.as_str()) => {
+                        into.push(text.clone());
+                    }
+                    _ => collect_secret_values(value, into),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                collect_secret_values(item, into);
+            }
+        }
+        _ => {}
+    }
+}

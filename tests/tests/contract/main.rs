@@ -1,0 +1,24 @@
+//! The contract suite: what the facade puts on the wire, and what it makes of what comes
+//! back, checked against `openapi/fabric-subscribers.yaml` for every operation and every
+//! documented status.
+//!
+//! - `coverage`: the registry of cases (`signalwire_fabric_contract_tests::cases`) covers
+//!   exactly the spec's (operationId, status) pairs, and prints the coverage table;
+//! - `schemas`: the OpenAPI-to-JSON-Schema conversion, and the spec's examples against
+//!   their own schemas;
+//! - `requests`: method, path, headers, credentials and body of every request case;
+//! - `responses`: every documented example, served, becomes the registered typed result;
+//! - `beyond_spec`: what real servers do that the spec does not say;
+//! - `secrets`: no snapshot holds a secret.
+//!
+//! Snapshots live in `tests/snapshots`.
+
+mod driver;
+mod support;
+
+mod beyond_spec;
+mod coverage;
+mod requests;
+mod responses;
+mod schemas;
+mod secrets;
