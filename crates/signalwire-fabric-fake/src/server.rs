@@ -1,0 +1,75 @@
+//! The wiremock side: which mocks the fake mounts, and the [`Respond`] implementation
+//! that hands each request to the shared state.
+
+use std::sync::Arc;
+
+use wiremock::matchers::{any, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::Operation;
+use crate::state::{Incoming, ReplyBody, Shared};
+
+/// Answers the requests one mock matched.
+struct Endpoint {
+    shared: Arc<Shared>,
+    /// The operation the mock matched; `None` for the fallback.
+    operation: Option<Operation>,
+}
+
+impl Respond for Endpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let reply = self.shared.handle(
+            self.operation,
+            Incoming {
+                method: request.method.as_str(),
+                path: request.url.path(),
+                authorization: request
+                    .headers
+                    .get(http::header::AUTHORIZATION)
+                    .map(|value| value.as_bytes()),
+                body: &request.body,
+            },
+        );
+        let mut template = match reply.body {
+            ReplyBody::Json(bytes) => {
+                ResponseTemplate::new(reply.status).set_body_raw(bytes, "application/json")
+            }
+            ReplyBody::Html(page) => ResponseTemplate::new(reply.status)
+                .set_body_raw(page.into_bytes(), "text/html; charset=utf-8"),
+        };
+        if let Some(seconds) = reply.retry_after_seconds {
+            template =
+                template.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
+        if let Some(delay) = reply.delay {
+            template = template.set_delay(delay);
+        }
+        template
+    }
+}
+
+/// Mounts one mock per operation and, below them, a fallback that answers everything
+/// else (wiremock's own 404 has no body).
+pub(crate) async fn mount(server: &MockServer, shared: &Arc<Shared>) {
+    for operation in Operation::ALL {
+        Mock::given(method(operation.method()))
+            .and(path(operation.path()))
+            .respond_with(Endpoint {
+                shared: Arc::clone(shared),
+                operation: Some(operation),
+            })
+            .with_priority(1)
+            .named(operation.operation_id())
+            .mount(server)
+            .await;
+    }
+    Mock::given(any())
+        .respond_with(Endpoint {
+            shared: Arc::clone(shared),
+            operation: None,
+        })
+        .with_priority(u8::MAX)
+        .named("fallback")
+        .mount(server)
+        .await;
+}
