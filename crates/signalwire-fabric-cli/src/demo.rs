@@ -1,0 +1,175 @@
+//! `demo`: a subscriber token's whole lifecycle against an in-process fake space, with no
+//! credentials and no network beyond loopback.
+//!
+//! The last part simulates hours: tokio's clock is paused and moved by hand, together
+//! with the fake's clock. While a request is in flight the clock is held still (see
+//! [`held`]), because a paused tokio clock otherwise jumps to the next timer whenever the
+//! runtime waits for the fake, which answers from another thread.
+
+use std::future::Future;
+use std::time::Duration;
+
+use signalwire_fabric::{CreateSubscriberToken, Error, SubscriberSession};
+use signalwire_fabric_fake::{FakeSpace, Operation};
+
+use crate::exit::Failure;
+use crate::output::{describe_pair, hours_minutes};
+
+/// How long the session runs in simulated time, and how far each step moves the clocks.
+const SIMULATED: Duration = Duration::from_secs(8 * 3600);
+const STEP: Duration = Duration::from_secs(5 * 60);
+const REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
+
+pub async fn run() -> Result<(), Failure> {
+    let fake = FakeSpace::start().await;
+    let client = fake.client();
+    println!(
+        "1. A fake SignalWire space is listening on {}",
+        fake.base_url()
+    );
+    println!("   (single-use refresh tokens, like the real service is assumed to be)\n");
+
+    let created = client
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new("alice@example.com").display_name("Alice"))
+        .await?;
+    println!("2. Created a subscriber token for alice@example.com");
+    println!("  subscriber     {}", created.subscriber_id);
+    println!("{}\n", describe_pair(&created.pair));
+
+    let first = client
+        .subscriber_tokens()
+        .refresh(created.pair.refresh_token())
+        .await?;
+    println!("3. Refreshed: the first refresh token is now spent");
+    println!("{}\n", describe_pair(&first));
+
+    let second = client
+        .subscriber_tokens()
+        .refresh(first.refresh_token())
+        .await?;
+    println!("4. Refreshed again with the newest refresh token");
+    println!("{}\n", describe_pair(&second));
+
+    println!("5. Reusing the first refresh token (already exchanged):");
+    match client
+        .subscriber_tokens()
+        .refresh(created.pair.refresh_token())
+        .await
+    {
+        Err(error) if error.requires_new_subscriber_token() => {
+            println!("   rejected as expected: {error}\n");
+        }
+        Err(error) => return Err(error.into()),
+        Ok(_) => return Err(Failure::other("the fake accepted a spent refresh token")),
+    }
+
+    println!(
+        "6. A session keeps the newest pair alive for {} of simulated time,",
+        hours_minutes(SIMULATED)
+    );
+    println!(
+        "   refreshing {} before expiry in the background:",
+        hours_minutes(REFRESH_AHEAD)
+    );
+    let by_hand = fake.answered_count(Operation::Refresh, 201);
+    tokio::time::pause();
+    let session = client
+        .session(second)
+        .refresh_ahead(REFRESH_AHEAD)
+        .jitter(Duration::ZERO)
+        .build();
+    let _auto = session.spawn_auto_refresh();
+    let automatic = simulate(&fake, &session).await?;
+
+    let refreshes = fake.answered_count(Operation::Refresh, 201);
+    let rejected = fake.answered_count(Operation::Refresh, 422);
+    println!("\nSummary");
+    println!(
+        "  subscriber tokens created          {}",
+        fake.answered_count(Operation::Create, 200)
+    );
+    println!("  refreshes by hand                  {by_hand}");
+    println!("  refreshes by the session           {automatic}");
+    println!(
+        "  refresh requests the fake saw      {} ({refreshes} new pairs, {rejected} rejected reuse)",
+        fake.refresh_count()
+    );
+    println!(
+        "  refresh tokens exchanged twice     {}",
+        exchanged_twice(&fake)
+    );
+    println!("The session ends healthy: {}", health(&session));
+    Ok(())
+}
+
+/// Moves both clocks forward step by step, using the session's token at every step, and
+/// prints each automatic refresh. Returns how many there were.
+async fn simulate(fake: &FakeSpace, session: &SubscriberSession) -> Result<u64, Failure> {
+    let mut elapsed = Duration::ZERO;
+    let mut seen = 0;
+    while elapsed < SIMULATED {
+        tokio::time::advance(STEP).await;
+        fake.clock().advance(STEP);
+        elapsed += STEP;
+        let token = held(session.access_token()).await?;
+        let status = session.status();
+        if status.refreshes > seen {
+            seen = status.refreshes;
+            println!(
+                "   {}  refreshed automatically (#{seen}); access token valid for {}",
+                clock_time(elapsed),
+                hours_minutes(status.access_expires_in)
+            );
+        }
+        drop(token);
+    }
+    Ok(seen)
+}
+
+/// How many refresh tokens the fake accepted more than once (by its journal).
+fn exchanged_twice(fake: &FakeSpace) -> usize {
+    let mut accepted: Vec<String> = fake
+        .journal()
+        .into_iter()
+        .filter(|entry| entry.operation == Some(Operation::Refresh) && entry.status == 201)
+        .filter_map(|entry| Some(entry.body?.get("refresh_token")?.as_str()?.to_owned()))
+        .collect();
+    let total = accepted.len();
+    accepted.sort();
+    accepted.dedup();
+    total - accepted.len()
+}
+
+fn health(session: &SubscriberSession) -> String {
+    let status = session.status();
+    match status.last_error {
+        None if !status.ended => format!(
+            "access token valid for {}, refresh token for {}",
+            hours_minutes(status.access_expires_in),
+            hours_minutes(status.refresh_expires_in)
+        ),
+        _ => format!(
+            "no ({:?})",
+            status.last_error.map(|error: Error| error.to_string())
+        ),
+    }
+}
+
+fn clock_time(elapsed: Duration) -> String {
+    let minutes = elapsed.as_secs() / 60;
+    format!("+{}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// Runs `future` with tokio's paused clock held still: a blocking task that waits until
+/// the future is done keeps the runtime from auto-advancing time while it waits for the
+/// fake's answer.
+async fn held<F: Future>(future: F) -> F::Output {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let _hold = tokio::task::spawn_blocking(move || {
+        let _ = wait.recv();
+    });
+    let output = future.await;
+    drop(release);
+    output
+}

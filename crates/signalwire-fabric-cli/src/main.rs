@@ -1,0 +1,71 @@
+//! `signalwire-fabric`: subscriber tokens from the command line, a local fake space, and a
+//! demo of the whole lifecycle.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod exit;
+mod fake;
+mod output;
+mod tokens;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "signalwire-fabric",
+    version,
+    about = "SignalWire Fabric subscriber tokens from the command line",
+    after_help = exit::TABLE
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Walk through a subscriber token's lifecycle against an in-process fake space.
+    Demo,
+    /// Create or refresh subscriber tokens.
+    #[command(subcommand)]
+    Tokens(Box<TokensCommand>),
+    /// Run a fake SignalWire space on this machine.
+    #[command(subcommand)]
+    Fake(FakeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Create a subscriber's first token pair.
+    Create(Box<tokens::CreateArgs>),
+    /// Exchange a refresh token for a new pair. The refresh token is read from stdin, or
+    /// from --refresh-token-file; never from the command line, where other users can see it.
+    Refresh(tokens::RefreshArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum FakeCommand {
+    /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL and credentials.
+    Serve(fake::ServeArgs),
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo => demo::run().await,
+        Command::Tokens(command) => match *command {
+            TokensCommand::Create(args) => tokens::create(*args).await,
+            TokensCommand::Refresh(args) => tokens::refresh(args).await,
+        },
+        Command::Fake(FakeCommand::Serve(args)) => fake::serve(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            failure.into()
+        }
+    }
+}

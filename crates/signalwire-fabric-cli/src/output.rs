@@ -1,0 +1,62 @@
+//! How results are shown: shortened tokens for people, full JSON for scripts.
+
+use std::time::Duration;
+
+use signalwire_fabric::{SubscriberId, TokenPair};
+
+/// A token shown to people: its first characters (the public, readable protected
+/// header) and its length, never the secret part.
+pub fn shorten(token: &str) -> String {
+    let head: String = token.chars().take(10).collect();
+    format!("{head}... ({} chars)", token.len())
+}
+
+/// A duration as `1h05m`, to the nearest minute (or `45s` under a minute).
+pub fn hours_minutes(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64().round() as u64;
+    if seconds < 60 {
+        return format!("{seconds}s");
+    }
+    let minutes = (seconds + 30) / 60;
+    format!("{}h{:02}m", minutes / 60, minutes % 60)
+}
+
+/// The human summary of a pair.
+pub fn describe_pair(pair: &TokenPair) -> String {
+    format!(
+        "  access token   {}  expires in {}\n  refresh token  {}  expires in {}",
+        shorten(pair.access_token().expose_secret()),
+        hours_minutes(pair.access_expires_in()),
+        shorten(pair.refresh_token().expose_secret()),
+        hours_minutes(pair.refresh_expires_in()),
+    )
+}
+
+/// The JSON form for scripts: the full tokens (this is what scripts ask for) and
+/// absolute expiry times.
+pub fn pair_json(subscriber_id: Option<&SubscriberId>, pair: &TokenPair) -> serde_json::Value {
+    let mut value = serde_json::to_value(pair.to_stored()).unwrap_or_default();
+    if let (Some(id), Some(object)) = (subscriber_id, value.as_object_mut()) {
+        object.insert("subscriber_id".to_owned(), id.as_str().into());
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shortened_token_keeps_only_its_public_head() {
+        let token = format!("eyJhbGciOi{}", "s".repeat(700));
+        assert_eq!(shorten(&token), "eyJhbGciOi... (710 chars)");
+    }
+
+    #[test]
+    fn durations_read_as_hours_and_minutes() {
+        assert_eq!(hours_minutes(Duration::from_secs(7500)), "2h05m");
+        assert_eq!(hours_minutes(Duration::from_secs(59)), "59s");
+        assert_eq!(hours_minutes(Duration::from_secs(60)), "0h01m");
+        assert_eq!(hours_minutes(Duration::from_millis(7_199_990)), "2h00m");
+    }
+}

@@ -1,0 +1,261 @@
+//! `tokens create` and `tokens refresh`.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use clap::{Args, ValueEnum};
+use signalwire_fabric::{
+    Client, CreateSubscriberToken, ENV_API_TOKEN, ENV_BASE_URL, ENV_PROJECT_ID, ENV_SPACE, Error,
+    FileStore, RefreshToken, Region, Scope, SubscriberId, TokenPair, TokenStore,
+};
+
+use crate::exit::Failure;
+use crate::output::{describe_pair, pair_json};
+
+/// Where to send requests and with which credentials.
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// The space, e.g. `example`
+    #[arg(long, env = ENV_SPACE, hide_env_values = true)]
+    space: Option<String>,
+    /// Send to this URL instead of a space (a fake or a proxy)
+    #[arg(long, env = ENV_BASE_URL, hide_env_values = true)]
+    base_url: Option<String>,
+    /// The project id
+    #[arg(long, env = ENV_PROJECT_ID, hide_env_values = true)]
+    project_id: Option<String>,
+    /// Read the API token from this file [default: the SIGNALWIRE_API_TOKEN variable]
+    #[arg(long, value_name = "PATH")]
+    api_token_file: Option<PathBuf>,
+}
+
+impl Connection {
+    fn client(&self) -> Result<Client, Failure> {
+        let api_token = match &self.api_token_file {
+            Some(path) => read_secret_file(path, "API token")?,
+            None => std::env::var(ENV_API_TOKEN).map_err(|_| {
+                Failure::usage(format!(
+                    "no API token: set {ENV_API_TOKEN} or pass --api-token-file"
+                ))
+            })?,
+        };
+        let project_id = self.project_id.clone().ok_or_else(|| {
+            Failure::usage(format!(
+                "no project id: set {ENV_PROJECT_ID} or pass --project-id"
+            ))
+        })?;
+        let mut builder = Client::builder()
+            .project_id(project_id)
+            .api_token(api_token);
+        builder = match (&self.base_url, &self.space) {
+            (Some(base_url), _) => builder.base_url(base_url),
+            (None, Some(space)) => builder.space(space),
+            (None, None) => {
+                return Err(Failure::usage(format!(
+                    "no space: set {ENV_SPACE} or pass --space (or --base-url for a fake)"
+                )));
+            }
+        };
+        builder
+            .build()
+            .map_err(|error| Failure::usage(error.to_string()))
+    }
+}
+
+/// How to show the result.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print the result as JSON, with the full tokens, for scripts
+    #[arg(long)]
+    json: bool,
+    /// Also save the new pair to this file (replaced atomically, mode 0600)
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+/// `tokens create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Who the subscriber is, usually an email address
+    #[arg(long)]
+    reference: String,
+    /// When the access token should expire, in unix seconds [default: in two hours]
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    expire_at: Option<u64>,
+    /// The application the subscriber belongs to (a UUID)
+    #[arg(long)]
+    application_id: Option<String>,
+    /// Bind the token to a device: 43 characters of [A-Za-z0-9_-]
+    #[arg(long)]
+    fingerprint: Option<String>,
+    /// What the token may be used for
+    #[arg(long, value_enum)]
+    scope: Option<ScopeArg>,
+    /// Where the subscriber's media is handled
+    #[arg(long, value_enum)]
+    region: Option<RegionArg>,
+    /// Set the subscriber's password from this file
+    #[arg(long, value_name = "PATH")]
+    password_file: Option<PathBuf>,
+    /// The subscriber's first name
+    #[arg(long)]
+    first_name: Option<String>,
+    /// The subscriber's last name
+    #[arg(long)]
+    last_name: Option<String>,
+    /// The name shown for the subscriber
+    #[arg(long)]
+    display_name: Option<String>,
+    /// The subscriber's job title
+    #[arg(long)]
+    job_title: Option<String>,
+    /// An IANA time zone such as Europe/Stockholm
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// The subscriber's country
+    #[arg(long)]
+    country: Option<String>,
+    /// The subscriber's company
+    #[arg(long)]
+    company_name: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    #[value(name = "sat:refresh")]
+    SatRefresh,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RegionArg {
+    #[value(name = "us-central")]
+    UsCentral,
+}
+
+/// `tokens refresh`.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Read the refresh token from this file [default: stdin]
+    #[arg(long, value_name = "PATH")]
+    refresh_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+pub async fn create(args: CreateArgs) -> Result<(), Failure> {
+    let client = args.connection.client()?;
+    let mut request = CreateSubscriberToken::new(args.reference);
+    if let Some(unix) = args.expire_at {
+        request = request.expire_at(UNIX_EPOCH + Duration::from_secs(unix));
+    }
+    if let Some(path) = &args.password_file {
+        request = request.password(read_secret_file(path, "password")?);
+    }
+    if let Some(ScopeArg::SatRefresh) = args.scope {
+        request = request.scope(Scope::SatRefresh);
+    }
+    if let Some(RegionArg::UsCentral) = args.region {
+        request = request.region(Region::UsCentral);
+    }
+    let optional = [
+        (
+            args.application_id,
+            CreateSubscriberToken::application_id as fn(_, String) -> _,
+        ),
+        (args.fingerprint, CreateSubscriberToken::fingerprint),
+        (args.first_name, CreateSubscriberToken::first_name),
+        (args.last_name, CreateSubscriberToken::last_name),
+        (args.display_name, CreateSubscriberToken::display_name),
+        (args.job_title, CreateSubscriberToken::job_title),
+        (args.time_zone, CreateSubscriberToken::time_zone),
+        (args.country, CreateSubscriberToken::country),
+        (args.company_name, CreateSubscriberToken::company_name),
+    ];
+    for (value, set) in optional {
+        if let Some(value) = value {
+            request = set(request, value);
+        }
+    }
+    let created = client.subscriber_tokens().create(request).await?;
+    report(
+        &args.output,
+        Some(&created.subscriber_id),
+        &created.pair,
+        "created",
+    )
+    .await
+}
+
+pub async fn refresh(args: RefreshArgs) -> Result<(), Failure> {
+    let client = args.connection.client()?;
+    let text = match &args.refresh_token_file {
+        Some(path) => read_secret_file(path, "refresh token")?,
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|error| {
+                    Failure::usage(format!("cannot read the refresh token from stdin: {error}"))
+                })?;
+            text
+        }
+    };
+    let refresh_token = RefreshToken::parse(text.trim()).map_err(|problem| {
+        Failure::from(Error::InvalidInput {
+            field: "refresh_token",
+            reason: format!("the token {problem}"),
+        })
+    })?;
+    let pair = client.subscriber_tokens().refresh(&refresh_token).await?;
+    report(
+        &args.output,
+        None,
+        &pair,
+        "refreshed (the old refresh token is now spent)",
+    )
+    .await
+}
+
+async fn report(
+    output: &OutputArgs,
+    subscriber_id: Option<&SubscriberId>,
+    pair: &TokenPair,
+    what: &str,
+) -> Result<(), Failure> {
+    if let Some(path) = &output.out {
+        FileStore::new(path).save(&pair.to_stored()).await?;
+    }
+    if output.json {
+        println!("{}", pair_json(subscriber_id, pair));
+        return Ok(());
+    }
+    println!("{what}");
+    if let Some(id) = subscriber_id {
+        println!("  subscriber     {id}");
+    }
+    println!("{}", describe_pair(pair));
+    match &output.out {
+        Some(path) => println!("saved to {}", path.display()),
+        None => println!("(tokens shortened: --json prints them in full, --out FILE saves them)"),
+    }
+    Ok(())
+}
+
+/// Reads a secret from a file, trimming the trailing newline editors add.
+fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim_end_matches(['\n', '\r']).to_owned())
+        .map_err(|error| {
+            Failure::usage(format!(
+                "cannot read the {what} from {}: {error}",
+                path.display()
+            ))
+        })
+}

@@ -1,0 +1,369 @@
+//! The `signalwire-fabric` binary, run as a user would, against a fake space.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use signalwire_fabric::{AccessToken, RefreshToken, TokenKind};
+use signalwire_fabric_fake::{FakeSpace, Operation};
+
+const BIN: &str = "signalwire-fabric";
+
+/// The binary with a clean environment pointed at `fake`.
+fn command_for(fake: &FakeSpace) -> Command {
+    let mut command = Command::cargo_bin(BIN).expect("the binary is built");
+    command
+        .env_clear()
+        .env("SIGNALWIRE_BASE_URL", fake.base_url())
+        .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
+        .env("SIGNALWIRE_API_TOKEN", fake.api_token());
+    command
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(command: &mut Command, stdin: &str) -> Run {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    {
+        use std::io::Write as _;
+        let mut input = child.stdin.take().expect("piped");
+        input.write_all(stdin.as_bytes()).expect("stdin written");
+    }
+    let output = child.wait_with_output().expect("finishes");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// True when `text` holds anything that looks like a whole token (a long base64url run).
+fn shows_a_token(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .any(|word| word.len() >= 40)
+}
+
+#[test]
+fn help_lists_the_commands_and_exit_codes() {
+    let help = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .arg("--help")
+            .env_clear(),
+        "",
+    );
+    assert_eq!(help.code, 0);
+    insta::assert_snapshot!("help", help.stdout);
+    let create = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["tokens", "create", "--help"])
+            .env_clear(),
+        "",
+    );
+    insta::assert_snapshot!("tokens_create_help", create.stdout);
+    let refresh = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["tokens", "refresh", "--help"])
+            .env_clear(),
+        "",
+    );
+    insta::assert_snapshot!("tokens_refresh_help", refresh.stdout);
+}
+
+#[test]
+fn the_demo_runs_to_the_end_and_shows_no_token() {
+    let demo = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .arg("demo")
+            .env_clear(),
+        "",
+    );
+    assert_eq!(demo.code, 0, "stderr: {}", demo.stderr);
+    assert!(!shows_a_token(&demo.stdout), "{}", demo.stdout);
+    assert!(
+        demo.stdout.contains("refresh tokens exchanged twice     0"),
+        "{}",
+        demo.stdout
+    );
+    insta::with_settings!({filters => vec![
+        (r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:[port]"),
+        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+        (r"\(\d+ chars\)", "([n] chars)"),
+    ]}, {
+        insta::assert_snapshot!("demo", demo.stdout);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_then_refresh_from_stdin_then_reuse_is_refused() {
+    let fake = FakeSpace::start().await;
+
+    let mut create = command_for(&fake);
+    create.args([
+        "tokens",
+        "create",
+        "--reference",
+        "alice@example.com",
+        "--json",
+    ]);
+    let created = run(&mut create, "");
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let json: serde_json::Value = serde_json::from_str(&created.stdout).expect("JSON");
+    let refresh_text = json["refresh_token"].as_str().expect("a string").to_owned();
+    assert_eq!(
+        RefreshToken::parse(refresh_text.clone())
+            .expect("valid")
+            .kind(),
+        Some(TokenKind::Refresh)
+    );
+    let access_text = json["access_token"].as_str().expect("a string");
+    assert_eq!(
+        AccessToken::parse(access_text).expect("valid").kind(),
+        Some(TokenKind::Access)
+    );
+    assert_eq!(
+        json["subscriber_id"],
+        fake.subscriber_id("alice@example.com")
+            .expect("created")
+            .to_string()
+    );
+
+    let mut refresh = command_for(&fake);
+    refresh.args(["tokens", "refresh"]);
+    let refreshed = run(&mut refresh, &format!("{refresh_text}\n"));
+    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+    assert!(
+        refreshed
+            .stdout
+            .starts_with("refreshed (the old refresh token is now spent)"),
+        "{}",
+        refreshed.stdout
+    );
+    assert!(
+        !shows_a_token(&refreshed.stdout),
+        "human output shortens tokens: {}",
+        refreshed.stdout
+    );
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
+
+    let mut reuse = command_for(&fake);
+    reuse.args(["tokens", "refresh"]);
+    let refused = run(&mut reuse, &refresh_text);
+    assert_eq!(refused.code, 4, "validation: {}", refused.stderr);
+    assert!(
+        refused.stderr.contains("token_invalid"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("run `signalwire-fabric tokens create`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains(&refresh_text[..40]),
+        "no token in messages"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_saves_the_pair_readable_by_the_owner_only() {
+    let fake = FakeSpace::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("pair.json");
+    let mut create = command_for(&fake);
+    create
+        .args([
+            "tokens",
+            "create",
+            "--reference",
+            "bob@example.com",
+            "--out",
+        ])
+        .arg(&path);
+    let created = run(&mut create, "");
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let stored: signalwire_fabric::StoredTokenPair =
+        serde_json::from_slice(&std::fs::read(&path).expect("written")).expect("a stored pair");
+    assert_eq!(stored.refresh_token().kind(), Some(TokenKind::Refresh));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
+    let fake = FakeSpace::start().await;
+
+    // Usage: no project id anywhere.
+    let mut missing = command_for(&fake);
+    missing.env_remove("SIGNALWIRE_PROJECT_ID").args([
+        "tokens",
+        "create",
+        "--reference",
+        "a@example.com",
+    ]);
+    let result = run(&mut missing, "");
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("set SIGNALWIRE_PROJECT_ID or pass --project-id"),
+        "{}",
+        result.stderr
+    );
+
+    // Usage: clap's own errors.
+    let result = run(command_for(&fake).args(["tokens", "create"]), "");
+    assert_eq!(result.code, 2, "{}", result.stderr);
+
+    // Credentials refused.
+    let mut wrong = command_for(&fake);
+    wrong
+        .env("SIGNALWIRE_API_TOKEN", "PTnot-the-right-one")
+        .args(["tokens", "create", "--reference", "a@example.com"]);
+    let result = run(&mut wrong, "");
+    assert_eq!(result.code, 3, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("401 Unauthorized"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        !result.stderr.contains("PTnot-the-right-one"),
+        "the token is not echoed"
+    );
+
+    // Input refused before sending.
+    let before = fake.journal().len();
+    let mut bad = command_for(&fake);
+    bad.args([
+        "tokens",
+        "create",
+        "--reference",
+        "a@example.com",
+        "--fingerprint",
+        "short",
+    ]);
+    let result = run(&mut bad, "");
+    assert_eq!(result.code, 4, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("invalid fingerprint"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(fake.journal().len(), before, "nothing was sent");
+
+    let mut not_a_token = command_for(&fake);
+    not_a_token.args(["tokens", "refresh"]);
+    let result = run(&mut not_a_token, "not a token\n");
+    assert_eq!(result.code, 4, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("invalid refresh_token"),
+        "{}",
+        result.stderr
+    );
+
+    // Network: an injected 503, then a server that is gone.
+    fake.inject(
+        Operation::Create,
+        signalwire_fabric_fake::Fault::status(503).html(),
+        1,
+    );
+    let mut unavailable = command_for(&fake);
+    unavailable.args(["tokens", "create", "--reference", "a@example.com"]);
+    let result = run(&mut unavailable, "");
+    assert_eq!(result.code, 5, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("try again later"),
+        "{}",
+        result.stderr
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut gone = command_for(&fake);
+    gone.env("SIGNALWIRE_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .args(["tokens", "create", "--reference", "a@example.com"]);
+    let result = run(&mut gone, "");
+    assert_eq!(result.code, 5, "{}", result.stderr);
+}
+
+#[test]
+fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
+    let mut child = Command::cargo_bin(BIN)
+        .expect("built")
+        .args(["fake", "serve"])
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut settings = std::collections::HashMap::new();
+    for line in lines.by_ref() {
+        let line = line.expect("UTF-8");
+        if let Some((name, value)) = line
+            .trim()
+            .strip_prefix("export ")
+            .and_then(|rest| rest.split_once('='))
+        {
+            settings.insert(name.to_owned(), value.to_owned());
+        }
+        if line.starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let created = runtime.block_on(async {
+        signalwire_fabric::Client::builder()
+            .base_url(&settings["SIGNALWIRE_BASE_URL"])
+            .project_id(&settings["SIGNALWIRE_PROJECT_ID"])
+            .api_token(&settings["SIGNALWIRE_API_TOKEN"])
+            .build()
+            .expect("the printed settings are valid")
+            .subscriber_tokens()
+            .create(signalwire_fabric::CreateSubscriberToken::new(
+                "carol@example.com",
+            ))
+            .await
+    });
+    assert!(created.is_ok(), "{created:?}");
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(rest, vec!["stopped after 1 requests".to_owned()]);
+}
