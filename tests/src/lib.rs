@@ -10,6 +10,8 @@
 //! - [`fixtures`] holds the credentials and request values the suite sends, and lists
 //!   every secret a snapshot must never contain.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 
 use openapiv3::{MediaType, ReferenceOr};

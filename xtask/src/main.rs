@@ -5,6 +5,8 @@
 //! - `cargo xtask contract-coverage` prints which documented (operation, status) pairs have
 //!   a contract case, and fails when one is missing or a case is stale.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

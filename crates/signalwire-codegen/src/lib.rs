@@ -24,6 +24,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 
 use openapiv3::{MediaType, OpenAPI, ReferenceOr, RequestBody, Response, StatusCode};

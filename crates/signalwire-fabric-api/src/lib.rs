@@ -26,6 +26,8 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod hooks;
 
 pub use hooks::{Exchange, Responder, body_limit_exceeded};

@@ -1,6 +1,8 @@
 //! `signalwire-fabric`: subscriber tokens from the command line, a local fake space, and a
 //! demo of the whole lifecycle.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

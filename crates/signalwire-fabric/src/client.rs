@@ -53,6 +53,8 @@ struct Inner {
     project_id: ProjectId,
     api_token: ApiToken,
     max_response_bytes: usize,
+    /// Answers requests in-process instead of sending them (see [`crate::fuzzing`]).
+    responder: Option<api::Responder>,
 }
 
 impl fmt::Debug for Client {
@@ -112,11 +114,31 @@ impl Client {
 
     /// A generated client for one exchange, with a fresh [`api::Exchange`] to record it.
     pub(crate) fn exchange(&self) -> api::Client {
-        api::Client::new_with_client(
-            &self.inner.base_url,
-            self.inner.http.clone(),
-            api::Exchange::new(self.inner.max_response_bytes),
-        )
+        let limit = self.inner.max_response_bytes;
+        let exchange = match &self.inner.responder {
+            Some(responder) => api::Exchange::with_responder(limit, responder.clone()),
+            None => api::Exchange::new(limit),
+        };
+        api::Client::new_with_client(&self.inner.base_url, self.inner.http.clone(), exchange)
+    }
+
+    /// This client, answering every request in-process with `responder` and reading at
+    /// most `max_response_bytes` of each answer.
+    pub(crate) fn with_responder(
+        &self,
+        max_response_bytes: usize,
+        responder: api::Responder,
+    ) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                base_url: self.inner.base_url.clone(),
+                http: self.inner.http.clone(),
+                project_id: self.inner.project_id.clone(),
+                api_token: self.inner.api_token.clone(),
+                max_response_bytes,
+                responder: Some(responder),
+            }),
+        }
     }
 
     /// The secret this client holds, for scrubbing error text.
@@ -256,6 +278,7 @@ impl ClientBuilder {
                 max_response_bytes: self
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                responder: None,
             }),
         })
     }

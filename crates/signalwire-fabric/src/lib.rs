@@ -39,6 +39,8 @@
 mod client;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod response;
 mod session;
 mod subscriber_tokens;

@@ -1,0 +1,139 @@
+//! A session's bad days against the fake space: the process restarting between a refresh
+//! and its save.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use signalwire_fabric::{
+    CreateSubscriberToken, Error, MemoryStore, StoredTokenPair, SubscriberSession, TokenPair,
+    TokenStore,
+};
+use signalwire_fabric_fake::FakeSpace;
+use tokio::time::Instant;
+
+/// A memory store whose saves can be made to fail.
+#[derive(Clone, Default)]
+struct SwitchableStore {
+    inner: Arc<MemoryStore>,
+    failing: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl TokenStore for SwitchableStore {
+    async fn load(&self) -> Result<Option<StoredTokenPair>, Error> {
+        self.inner.load().await
+    }
+    async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Error::Store {
+                message: "disk unavailable".into(),
+                source: None,
+            });
+        }
+        self.inner.save(pair).await
+    }
+}
+
+/// A pair due for refresh now: the created pair with its access token marked expired.
+fn due_now(pair: &TokenPair) -> TokenPair {
+    TokenPair::new(
+        pair.access_token().clone(),
+        pair.refresh_token().clone(),
+        Instant::now(),
+        pair.refresh_expires_at(),
+    )
+}
+
+#[tokio::test]
+async fn a_restart_between_a_refresh_and_its_save_ends_in_a_typed_error_and_a_new_token_recovers() {
+    let fake = FakeSpace::start().await;
+    let client = fake.client();
+    let created = client
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new("dana@example.com"))
+        .await
+        .expect("created");
+    let store = SwitchableStore::default();
+    store
+        .save(&due_now(&created.pair).to_stored())
+        .await
+        .expect("the first pair is stored");
+
+    // The session refreshes, but the save of the new pair fails, and then the process dies.
+    store.failing.store(true, Ordering::SeqCst);
+    let session = SubscriberSession::restore(client.clone(), store.clone())
+        .await
+        .expect("stored")
+        .build();
+    let fresh = session
+        .access_token()
+        .await
+        .expect("the new pair is served from memory");
+    assert!(!session.status().saved);
+    drop(session);
+    drop(fresh);
+
+    // After the restart the store still holds the spent refresh token.
+    store.failing.store(false, Ordering::SeqCst);
+    let restarted = SubscriberSession::restore(client.clone(), store.clone())
+        .await
+        .expect("stored")
+        .build();
+    let error = restarted
+        .access_token()
+        .await
+        .expect_err("the stored refresh token was spent");
+    assert!(matches!(error, Error::SessionEnded { .. }), "{error:?}");
+    assert!(error.requires_new_subscriber_token(), "{error}");
+
+    // The documented recovery: a new subscriber token.
+    let again = client
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new("dana@example.com"))
+        .await
+        .expect("created again");
+    assert_eq!(
+        again.subscriber_id, created.subscriber_id,
+        "same subscriber"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_after_the_save_continues_with_the_newest_refresh_token() {
+    let fake = FakeSpace::start().await;
+    let client = fake.client();
+    let created = client
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new("erin@example.com"))
+        .await
+        .expect("created");
+    let store = SwitchableStore::default();
+    store
+        .save(&due_now(&created.pair).to_stored())
+        .await
+        .expect("stored");
+
+    let session = SubscriberSession::restore(client.clone(), store.clone())
+        .await
+        .expect("stored")
+        .build();
+    session.access_token().await.expect("refreshed");
+    assert!(session.status().saved);
+    drop(session);
+
+    let restarted = SubscriberSession::restore(client.clone(), store.clone())
+        .await
+        .expect("stored")
+        .build();
+    let newest = restarted.pair();
+    assert_ne!(
+        newest.refresh_token(),
+        created.pair.refresh_token(),
+        "the rotated token was stored"
+    );
+    client
+        .subscriber_tokens()
+        .refresh(newest.refresh_token())
+        .await
+        .expect("the stored refresh token is the live one");
+}
