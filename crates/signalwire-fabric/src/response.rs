@@ -233,22 +233,28 @@ async fn unexpected(response: reqwest::Response, exchange: &Exchange, scrub: &Sc
     };
     let content_type = header_text(reqwest::header::CONTENT_TYPE);
     let location = header_text(reqwest::header::LOCATION);
-    let body = match read_prefix(response, 32 * 1024 + 1).await {
-        Ok(bytes) => snippet(&bytes, scrub),
+    let bytes = match read_prefix(response, 32 * 1024 + 1).await {
+        Ok(bytes) => bytes,
         Err(error) if body_limit_exceeded(&error) => {
             return Error::ResponseTooLarge {
                 status,
                 limit: exchange.body_limit(),
             };
         }
-        Err(_) => None,
+        Err(_) => Vec::new(),
     };
+    // An undocumented status may still carry our error shape (`{"error": "..."}`).
+    let message = serde_json::from_slice::<types::ErrorResponse>(&bytes)
+        .ok()
+        .and_then(|body| body.error)
+        .map(|text| scrub.text(&text));
+    let body = snippet(&bytes, scrub);
     match status {
         429 => Error::RateLimited { retry_after },
         500..=599 => Error::Server {
             status,
-            message: None,
-            body,
+            body: if message.is_some() { None } else { body },
+            message,
             retry_after,
         },
         _ => Error::UnexpectedResponse {

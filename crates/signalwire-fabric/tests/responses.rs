@@ -424,3 +424,15 @@ async fn a_server_that_never_answers_times_out_as_maybe_received() {
     assert!(error.may_have_reached_server());
     assert!(error.to_string().contains("timed out"), "{error}");
 }
+
+#[tokio::test]
+async fn an_undocumented_5xx_in_our_error_shape_keeps_its_message() {
+    let error = refresh_error(
+        ResponseTemplate::new(503).set_body_json(json!({"error": "Service Unavailable"})),
+    )
+    .await;
+    assert!(
+        matches!(&error, Error::Server { status: 503, message: Some(m), body: None, .. } if m == "Service Unavailable"),
+        "{error:?}"
+    );
+}
