@@ -7,6 +7,8 @@
 //!   pair has no case or a case has no documented pair (`cargo xtask contract-coverage`
 //!   prints the same table).
 //! - [`schema`] turns the spec's OpenAPI 3.0 schemas into JSON Schema validators.
+//! - [`drift`] compares the spec's component schemas with the JSON Schemas derived from
+//!   the fake's wire types, property by property.
 //! - [`fixtures`] holds the credentials and request values the suite sends, and lists
 //!   every secret a snapshot must never contain.
 
@@ -20,6 +22,7 @@ use signalwire_codegen::{SPEC_PATH, Spec};
 
 pub mod cases;
 pub mod coverage;
+pub mod drift;
 pub mod fixtures;
 pub mod schema;
 

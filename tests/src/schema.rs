@@ -192,6 +192,37 @@ pub fn violations(validator: &jsonschema::Validator, instance: &Value) -> Vec<St
         .collect()
 }
 
+/// `schema` (a converted JSON Schema) with `"additionalProperties": false` on every
+/// object schema that lists `properties` and says nothing about other fields. Validating
+/// with it finds every field the spec does not name, which the spec's own schemas allow.
+pub fn closed(schema: &Value) -> Value {
+    let Value::Object(object) = schema else {
+        return schema.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in object {
+        let value = match (key.as_str(), value) {
+            ("properties", Value::Object(properties)) => Value::Object(
+                properties
+                    .iter()
+                    .map(|(name, property)| (name.clone(), closed(property)))
+                    .collect(),
+            ),
+            ("items" | "not" | "additionalProperties", _) => closed(value),
+            ("allOf" | "anyOf" | "oneOf", Value::Array(schemas)) => {
+                Value::Array(schemas.iter().map(closed).collect())
+            }
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), value);
+    }
+    if out.get("properties").is_some_and(Value::is_object) {
+        out.entry("additionalProperties")
+            .or_insert(Value::Bool(false));
+    }
+    Value::Object(out)
+}
+
 /// The property names an object schema declares.
 pub fn property_names(schema: &Value) -> Vec<String> {
     schema

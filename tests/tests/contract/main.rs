@@ -9,7 +9,11 @@
 //! - `requests`: method, path, headers, credentials and body of every request case;
 //! - `responses`: every documented example, served, becomes the registered typed result;
 //! - `beyond_spec`: what real servers do that the spec does not say;
-//! - `secrets`: no snapshot holds a secret.
+//! - `secrets`: no snapshot holds a secret;
+//! - `fake_vs_spec`: every answer the real fake gives, over HTTP, has a documented status
+//!   and a body that fits the spec, and the fake accepts the spec's request examples;
+//! - `schema_drift`: the fake's wire types (through schemars) against the spec's
+//!   component schemas.
 //!
 //! Snapshots live in `tests/snapshots`.
 
@@ -18,7 +22,9 @@ mod support;
 
 mod beyond_spec;
 mod coverage;
+mod fake_vs_spec;
 mod requests;
 mod responses;
+mod schema_drift;
 mod schemas;
 mod secrets;
