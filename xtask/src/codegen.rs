@@ -120,6 +120,34 @@ mod tests {
         }
     }
 
+    /// A one-character edit to the spec must make the committed client stale.
+    #[test]
+    fn a_one_character_spec_edit_makes_the_committed_client_stale() {
+        let root = workspace_root();
+        let spec = std::fs::read_to_string(root.join(SPEC_PATH)).expect("the spec is readable");
+        let edited = spec.replacen(
+            "summary: Exchange a refresh token for a new token pair",
+            "summary: Exchange a refresh token for a new token paiR",
+            1,
+        );
+        assert_ne!(edited, spec, "the edited line exists in the spec");
+        let regenerated = Spec::parse(&edited)
+            .and_then(|spec| spec.generate_client())
+            .expect("still a valid spec");
+        let committed = std::fs::read_to_string(root.join(CLIENT_COPY)).expect("committed copy");
+        assert_ne!(regenerated, committed);
+        assert!(
+            ensure_file_contents(&root, CLIENT_COPY, &regenerated, true)
+                .expect("check mode writes nothing")
+                .is_some()
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join(CLIENT_COPY)).expect("still there"),
+            committed,
+            "--check must not write"
+        );
+    }
+
     #[test]
     fn the_table_replaces_only_what_lies_between_the_markers() {
         let text = format!("intro\n{TABLE_START}old\n{TABLE_END}\noutro\n");
