@@ -8,6 +8,21 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///How to reach an address on each channel.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AddressChannels {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub audio: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub messaging: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub video: ::std::option::Option<::std::string::String>,
+    }
+    impl AddressChannels {
+        pub fn builder() -> builder::AddressChannels {
+            Default::default()
+        }
+    }
     /**The one error body of every operation. SignalWire answers 401, 403, 404 and 500
 with `{"error": "..."}` and 422 with `{"errors": [...]}`; both shapes fit here,
 and fields this document does not name are allowed.
@@ -23,6 +38,99 @@ and fields this document does not name are allowed.
     }
     impl ErrorResponse {
         pub fn builder() -> builder::ErrorResponse {
+            Default::default()
+        }
+    }
+    ///The click-to-call token a widget was configured with.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GuestEmbedTokenRequest {
+        ///A click-to-call token, usually starting with `c2c_`.
+        pub token: GuestEmbedTokenRequestToken,
+    }
+    impl GuestEmbedTokenRequest {
+        pub fn builder() -> builder::GuestEmbedTokenRequest {
+            Default::default()
+        }
+    }
+    ///A click-to-call token, usually starting with `c2c_`.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GuestEmbedTokenRequestToken(::std::string::String);
+    impl ::std::ops::Deref for GuestEmbedTokenRequestToken {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GuestEmbedTokenRequestToken> for ::std::string::String {
+        fn from(value: GuestEmbedTokenRequestToken) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GuestEmbedTokenRequestToken {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GuestEmbedTokenRequestToken {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GuestEmbedTokenRequestToken {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GuestEmbedTokenRequestToken {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A token for an embedded widget.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct GuestEmbedTokenResponse {
+        ///The embed token.
+        pub token: ::std::string::String,
+    }
+    impl GuestEmbedTokenResponse {
+        pub fn builder() -> builder::GuestEmbedTokenResponse {
+            Default::default()
+        }
+    }
+    ///Where the other pages are. Follow them exactly as given.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PageLinks {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prev: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
+        pub self_: ::std::option::Option<::std::string::String>,
+    }
+    impl PageLinks {
+        pub fn builder() -> builder::PageLinks {
             Default::default()
         }
     }
@@ -48,6 +156,509 @@ and fields this document does not name are allowed.
     impl RefreshSubscriberTokenResponse {
         pub fn builder() -> builder::RefreshSubscriberTokenResponse {
             Default::default()
+        }
+    }
+    ///An address a subscriber can be reached at.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberAddress {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub channels: ::std::option::Option<AddressChannels>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cover_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        pub id: ::uuid::Uuid,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub locked: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub preview_url: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<SubscriberAddressType>,
+    }
+    impl SubscriberAddress {
+        pub fn builder() -> builder::SubscriberAddress {
+            Default::default()
+        }
+    }
+    ///One page of a subscriber's addresses.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberAddressPage {
+        pub data: ::std::vec::Vec<SubscriberAddress>,
+        pub links: PageLinks,
+    }
+    impl SubscriberAddressPage {
+        pub fn builder() -> builder::SubscriberAddressPage {
+            Default::default()
+        }
+    }
+    ///`SubscriberAddressType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum SubscriberAddressType {
+        #[serde(rename = "subscriber")]
+        Subscriber,
+    }
+    impl ::std::fmt::Display for SubscriberAddressType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Subscriber => f.write_str("subscriber"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SubscriberAddressType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "subscriber" => Ok(Self::Subscriber),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriberAddressType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SubscriberAddressType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The person behind a subscriber resource.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SubscriberDetails {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        ///The subscriber's id (the one token responses name).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::uuid::Uuid>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_title: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timezone: ::std::option::Option<::std::string::String>,
+    }
+    impl SubscriberDetails {
+        pub fn builder() -> builder::SubscriberDetails {
+            Default::default()
+        }
+    }
+    ///Which addresses a guest may reach, and for how long.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberGuestTokenRequest {
+        ///The addresses the guest may join; 1 to 10.
+        pub allowed_addresses: ::std::vec::Vec<::uuid::Uuid>,
+        ///The channel region the guest connects through.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ch: ::std::option::Option<SubscriberGuestTokenRequestCh>,
+        ///When the guest's access token should expire, in unix seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expire_at: ::std::option::Option<i64>,
+        ///Where the guest's media is handled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<SubscriberGuestTokenRequestRegion>,
+    }
+    impl SubscriberGuestTokenRequest {
+        pub fn builder() -> builder::SubscriberGuestTokenRequest {
+            Default::default()
+        }
+    }
+    ///The channel region the guest connects through.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum SubscriberGuestTokenRequestCh {
+        #[serde(rename = "us-central")]
+        UsCentral,
+    }
+    impl ::std::fmt::Display for SubscriberGuestTokenRequestCh {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UsCentral => f.write_str("us-central"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SubscriberGuestTokenRequestCh {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "us-central" => Ok(Self::UsCentral),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriberGuestTokenRequestCh {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for SubscriberGuestTokenRequestCh {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Where the guest's media is handled.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum SubscriberGuestTokenRequestRegion {
+        #[serde(rename = "us-central")]
+        UsCentral,
+    }
+    impl ::std::fmt::Display for SubscriberGuestTokenRequestRegion {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UsCentral => f.write_str("us-central"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SubscriberGuestTokenRequestRegion {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "us-central" => Ok(Self::UsCentral),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriberGuestTokenRequestRegion {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for SubscriberGuestTokenRequestRegion {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A guest's token pair.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberGuestTokenResponse {
+        ///The guest's refresh token.
+        pub refresh_token: ::std::string::String,
+        ///The guest's access token.
+        pub token: ::std::string::String,
+    }
+    impl SubscriberGuestTokenResponse {
+        pub fn builder() -> builder::SubscriberGuestTokenResponse {
+            Default::default()
+        }
+    }
+    ///The address to invite someone to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberInviteTokenRequest {
+        ///One of the subscriber's addresses.
+        pub address_id: ::uuid::Uuid,
+        ///When the invite lapses, in unix seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<i64>,
+    }
+    impl SubscriberInviteTokenRequest {
+        pub fn builder() -> builder::SubscriberInviteTokenRequest {
+            Default::default()
+        }
+    }
+    ///An invite.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberInviteTokenResponse {
+        ///The invite token, to hand to the invitee.
+        pub token: ::std::string::String,
+    }
+    impl SubscriberInviteTokenResponse {
+        pub fn builder() -> builder::SubscriberInviteTokenResponse {
+            Default::default()
+        }
+    }
+    ///One page of subscribers.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberPage {
+        pub data: ::std::vec::Vec<SubscriberResponse>,
+        pub links: PageLinks,
+    }
+    impl SubscriberPage {
+        pub fn builder() -> builder::SubscriberPage {
+            Default::default()
+        }
+    }
+    ///A subscriber's details, for creating or replacing them.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        ///The subscriber's email address.
+        pub email: SubscriberRequestEmail,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_title: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        ///A password; a random one is set when absent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<SubscriberRequestPassword>,
+        ///An IANA time zone name such as Europe/Stockholm.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timezone: ::std::option::Option<::std::string::String>,
+    }
+    impl SubscriberRequest {
+        pub fn builder() -> builder::SubscriberRequest {
+            Default::default()
+        }
+    }
+    ///The subscriber's email address.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SubscriberRequestEmail(::std::string::String);
+    impl ::std::ops::Deref for SubscriberRequestEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SubscriberRequestEmail> for ::std::string::String {
+        fn from(value: SubscriberRequestEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SubscriberRequestEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriberRequestEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SubscriberRequestEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SubscriberRequestEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A password; a random one is set when absent.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SubscriberRequestPassword(::std::string::String);
+    impl ::std::ops::Deref for SubscriberRequestPassword {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SubscriberRequestPassword> for ::std::string::String {
+        fn from(value: SubscriberRequestPassword) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SubscriberRequestPassword {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 72usize {
+                return Err("longer than 72 characters".into());
+            }
+            if value.chars().count() < 8usize {
+                return Err("shorter than 8 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriberRequestPassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SubscriberRequestPassword {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SubscriberRequestPassword {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A subscriber resource.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct SubscriberResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        ///The resource's id (used in the resource paths).
+        pub id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub project_id: ::std::option::Option<::uuid::Uuid>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subscriber: ::std::option::Option<SubscriberDetails>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<SubscriberResponseType>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl SubscriberResponse {
+        pub fn builder() -> builder::SubscriberResponse {
+            Default::default()
+        }
+    }
+    ///`SubscriberResponseType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum SubscriberResponseType {
+        #[serde(rename = "subscriber")]
+        Subscriber,
+    }
+    impl ::std::fmt::Display for SubscriberResponseType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Subscriber => f.write_str("subscriber"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SubscriberResponseType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "subscriber" => Ok(Self::Subscriber),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriberResponseType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SubscriberResponseType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///Who the token pair is for, and optional limits on it.
@@ -356,6 +967,89 @@ and fields this document does not name are allowed.
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
+        pub struct AddressChannels {
+            audio: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            messaging: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            video: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AddressChannels {
+            fn default() -> Self {
+                Self {
+                    audio: Ok(Default::default()),
+                    messaging: Ok(Default::default()),
+                    video: Ok(Default::default()),
+                }
+            }
+        }
+        impl AddressChannels {
+            pub fn audio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.audio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for audio: {e}")
+                    });
+                self
+            }
+            pub fn messaging<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.messaging = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for messaging: {e}")
+                    });
+                self
+            }
+            pub fn video<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.video = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for video: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AddressChannels> for super::AddressChannels {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AddressChannels,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    audio: value.audio?,
+                    messaging: value.messaging?,
+                    video: value.video?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AddressChannels> for AddressChannels {
+            fn from(value: super::AddressChannels) -> Self {
+                Self {
+                    audio: Ok(value.audio),
+                    messaging: Ok(value.messaging),
+                    video: Ok(value.video),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ErrorResponse {
             error: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -416,6 +1110,191 @@ and fields this document does not name are allowed.
                 Self {
                     error: Ok(value.error),
                     errors: Ok(value.errors),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GuestEmbedTokenRequest {
+            token: ::std::result::Result<
+                super::GuestEmbedTokenRequestToken,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GuestEmbedTokenRequest {
+            fn default() -> Self {
+                Self {
+                    token: Err("no value supplied for token".to_string()),
+                }
+            }
+        }
+        impl GuestEmbedTokenRequest {
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::GuestEmbedTokenRequestToken>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GuestEmbedTokenRequest>
+        for super::GuestEmbedTokenRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GuestEmbedTokenRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { token: value.token? })
+            }
+        }
+        impl ::std::convert::From<super::GuestEmbedTokenRequest>
+        for GuestEmbedTokenRequest {
+            fn from(value: super::GuestEmbedTokenRequest) -> Self {
+                Self { token: Ok(value.token) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct GuestEmbedTokenResponse {
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for GuestEmbedTokenResponse {
+            fn default() -> Self {
+                Self {
+                    token: Err("no value supplied for token".to_string()),
+                }
+            }
+        }
+        impl GuestEmbedTokenResponse {
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GuestEmbedTokenResponse>
+        for super::GuestEmbedTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GuestEmbedTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { token: value.token? })
+            }
+        }
+        impl ::std::convert::From<super::GuestEmbedTokenResponse>
+        for GuestEmbedTokenResponse {
+            fn from(value: super::GuestEmbedTokenResponse) -> Self {
+                Self { token: Ok(value.token) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PageLinks {
+            first: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            next: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            prev: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            self_: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PageLinks {
+            fn default() -> Self {
+                Self {
+                    first: Ok(Default::default()),
+                    next: Ok(Default::default()),
+                    prev: Ok(Default::default()),
+                    self_: Ok(Default::default()),
+                }
+            }
+        }
+        impl PageLinks {
+            pub fn first<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.first = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for first: {e}")
+                    });
+                self
+            }
+            pub fn next<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next: {e}")
+                    });
+                self
+            }
+            pub fn prev<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prev = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prev: {e}")
+                    });
+                self
+            }
+            pub fn self_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.self_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for self_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PageLinks> for super::PageLinks {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PageLinks,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    first: value.first?,
+                    next: value.next?,
+                    prev: value.prev?,
+                    self_: value.self_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PageLinks> for PageLinks {
+            fn from(value: super::PageLinks) -> Self {
+                Self {
+                    first: Ok(value.first),
+                    next: Ok(value.next),
+                    prev: Ok(value.prev),
+                    self_: Ok(value.self_),
                 }
             }
         }
@@ -528,6 +1407,1162 @@ and fields this document does not name are allowed.
                 Self {
                     refresh_token: Ok(value.refresh_token),
                     token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberAddress {
+            channels: ::std::result::Result<
+                ::std::option::Option<super::AddressChannels>,
+                ::std::string::String,
+            >,
+            cover_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            locked: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            preview_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<super::SubscriberAddressType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriberAddress {
+            fn default() -> Self {
+                Self {
+                    channels: Ok(Default::default()),
+                    cover_url: Ok(Default::default()),
+                    created_at: Ok(Default::default()),
+                    display_name: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    locked: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    preview_url: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriberAddress {
+            pub fn channels<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::AddressChannels>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.channels = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for channels: {e}")
+                    });
+                self
+            }
+            pub fn cover_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cover_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for cover_url: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_name: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn locked<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.locked = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for locked: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn preview_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.preview_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for preview_url: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SubscriberAddressType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberAddress> for super::SubscriberAddress {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberAddress,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    channels: value.channels?,
+                    cover_url: value.cover_url?,
+                    created_at: value.created_at?,
+                    display_name: value.display_name?,
+                    id: value.id?,
+                    locked: value.locked?,
+                    name: value.name?,
+                    preview_url: value.preview_url?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberAddress> for SubscriberAddress {
+            fn from(value: super::SubscriberAddress) -> Self {
+                Self {
+                    channels: Ok(value.channels),
+                    cover_url: Ok(value.cover_url),
+                    created_at: Ok(value.created_at),
+                    display_name: Ok(value.display_name),
+                    id: Ok(value.id),
+                    locked: Ok(value.locked),
+                    name: Ok(value.name),
+                    preview_url: Ok(value.preview_url),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberAddressPage {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::SubscriberAddress>,
+                ::std::string::String,
+            >,
+            links: ::std::result::Result<super::PageLinks, ::std::string::String>,
+        }
+        impl ::std::default::Default for SubscriberAddressPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    links: Err("no value supplied for links".to_string()),
+                }
+            }
+        }
+        impl SubscriberAddressPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriberAddress>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn links<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageLinks>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.links = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for links: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberAddressPage>
+        for super::SubscriberAddressPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberAddressPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    links: value.links?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberAddressPage>
+        for SubscriberAddressPage {
+            fn from(value: super::SubscriberAddressPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    links: Ok(value.links),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberDetails {
+            company_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            first_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            job_title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            timezone: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriberDetails {
+            fn default() -> Self {
+                Self {
+                    company_name: Ok(Default::default()),
+                    country: Ok(Default::default()),
+                    display_name: Ok(Default::default()),
+                    email: Ok(Default::default()),
+                    first_name: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    job_title: Ok(Default::default()),
+                    last_name: Ok(Default::default()),
+                    timezone: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriberDetails {
+            pub fn company_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.company_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for company_name: {e}")
+                    });
+                self
+            }
+            pub fn country<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country: {e}")
+                    });
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_name: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn first_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.first_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for first_name: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn job_title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.job_title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_title: {e}")
+                    });
+                self
+            }
+            pub fn last_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_name: {e}")
+                    });
+                self
+            }
+            pub fn timezone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timezone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timezone: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberDetails> for super::SubscriberDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    company_name: value.company_name?,
+                    country: value.country?,
+                    display_name: value.display_name?,
+                    email: value.email?,
+                    first_name: value.first_name?,
+                    id: value.id?,
+                    job_title: value.job_title?,
+                    last_name: value.last_name?,
+                    timezone: value.timezone?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberDetails> for SubscriberDetails {
+            fn from(value: super::SubscriberDetails) -> Self {
+                Self {
+                    company_name: Ok(value.company_name),
+                    country: Ok(value.country),
+                    display_name: Ok(value.display_name),
+                    email: Ok(value.email),
+                    first_name: Ok(value.first_name),
+                    id: Ok(value.id),
+                    job_title: Ok(value.job_title),
+                    last_name: Ok(value.last_name),
+                    timezone: Ok(value.timezone),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberGuestTokenRequest {
+            allowed_addresses: ::std::result::Result<
+                ::std::vec::Vec<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            ch: ::std::result::Result<
+                ::std::option::Option<super::SubscriberGuestTokenRequestCh>,
+                ::std::string::String,
+            >,
+            expire_at: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            region: ::std::result::Result<
+                ::std::option::Option<super::SubscriberGuestTokenRequestRegion>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriberGuestTokenRequest {
+            fn default() -> Self {
+                Self {
+                    allowed_addresses: Err(
+                        "no value supplied for allowed_addresses".to_string(),
+                    ),
+                    ch: Ok(Default::default()),
+                    expire_at: Ok(Default::default()),
+                    region: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriberGuestTokenRequest {
+            pub fn allowed_addresses<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allowed_addresses = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for allowed_addresses: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn ch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SubscriberGuestTokenRequestCh>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ch = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for ch: {e}"));
+                self
+            }
+            pub fn expire_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expire_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expire_at: {e}")
+                    });
+                self
+            }
+            pub fn region<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SubscriberGuestTokenRequestRegion>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.region = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for region: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberGuestTokenRequest>
+        for super::SubscriberGuestTokenRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberGuestTokenRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allowed_addresses: value.allowed_addresses?,
+                    ch: value.ch?,
+                    expire_at: value.expire_at?,
+                    region: value.region?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberGuestTokenRequest>
+        for SubscriberGuestTokenRequest {
+            fn from(value: super::SubscriberGuestTokenRequest) -> Self {
+                Self {
+                    allowed_addresses: Ok(value.allowed_addresses),
+                    ch: Ok(value.ch),
+                    expire_at: Ok(value.expire_at),
+                    region: Ok(value.region),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberGuestTokenResponse {
+            refresh_token: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SubscriberGuestTokenResponse {
+            fn default() -> Self {
+                Self {
+                    refresh_token: Err(
+                        "no value supplied for refresh_token".to_string(),
+                    ),
+                    token: Err("no value supplied for token".to_string()),
+                }
+            }
+        }
+        impl SubscriberGuestTokenResponse {
+            pub fn refresh_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refresh_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refresh_token: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberGuestTokenResponse>
+        for super::SubscriberGuestTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberGuestTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    refresh_token: value.refresh_token?,
+                    token: value.token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberGuestTokenResponse>
+        for SubscriberGuestTokenResponse {
+            fn from(value: super::SubscriberGuestTokenResponse) -> Self {
+                Self {
+                    refresh_token: Ok(value.refresh_token),
+                    token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberInviteTokenRequest {
+            address_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriberInviteTokenRequest {
+            fn default() -> Self {
+                Self {
+                    address_id: Err("no value supplied for address_id".to_string()),
+                    expires_at: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriberInviteTokenRequest {
+            pub fn address_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.address_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for address_id: {e}")
+                    });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberInviteTokenRequest>
+        for super::SubscriberInviteTokenRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberInviteTokenRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    address_id: value.address_id?,
+                    expires_at: value.expires_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberInviteTokenRequest>
+        for SubscriberInviteTokenRequest {
+            fn from(value: super::SubscriberInviteTokenRequest) -> Self {
+                Self {
+                    address_id: Ok(value.address_id),
+                    expires_at: Ok(value.expires_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberInviteTokenResponse {
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SubscriberInviteTokenResponse {
+            fn default() -> Self {
+                Self {
+                    token: Err("no value supplied for token".to_string()),
+                }
+            }
+        }
+        impl SubscriberInviteTokenResponse {
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberInviteTokenResponse>
+        for super::SubscriberInviteTokenResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberInviteTokenResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { token: value.token? })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberInviteTokenResponse>
+        for SubscriberInviteTokenResponse {
+            fn from(value: super::SubscriberInviteTokenResponse) -> Self {
+                Self { token: Ok(value.token) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberPage {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::SubscriberResponse>,
+                ::std::string::String,
+            >,
+            links: ::std::result::Result<super::PageLinks, ::std::string::String>,
+        }
+        impl ::std::default::Default for SubscriberPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    links: Err("no value supplied for links".to_string()),
+                }
+            }
+        }
+        impl SubscriberPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriberResponse>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn links<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageLinks>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.links = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for links: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberPage> for super::SubscriberPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    links: value.links?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberPage> for SubscriberPage {
+            fn from(value: super::SubscriberPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    links: Ok(value.links),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberRequest {
+            company_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<
+                super::SubscriberRequestEmail,
+                ::std::string::String,
+            >,
+            first_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            job_title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            password: ::std::result::Result<
+                ::std::option::Option<super::SubscriberRequestPassword>,
+                ::std::string::String,
+            >,
+            timezone: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriberRequest {
+            fn default() -> Self {
+                Self {
+                    company_name: Ok(Default::default()),
+                    country: Ok(Default::default()),
+                    display_name: Ok(Default::default()),
+                    email: Err("no value supplied for email".to_string()),
+                    first_name: Ok(Default::default()),
+                    job_title: Ok(Default::default()),
+                    last_name: Ok(Default::default()),
+                    password: Ok(Default::default()),
+                    timezone: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriberRequest {
+            pub fn company_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.company_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for company_name: {e}")
+                    });
+                self
+            }
+            pub fn country<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country: {e}")
+                    });
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_name: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SubscriberRequestEmail>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn first_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.first_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for first_name: {e}")
+                    });
+                self
+            }
+            pub fn job_title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.job_title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for job_title: {e}")
+                    });
+                self
+            }
+            pub fn last_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for last_name: {e}")
+                    });
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SubscriberRequestPassword>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn timezone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timezone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timezone: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberRequest> for super::SubscriberRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    company_name: value.company_name?,
+                    country: value.country?,
+                    display_name: value.display_name?,
+                    email: value.email?,
+                    first_name: value.first_name?,
+                    job_title: value.job_title?,
+                    last_name: value.last_name?,
+                    password: value.password?,
+                    timezone: value.timezone?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberRequest> for SubscriberRequest {
+            fn from(value: super::SubscriberRequest) -> Self {
+                Self {
+                    company_name: Ok(value.company_name),
+                    country: Ok(value.country),
+                    display_name: Ok(value.display_name),
+                    email: Ok(value.email),
+                    first_name: Ok(value.first_name),
+                    job_title: Ok(value.job_title),
+                    last_name: Ok(value.last_name),
+                    password: Ok(value.password),
+                    timezone: Ok(value.timezone),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriberResponse {
+            created_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            project_id: ::std::result::Result<
+                ::std::option::Option<::uuid::Uuid>,
+                ::std::string::String,
+            >,
+            subscriber: ::std::result::Result<
+                ::std::option::Option<super::SubscriberDetails>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<super::SubscriberResponseType>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriberResponse {
+            fn default() -> Self {
+                Self {
+                    created_at: Ok(Default::default()),
+                    display_name: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    project_id: Ok(Default::default()),
+                    subscriber: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                    updated_at: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriberResponse {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_name: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn project_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.project_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for project_id: {e}")
+                    });
+                self
+            }
+            pub fn subscriber<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SubscriberDetails>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for subscriber: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SubscriberResponseType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriberResponse> for super::SubscriberResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriberResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    display_name: value.display_name?,
+                    id: value.id?,
+                    project_id: value.project_id?,
+                    subscriber: value.subscriber?,
+                    type_: value.type_?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriberResponse> for SubscriberResponse {
+            fn from(value: super::SubscriberResponse) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    display_name: Ok(value.display_name),
+                    id: Ok(value.id),
+                    project_id: Ok(value.project_id),
+                    subscriber: Ok(value.subscriber),
+                    type_: Ok(value.type_),
+                    updated_at: Ok(value.updated_at),
                 }
             }
         }
@@ -1060,7 +3095,7 @@ and fields this document does not name are allowed.
     }
 }
 #[derive(Clone, Debug)]
-/**Client for SignalWire Fabric Subscribers API (token lifecycle)
+/**Client for SignalWire Fabric Subscribers API
 
 The part of SignalWire's Fabric Subscribers API this project covers, written by this
 project as its contract. A subscriber token pair is created once with the project's
@@ -1172,6 +3207,158 @@ let response = client.refresh_subscriber_token()
 ```*/
     pub fn refresh_subscriber_token(&self) -> builder::RefreshSubscriberToken<'_> {
         builder::RefreshSubscriberToken::new(self)
+    }
+    /**Create a token pair for a guest
+
+Issues a token pair for someone who is not a subscriber, limited to the addresses
+listed (at most 10). Needs the project's Basic credentials. SignalWire answers
+201; 200 is accepted as well.
+
+
+Sends a `POST` request to `/api/fabric/guests/tokens`
+
+```ignore
+let response = client.create_subscriber_guest_token()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_subscriber_guest_token(
+        &self,
+    ) -> builder::CreateSubscriberGuestToken<'_> {
+        builder::CreateSubscriberGuestToken::new(self)
+    }
+    /**Create an invite to one of the subscriber's addresses
+
+Issues a token that lets its holder join the address named by `address_id`.
+Authenticated with the subscriber's own access token as a Bearer token, not with
+the project's credentials. SignalWire answers 201; 200 is accepted as well.
+
+
+Sends a `POST` request to `/api/fabric/subscriber/invites`
+
+```ignore
+let response = client.create_subscriber_invite_token()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_subscriber_invite_token(
+        &self,
+    ) -> builder::CreateSubscriberInviteToken<'_> {
+        builder::CreateSubscriberInviteToken::new(self)
+    }
+    /**Exchange a click-to-call token for an embed token
+
+Turns the public click-to-call token of a web widget into a short-lived token the
+widget uses to connect. Sent without any credentials. SignalWire answers 201; 200
+is accepted as well.
+
+
+Sends a `POST` request to `/api/fabric/embeds/tokens`
+
+```ignore
+let response = client.create_guest_embed_token()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_guest_embed_token(&self) -> builder::CreateGuestEmbedToken<'_> {
+        builder::CreateGuestEmbedToken::new(self)
+    }
+    /**List the project's subscribers, one page at a time
+
+Answers the first page. Follow `links.next` exactly as given for the next one; do
+not build page URLs by hand.
+
+
+Sends a `GET` request to `/api/fabric/resources/subscribers`
+
+```ignore
+let response = client.list_subscribers()
+    .send()
+    .await;
+```*/
+    pub fn list_subscribers(&self) -> builder::ListSubscribers<'_> {
+        builder::ListSubscribers::new(self)
+    }
+    /**Create a subscriber
+
+Sends a `POST` request to `/api/fabric/resources/subscribers`
+
+```ignore
+let response = client.create_subscriber()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_subscriber(&self) -> builder::CreateSubscriber<'_> {
+        builder::CreateSubscriber::new(self)
+    }
+    /**Read one subscriber
+
+Sends a `GET` request to `/api/fabric/resources/subscribers/{id}`
+
+Arguments:
+- `id`: The subscriber resource's id.
+```ignore
+let response = client.get_subscriber()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn get_subscriber(&self) -> builder::GetSubscriber<'_> {
+        builder::GetSubscriber::new(self)
+    }
+    /**Replace a subscriber's details
+
+Sends a `PUT` request to `/api/fabric/resources/subscribers/{id}`
+
+Arguments:
+- `id`: The subscriber resource's id.
+- `body`
+```ignore
+let response = client.update_subscriber()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_subscriber(&self) -> builder::UpdateSubscriber<'_> {
+        builder::UpdateSubscriber::new(self)
+    }
+    /**Delete a subscriber
+
+Sends a `DELETE` request to `/api/fabric/resources/subscribers/{id}`
+
+Arguments:
+- `id`: The subscriber resource's id.
+```ignore
+let response = client.delete_subscriber()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn delete_subscriber(&self) -> builder::DeleteSubscriber<'_> {
+        builder::DeleteSubscriber::new(self)
+    }
+    /**List a subscriber's addresses, one page at a time
+
+Answers the first page. Follow `links.next` exactly as given for the next one.
+
+
+Sends a `GET` request to `/api/fabric/resources/subscribers/{id}/addresses`
+
+Arguments:
+- `id`: The subscriber resource's id.
+```ignore
+let response = client.list_subscriber_addresses()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn list_subscriber_addresses(&self) -> builder::ListSubscriberAddresses<'_> {
+        builder::ListSubscriberAddresses::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -1402,6 +3589,947 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_subscriber_guest_token`]
+
+[`Client::create_subscriber_guest_token`]: super::Client::create_subscriber_guest_token*/
+    #[derive(Debug, Clone)]
+    pub struct CreateSubscriberGuestToken<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SubscriberGuestTokenRequest, String>,
+    }
+    impl<'a> CreateSubscriberGuestToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriberGuestTokenRequest>,
+            <V as std::convert::TryInto<
+                types::SubscriberGuestTokenRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `SubscriberGuestTokenRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SubscriberGuestTokenRequest,
+            ) -> types::builder::SubscriberGuestTokenRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api/fabric/guests/tokens`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SubscriberGuestTokenResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::SubscriberGuestTokenRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/fabric/guests/tokens", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_subscriber_guest_token",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                201u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_subscriber_invite_token`]
+
+[`Client::create_subscriber_invite_token`]: super::Client::create_subscriber_invite_token*/
+    #[derive(Debug, Clone)]
+    pub struct CreateSubscriberInviteToken<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SubscriberInviteTokenRequest, String>,
+    }
+    impl<'a> CreateSubscriberInviteToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriberInviteTokenRequest>,
+            <V as std::convert::TryInto<
+                types::SubscriberInviteTokenRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `SubscriberInviteTokenRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SubscriberInviteTokenRequest,
+            ) -> types::builder::SubscriberInviteTokenRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api/fabric/subscriber/invites`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SubscriberInviteTokenResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::SubscriberInviteTokenRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/fabric/subscriber/invites", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_subscriber_invite_token",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                201u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_guest_embed_token`]
+
+[`Client::create_guest_embed_token`]: super::Client::create_guest_embed_token*/
+    #[derive(Debug, Clone)]
+    pub struct CreateGuestEmbedToken<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::GuestEmbedTokenRequest, String>,
+    }
+    impl<'a> CreateGuestEmbedToken<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GuestEmbedTokenRequest>,
+            <V as std::convert::TryInto<
+                types::GuestEmbedTokenRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `GuestEmbedTokenRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::GuestEmbedTokenRequest,
+            ) -> types::builder::GuestEmbedTokenRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api/fabric/embeds/tokens`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::GuestEmbedTokenResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::GuestEmbedTokenRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/fabric/embeds/tokens", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_guest_embed_token",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                201u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_subscribers`]
+
+[`Client::list_subscribers`]: super::Client::list_subscribers*/
+    #[derive(Debug, Clone)]
+    pub struct ListSubscribers<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListSubscribers<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/api/fabric/resources/subscribers`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SubscriberPage>, Error<types::ErrorResponse>> {
+            let Self { client } = self;
+            let url = format!("{}/api/fabric/resources/subscribers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_subscribers",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_subscriber`]
+
+[`Client::create_subscriber`]: super::Client::create_subscriber*/
+    #[derive(Debug, Clone)]
+    pub struct CreateSubscriber<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SubscriberRequest, String>,
+    }
+    impl<'a> CreateSubscriber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriberRequest>,
+            <V as std::convert::TryInto<
+                types::SubscriberRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `SubscriberRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SubscriberRequest,
+            ) -> types::builder::SubscriberRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api/fabric/resources/subscribers`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SubscriberResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::SubscriberRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/fabric/resources/subscribers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_subscriber",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_subscriber`]
+
+[`Client::get_subscriber`]: super::Client::get_subscriber*/
+    #[derive(Debug, Clone)]
+    pub struct GetSubscriber<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> GetSubscriber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/fabric/resources/subscribers/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SubscriberResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/fabric/resources/subscribers/{}", client.baseurl, encode_path(&
+                id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_subscriber",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_subscriber`]
+
+[`Client::update_subscriber`]: super::Client::update_subscriber*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateSubscriber<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        body: Result<types::builder::SubscriberRequest, String>,
+    }
+    impl<'a> UpdateSubscriber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriberRequest>,
+            <V as std::convert::TryInto<
+                types::SubscriberRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `SubscriberRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SubscriberRequest,
+            ) -> types::builder::SubscriberRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PUT` request to `/api/fabric/resources/subscribers/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SubscriberResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::SubscriberRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/fabric/resources/subscribers/{}", client.baseurl, encode_path(&
+                id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_subscriber",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_subscriber`]
+
+[`Client::delete_subscriber`]: super::Client::delete_subscriber*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteSubscriber<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> DeleteSubscriber<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/api/fabric/resources/subscribers/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ErrorResponse>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/fabric/resources/subscribers/{}", client.baseurl, encode_path(&
+                id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "delete_subscriber",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_subscriber_addresses`]
+
+[`Client::list_subscriber_addresses`]: super::Client::list_subscriber_addresses*/
+    #[derive(Debug, Clone)]
+    pub struct ListSubscriberAddresses<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+    }
+    impl<'a> ListSubscriberAddresses<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/fabric/resources/subscribers/{id}/addresses`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::SubscriberAddressPage>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/fabric/resources/subscribers/{}/addresses", client.baseurl,
+                encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_subscriber_addresses",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -22,6 +22,8 @@ pub struct Exchange {
     body_limit: usize,
     head: OnceLock<(StatusCode, reqwest::header::HeaderMap)>,
     responder: Option<Responder>,
+    authorization: Option<reqwest::header::HeaderValue>,
+    url: Option<reqwest::Url>,
 }
 
 impl fmt::Debug for Exchange {
@@ -30,6 +32,8 @@ impl fmt::Debug for Exchange {
             .field("body_limit", &self.body_limit)
             .field("status", &self.status())
             .field("in_process", &self.responder.is_some())
+            .field("authorized", &self.authorization.is_some())
+            .field("url", &self.url.as_ref().map(reqwest::Url::as_str))
             .finish()
     }
 }
@@ -42,7 +46,24 @@ impl Exchange {
             body_limit,
             head: OnceLock::new(),
             responder: None,
+            authorization: None,
+            url: None,
         }
+    }
+
+    /// Sends `value` as the request's `Authorization` header (mark it sensitive). The
+    /// spec says per operation which credentials apply: the project's Basic credentials,
+    /// a subscriber's Bearer token, or none.
+    pub fn authorize(mut self, value: reqwest::header::HeaderValue) -> Self {
+        self.authorization = Some(value);
+        self
+    }
+
+    /// Sends the request to `url` instead of the URL the operation builds: how a page's
+    /// `links.next` is followed exactly as the server gave it. Check the URL first.
+    pub fn at_url(mut self, url: reqwest::Url) -> Self {
+        self.url = Some(url);
+        self
     }
 
     /// An exchange whose requests never leave the process: `responder` answers each one,
@@ -100,6 +121,15 @@ impl ClientHooks<Exchange> for Client {
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         request.headers_mut().remove(API_VERSION);
+        let exchange = self.inner();
+        if let Some(value) = &exchange.authorization {
+            request
+                .headers_mut()
+                .insert(reqwest::header::AUTHORIZATION, value.clone());
+        }
+        if let Some(url) = &exchange.url {
+            *request.url_mut() = url.clone();
+        }
         Ok(())
     }
 

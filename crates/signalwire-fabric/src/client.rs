@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::HeaderValue;
 use signalwire_fabric_api as api;
 
 use crate::Error;
@@ -50,19 +50,29 @@ pub struct Client {
 struct Inner {
     base_url: String,
     http: reqwest::Client,
-    project_id: ProjectId,
-    api_token: ApiToken,
+    /// The project's credentials; `None` for a client that only makes calls needing none
+    /// (embed tokens) or a subscriber's token (invites).
+    credentials: Option<Credentials>,
     max_response_bytes: usize,
     /// Answers requests in-process instead of sending them (see [`crate::fuzzing`]).
     responder: Option<api::Responder>,
 }
 
+#[derive(Clone)]
+struct Credentials {
+    project_id: ProjectId,
+    api_token: ApiToken,
+    /// `Basic base64(project_id:api_token)`, marked sensitive.
+    basic_authorization: HeaderValue,
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let credentials = self.inner.credentials.as_ref();
         f.debug_struct("Client")
             .field("base_url", &self.inner.base_url)
-            .field("project_id", &self.inner.project_id)
-            .field("api_token", &self.inner.api_token)
+            .field("project_id", &credentials.map(|c| &c.project_id))
+            .field("api_token", &credentials.map(|c| &c.api_token))
             .finish_non_exhaustive()
     }
 }
@@ -107,19 +117,50 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// The project the credentials belong to.
-    pub fn project_id(&self) -> &ProjectId {
-        &self.inner.project_id
+    /// The project the credentials belong to, when the client has credentials.
+    pub fn project_id(&self) -> Option<&ProjectId> {
+        self.inner.credentials.as_ref().map(|c| &c.project_id)
     }
 
     /// A generated client for one exchange, with a fresh [`api::Exchange`] to record it.
-    pub(crate) fn exchange(&self) -> api::Client {
+    /// Fails, before anything is sent, when `auth` needs credentials the client lacks.
+    pub(crate) fn exchange(&self, auth: Auth<'_>) -> Result<api::Client, Error> {
+        self.exchange_with(auth, None)
+    }
+
+    /// Like [`Client::exchange`], sending to `url` (a page link the caller checked).
+    pub(crate) fn exchange_with(
+        &self,
+        auth: Auth<'_>,
+        url: Option<reqwest::Url>,
+    ) -> Result<api::Client, Error> {
         let limit = self.inner.max_response_bytes;
-        let exchange = match &self.inner.responder {
+        let mut exchange = match &self.inner.responder {
             Some(responder) => api::Exchange::with_responder(limit, responder.clone()),
             None => api::Exchange::new(limit),
         };
-        api::Client::new_with_client(&self.inner.base_url, self.inner.http.clone(), exchange)
+        match auth {
+            Auth::Project => {
+                let credentials = self.inner.credentials.as_ref().ok_or_else(|| {
+                    Error::invalid(
+                        "api_token",
+                        "is not set, and this operation needs the project's credentials \
+                         (give project_id() and api_token())",
+                    )
+                })?;
+                exchange = exchange.authorize(credentials.basic_authorization.clone());
+            }
+            Auth::Subscriber(token) => exchange = exchange.authorize(bearer_authorization(token)),
+            Auth::None => {}
+        }
+        if let Some(url) = url {
+            exchange = exchange.at_url(url);
+        }
+        Ok(api::Client::new_with_client(
+            &self.inner.base_url,
+            self.inner.http.clone(),
+            exchange,
+        ))
     }
 
     /// This client, answering every request in-process with `responder` and reading at
@@ -133,22 +174,34 @@ impl Client {
             inner: Arc::new(Inner {
                 base_url: self.inner.base_url.clone(),
                 http: self.inner.http.clone(),
-                project_id: self.inner.project_id.clone(),
-                api_token: self.inner.api_token.clone(),
+                credentials: self.inner.credentials.clone(),
                 max_response_bytes,
                 responder: Some(responder),
             }),
         }
     }
 
+    /// The URL of `path` under the base URL.
+    pub(crate) fn url_for(&self, path: &str) -> Result<reqwest::Url, Error> {
+        reqwest::Url::parse(&format!("{}{path}", self.inner.base_url))
+            .map_err(|error| Error::invalid("base_url", error.to_string()))
+    }
+
     /// The secret this client holds, for scrubbing error text.
     pub(crate) fn api_token_text(&self) -> &str {
-        self.inner.api_token.expose_secret()
+        self.inner
+            .credentials
+            .as_ref()
+            .map_or("", |c| c.api_token.expose_secret())
     }
 }
 
 /// Configures a [`Client`]. Nothing is checked until [`ClientBuilder::build`], which
 /// names the first setting at fault.
+///
+/// The project id and API token go together. A client built with neither can still make
+/// the calls that need no project credentials: [`Client::embed_tokens`] (no credentials)
+/// and [`Client::invite_tokens`] (a subscriber's access token).
 #[derive(Default)]
 pub struct ClientBuilder {
     space: Option<String>,
@@ -238,29 +291,39 @@ impl ClientBuilder {
                 ));
             }
         };
-        let project_id = ProjectId::parse(
-            self.project_id
-                .as_deref()
-                .ok_or_else(|| Error::invalid("project_id", "is not set"))?,
-        )?;
-        let api_token = ApiToken::parse(
-            self.api_token
-                .as_ref()
-                .ok_or_else(|| Error::invalid("api_token", "is not set"))?
-                .0
-                .expose_secret(),
-        )?;
+        let credentials = match (&self.project_id, &self.api_token) {
+            (None, None) => None,
+            (Some(project_id), Some(api_token)) => {
+                let project_id = ProjectId::parse(project_id)?;
+                let api_token = ApiToken::parse(api_token.0.expose_secret())?;
+                let basic_authorization = basic_authorization(&project_id, &api_token)?;
+                Some(Credentials {
+                    project_id,
+                    api_token,
+                    basic_authorization,
+                })
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "project_id",
+                    "is not set (an API token was given without it)",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::invalid(
+                    "api_token",
+                    "is not set (a project id was given without it)",
+                ));
+            }
+        };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         if timeout.is_zero() || connect_timeout.is_zero() {
             return Err(Error::invalid("timeout", "must be longer than zero"));
         }
 
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, basic_authorization(&project_id, &api_token)?);
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
-            .default_headers(headers)
             // Redirects are never followed: Basic credentials stay with the configured host.
             .redirect(reqwest::redirect::Policy::none())
             .https_only(base_url.starts_with("https://"))
@@ -273,8 +336,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 base_url,
                 http,
-                project_id,
-                api_token,
+                credentials,
                 max_response_bytes: self
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
@@ -282,6 +344,25 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// Which credentials an operation is sent with (the spec says, per operation).
+#[derive(Clone, Copy)]
+pub(crate) enum Auth<'a> {
+    /// The project's Basic credentials.
+    Project,
+    /// A subscriber's access token as a Bearer token.
+    Subscriber(&'a crate::AccessToken),
+    /// None at all.
+    None,
+}
+
+fn bearer_authorization(token: &crate::AccessToken) -> HeaderValue {
+    // A parsed token is base64url and dots only, so it is always a valid header value.
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+    value.set_sensitive(true);
+    value
 }
 
 fn basic_authorization(project_id: &ProjectId, api_token: &ApiToken) -> Result<HeaderValue, Error> {
@@ -375,6 +456,19 @@ mod tests {
         assert_eq!(field(complete().api_token("")), "api_token");
         assert_eq!(field(complete().timeout(Duration::ZERO)), "timeout");
         assert!(complete().build().is_ok());
+        assert_eq!(
+            field(Client::builder().space("example").api_token("t")),
+            "project_id"
+        );
+        assert_eq!(
+            field(Client::builder().space("example").project_id("p")),
+            "api_token"
+        );
+        let anonymous = Client::builder()
+            .space("example")
+            .build()
+            .expect("no credentials is allowed");
+        assert!(anonymous.project_id().is_none());
     }
 
     #[test]

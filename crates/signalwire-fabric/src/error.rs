@@ -34,10 +34,12 @@ pub enum Error {
         reason: String,
     },
 
-    /// 401: SignalWire did not accept the project id and API token.
+    /// 401: SignalWire did not accept the credentials: the project id and API token, or,
+    /// for an invite, the subscriber's access token.
     #[error(
-        "401 Unauthorized{}: check the project id and API token, and that the token has a \
-         Voice, Messaging, Fax or Video scope",
+        "401 Unauthorized{}: the credentials were refused; check the project id and API token \
+         (and that the token has a Voice, Messaging, Fax or Video scope), or for an invite, \
+         that the subscriber's access token is still valid",
         server_says(message)
     )]
     Unauthorized {
@@ -53,9 +55,11 @@ pub enum Error {
         message: Option<String>,
     },
 
-    /// 404: nothing at this path in this space.
+    /// 404: nothing at this path in this space: a wrong space, an unknown id, or an
+    /// expired page link.
     #[error(
-        "404 Not Found{}: check the space name or base URL",
+        "404 Not Found{}: check the space name or base URL, the id asked for, or that a page \
+         link has not expired",
         server_says(message)
     )]
     NotFound {
@@ -156,6 +160,16 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A page's `links.next` was not followed: it pointed elsewhere (credentials never
+    /// leave the configured host) or back to a page already read.
+    #[error("the server's next-page link {link:?} {reason}; it was not followed")]
+    UnsafeLink {
+        /// The link, as the server gave it (cut short when long).
+        link: String,
+        /// Why it was not followed.
+        reason: &'static str,
     },
 
     /// A [`TokenStore`](crate::TokenStore) failed to load or save a pair.
@@ -344,7 +358,10 @@ impl Error {
             | Error::Decode { status, .. }
             | Error::ResponseTooLarge { status, .. } => Some(*status),
             Error::SessionEnded { cause } => cause.as_ref().and_then(|cause| cause.status()),
-            Error::InvalidInput { .. } | Error::Transport { .. } | Error::Store { .. } => None,
+            Error::InvalidInput { .. }
+            | Error::Transport { .. }
+            | Error::Store { .. }
+            | Error::UnsafeLink { .. } => None,
         }
     }
 

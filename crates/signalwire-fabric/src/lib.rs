@@ -41,9 +41,13 @@ mod config;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod guest_tokens;
+mod input;
+mod paging;
 mod response;
 mod session;
 mod subscriber_tokens;
+mod subscribers;
 mod tokens;
 
 pub use client::{
@@ -52,6 +56,9 @@ pub use client::{
 };
 pub use config::{ApiToken, ProjectId, Space};
 pub use error::{Delivery, Error, ErrorCode, FieldError};
+pub use guest_tokens::{
+    CreateGuestToken, EmbedTokens, GuestTokens, InviteTokens, MAX_GUEST_ADDRESSES,
+};
 pub use session::{
     AutoRefresh, DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, FileStore, MemoryStore, Refresher,
     RetryPolicy, SessionBuilder, SessionStatus, SubscriberSession, TokenStore,
@@ -60,7 +67,10 @@ pub use subscriber_tokens::{
     CreateSubscriberToken, CreatedSubscriberToken, Region, Scope, SubscriberId, SubscriberTokens,
     UNBOUND_SCOPED_LIFETIME,
 };
+pub use subscribers::{
+    AddressChannels, Subscriber, SubscriberAddress, SubscriberFields, Subscribers,
+};
 pub use tokens::{
-    ACCESS_TOKEN_LIFETIME, AccessToken, MAX_TOKEN_LEN, REFRESH_TOKEN_LIFETIME, RefreshToken,
-    StoredTokenPair, TokenFormatError, TokenKind, TokenPair,
+    ACCESS_TOKEN_LIFETIME, AccessToken, EmbedToken, InviteToken, MAX_TOKEN_LEN,
+    REFRESH_TOKEN_LIFETIME, RefreshToken, StoredTokenPair, TokenFormatError, TokenKind, TokenPair,
 };

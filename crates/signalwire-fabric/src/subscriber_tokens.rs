@@ -1,12 +1,15 @@
 //! Creating a subscriber's token pair and exchanging its refresh token.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
 use signalwire_fabric_api::{ClientInfo as _, types};
 use tokio::time::Instant;
 
+use crate::client::Auth;
+use crate::guest_tokens::issued_badly;
+use crate::input;
 use crate::response::{Scrub, map_error};
 use crate::tokens::{ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME};
 use crate::{AccessToken, Client, Error, RefreshToken, TokenPair};
@@ -39,7 +42,7 @@ impl<'a> SubscriberTokens<'a> {
     /// ```
     #[tracing::instrument(level = "debug", name = "refresh_subscriber_token", skip_all)]
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
-        let api = self.client.exchange();
+        let api = self.client.exchange(Auth::Project)?;
         let result = api
             .refresh_subscriber_token()
             .body(types::RefreshSubscriberTokenRequest {
@@ -87,11 +90,18 @@ impl<'a> SubscriberTokens<'a> {
     ) -> Result<CreatedSubscriberToken, Error> {
         let lifetime = request.access_lifetime()?;
         let body = request.into_wire()?;
-        let api = self.client.exchange();
+        let password = body
+            .password
+            .as_deref()
+            .map(|p| SecretString::from(p.to_owned()));
+        let api = self.client.exchange(Auth::Project)?;
         let result = api.create_subscriber_token().body(body).send().await;
         let issued_at = Instant::now();
         let scrub = Scrub {
-            secrets: &[self.client.api_token_text()],
+            secrets: &[
+                self.client.api_token_text(),
+                password.as_ref().map_or("", |p| p.expose_secret()),
+            ],
         };
         let expected = "a subscriber token pair";
         match result {
@@ -102,7 +112,7 @@ impl<'a> SubscriberTokens<'a> {
                     issued_tokens(status, expected, answer.token, answer.refresh_token)?;
                 tracing::debug!(status, "create answered");
                 Ok(CreatedSubscriberToken {
-                    subscriber_id: SubscriberId(answer.subscriber_id.to_string()),
+                    subscriber_id: SubscriberId::new(answer.subscriber_id.to_string()),
                     pair: TokenPair::new(
                         access,
                         refresh,
@@ -124,15 +134,10 @@ fn issued_tokens(
     access: String,
     refresh: String,
 ) -> Result<(AccessToken, RefreshToken), Error> {
-    let decode = |field: &str, problem: crate::TokenFormatError| Error::Decode {
-        status,
-        expected,
-        reason: format!("its `{field}` {problem}"),
-        body: None,
-    };
-    let access = AccessToken::parse(access).map_err(|problem| decode("token", problem))?;
-    let refresh =
-        RefreshToken::parse(refresh).map_err(|problem| decode("refresh_token", problem))?;
+    let access = AccessToken::parse(access)
+        .map_err(|problem| issued_badly(status, expected, "token", &problem))?;
+    let refresh = RefreshToken::parse(refresh)
+        .map_err(|problem| issued_badly(status, expected, "refresh_token", &problem))?;
     Ok((access, refresh))
 }
 
@@ -141,6 +146,10 @@ fn issued_tokens(
 pub struct SubscriberId(String);
 
 impl SubscriberId {
+    pub(crate) fn new(id: String) -> Self {
+        Self(id)
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -279,11 +288,7 @@ impl CreateSubscriberToken {
     /// How long the access token will live, checking `expire_at` on the way.
     fn access_lifetime(&self) -> Result<Duration, Error> {
         if let Some(at) = self.expire_at {
-            return at
-                .duration_since(SystemTime::now())
-                .ok()
-                .filter(|left| !left.is_zero())
-                .ok_or_else(|| Error::invalid("expire_at", "is not in the future"));
+            return input::future_unix("expire_at", at).map(|(_, ahead)| ahead);
         }
         if self.scope.is_some() && self.fingerprint.is_none() {
             return Ok(UNBOUND_SCOPED_LIFETIME);
@@ -300,10 +305,7 @@ impl CreateSubscriberToken {
             .map_err(|error| Error::invalid("reference", error.to_string()))?;
         let application_id = self
             .application_id
-            .map(|id| {
-                uuid::Uuid::parse_str(&id)
-                    .map_err(|_| Error::invalid("application_id", "is not a UUID"))
-            })
+            .map(|id| input::uuid("application_id", &id))
             .transpose()?;
         let fingerprint = self
             .fingerprint
@@ -315,12 +317,7 @@ impl CreateSubscriberToken {
             .transpose()?;
         let expire_at = self
             .expire_at
-            .map(|at| {
-                at.duration_since(UNIX_EPOCH)
-                    .ok()
-                    .and_then(|since| i64::try_from(since.as_secs()).ok())
-                    .ok_or_else(|| Error::invalid("expire_at", "is out of range"))
-            })
+            .map(|at| input::future_unix("expire_at", at).map(|(unix, _)| unix))
             .transpose()?;
         Ok(types::SubscriberTokenRequest {
             reference,

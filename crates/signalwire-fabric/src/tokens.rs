@@ -124,14 +124,17 @@ macro_rules! secret_token {
         impl $name {
             /// Checks `text` and wraps it. Accepted: 1 to [`MAX_TOKEN_LEN`] characters of
             /// base64url in three or five dot-separated segments, with a non-empty first
-            /// segment. When the readable header names the other kind of token, it is
-            /// refused.
+            /// segment. For access and refresh tokens, a readable header naming the other
+            /// kind of token is refused.
             pub fn parse(text: impl Into<String>) -> Result<Self, TokenFormatError> {
                 let text = text.into();
                 let secret = SecretString::from(text);
                 let kind = inspect(secret.expose_secret())?;
-                if let Some(found) = kind.filter(|found| *found != $kind) {
-                    return Err(TokenFormatError::WrongKind { expected: $kind, found });
+                let expected: Option<TokenKind> = $kind;
+                if let (Some(expected), Some(found)) = (expected, kind) {
+                    if found != expected {
+                        return Err(TokenFormatError::WrongKind { expected, found });
+                    }
                 }
                 Ok(Self { secret: Arc::new(secret), kind })
             }
@@ -186,7 +189,7 @@ secret_token!(
     /// # Ok::<(), signalwire_fabric::TokenFormatError>(())
     /// ```
     AccessToken,
-    TokenKind::Access
+    Some(TokenKind::Access)
 );
 
 secret_token!(
@@ -206,7 +209,23 @@ secret_token!(
     /// );
     /// ```
     RefreshToken,
-    TokenKind::Refresh
+    Some(TokenKind::Refresh)
+);
+
+secret_token!(
+    /// An invite token: lets its holder join one of a subscriber's addresses. Made by
+    /// [`SubscriberSession::invite_token`](crate::SubscriberSession::invite_token). A
+    /// secret: `Debug` prints `InviteToken([redacted])`, there is no `Display`.
+    InviteToken,
+    None
+);
+
+secret_token!(
+    /// An embed token: what a click-to-call widget connects with. Made by
+    /// [`EmbedTokens::create`](crate::EmbedTokens::create). A secret: `Debug` prints
+    /// `EmbedToken([redacted])`, there is no `Display`.
+    EmbedToken,
+    None
 );
 
 /// An access token and a refresh token issued together, with when each expires.

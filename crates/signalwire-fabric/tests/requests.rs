@@ -207,3 +207,36 @@ async fn an_access_token_cannot_even_be_made_into_a_refresh_token() {
         .expect_err("wrong kind");
     assert_eq!(error.to_string(), "is an access token, not a refresh token");
 }
+
+#[tokio::test]
+async fn a_client_without_credentials_refuses_project_operations_before_sending() {
+    let server = server_answering(
+        201,
+        json!({"token": access("n"), "refresh_token": refresh("n")}),
+    )
+    .await;
+    let anonymous = signalwire_fabric::Client::builder()
+        .base_url(server.uri())
+        .build()
+        .expect("credentials are optional");
+    let token = refresh("old").parse().expect("valid");
+    match anonymous.subscriber_tokens().refresh(&token).await {
+        Err(Error::InvalidInput {
+            field: "api_token",
+            reason,
+        }) => {
+            assert!(
+                reason.contains("needs the project's credentials"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        server
+            .received_requests()
+            .await
+            .expect("recording")
+            .is_empty()
+    );
+}

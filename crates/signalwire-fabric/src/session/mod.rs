@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 pub use store::{FileStore, MemoryStore, TokenStore};
 
-use crate::{AccessToken, Client, Error, RefreshToken, TokenPair};
+use crate::{AccessToken, Client, Error, InviteToken, RefreshToken, TokenPair};
 
 /// How long before the access token expires a session refreshes it, by default.
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
@@ -41,12 +41,22 @@ pub const DEFAULT_JITTER: Duration = Duration::from_secs(60);
 pub trait Refresher: Send + Sync + 'static {
     /// Exchanges `refresh_token` for a new pair.
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error>;
+
+    /// The client behind this refresher, if it is one; sessions use it for
+    /// [`SubscriberSession::invite_token`].
+    fn client(&self) -> Option<&Client> {
+        None
+    }
 }
 
 #[async_trait::async_trait]
 impl Refresher for Client {
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
         self.subscriber_tokens().refresh(refresh_token).await
+    }
+
+    fn client(&self) -> Option<&Client> {
+        Some(self)
     }
 }
 
@@ -350,6 +360,25 @@ impl SubscriberSession {
             }
             notified.await;
         }
+    }
+
+    /// Creates an invite to one of the subscriber's addresses, authenticated with the
+    /// session's current access token (refreshed first if due).
+    ///
+    /// Needs a session built from a [`Client`]; one built on a custom [`Refresher`] has no
+    /// client to send with (use [`Client::invite_tokens`] instead).
+    pub async fn invite_token(&self, address_id: &str) -> Result<InviteToken, Error> {
+        let client = self.shared.refresher.client().ok_or_else(|| {
+            Error::invalid(
+                "session",
+                "was built on a custom Refresher; use Client::invite_tokens with its access token",
+            )
+        })?;
+        let access_token = self.access_token().await?;
+        client
+            .invite_tokens()
+            .create(&access_token, address_id, None)
+            .await
     }
 
     /// A snapshot of the session's health, free of secrets.

@@ -1,0 +1,259 @@
+//! Tokens for people who are not subscribers: guests, invitees and click-to-call widgets.
+
+use std::time::{Duration, SystemTime};
+
+use signalwire_fabric_api::{ClientInfo as _, types};
+use tokio::time::Instant;
+
+use crate::client::Auth;
+use crate::input;
+use crate::response::{Scrub, map_error};
+use crate::tokens::{ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME};
+use crate::{AccessToken, Client, EmbedToken, Error, InviteToken, RefreshToken, Region, TokenPair};
+
+/// The most addresses one guest token may allow.
+pub const MAX_GUEST_ADDRESSES: usize = 10;
+
+/// The request for a guest's token pair: which addresses the guest may join.
+///
+/// ```
+/// use signalwire_fabric::{CreateGuestToken, Region};
+///
+/// let request = CreateGuestToken::new(["f371a4d1-68fc-4be1-92ba-1728b766cf1c"]).region(Region::UsCentral);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CreateGuestToken {
+    allowed_addresses: Vec<String>,
+    expire_at: Option<SystemTime>,
+    region: Option<Region>,
+    ch: Option<Region>,
+}
+
+impl CreateGuestToken {
+    /// A guest allowed into `addresses` (1 to [`MAX_GUEST_ADDRESSES`] address ids).
+    pub fn new<I, S>(addresses: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            allowed_addresses: addresses.into_iter().map(Into::into).collect(),
+            expire_at: None,
+            region: None,
+            ch: None,
+        }
+    }
+
+    /// When the guest's access token should expire (must be in the future).
+    pub fn expire_at(mut self, at: SystemTime) -> Self {
+        self.expire_at = Some(at);
+        self
+    }
+
+    /// Where the guest's media is handled.
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = Some(region);
+        self
+    }
+
+    /// The channel region the guest connects through.
+    pub fn ch(mut self, ch: Region) -> Self {
+        self.ch = Some(ch);
+        self
+    }
+
+    fn into_wire(self) -> Result<(types::SubscriberGuestTokenRequest, Duration), Error> {
+        let count = self.allowed_addresses.len();
+        if !(1..=MAX_GUEST_ADDRESSES).contains(&count) {
+            return Err(Error::invalid(
+                "allowed_addresses",
+                format!("has {count} addresses; a guest token allows 1 to {MAX_GUEST_ADDRESSES}"),
+            ));
+        }
+        let allowed_addresses = self
+            .allowed_addresses
+            .iter()
+            .map(|id| input::uuid("allowed_addresses", id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (expire_at, lifetime) = match self.expire_at {
+            Some(at) => {
+                let (unix, ahead) = input::future_unix("expire_at", at)?;
+                (Some(unix), ahead)
+            }
+            None => (None, ACCESS_TOKEN_LIFETIME),
+        };
+        let body = types::SubscriberGuestTokenRequest {
+            allowed_addresses,
+            expire_at,
+            region: self
+                .region
+                .map(|Region::UsCentral| types::SubscriberGuestTokenRequestRegion::UsCentral),
+            ch: self
+                .ch
+                .map(|Region::UsCentral| types::SubscriberGuestTokenRequestCh::UsCentral),
+        };
+        Ok((body, lifetime))
+    }
+}
+
+/// Guest token operations of a [`Client`]; see [`Client::guest_tokens`].
+#[derive(Debug, Clone, Copy)]
+pub struct GuestTokens<'a> {
+    client: &'a Client,
+}
+
+impl GuestTokens<'_> {
+    /// Creates a token pair for a guest, with the project's credentials.
+    ///
+    /// ```no_run
+    /// # async fn run(client: signalwire_fabric::Client) -> Result<(), signalwire_fabric::Error> {
+    /// use signalwire_fabric::CreateGuestToken;
+    ///
+    /// let pair = client
+    ///     .guest_tokens()
+    ///     .create(CreateGuestToken::new(["f371a4d1-68fc-4be1-92ba-1728b766cf1c"]))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[tracing::instrument(level = "debug", name = "create_subscriber_guest_token", skip_all)]
+    pub async fn create(&self, request: CreateGuestToken) -> Result<TokenPair, Error> {
+        let (body, lifetime) = request.into_wire()?;
+        let api = self.client.exchange(Auth::Project)?;
+        let result = api.create_subscriber_guest_token().body(body).send().await;
+        let issued_at = Instant::now();
+        let scrub = Scrub {
+            secrets: &[self.client.api_token_text()],
+        };
+        let expected = "a guest token pair";
+        match result {
+            Ok(answer) => {
+                let status = answer.status().as_u16();
+                let answer = answer.into_inner();
+                let access = AccessToken::parse(answer.token)
+                    .map_err(|problem| issued_badly(status, expected, "token", &problem))?;
+                let refresh = RefreshToken::parse(answer.refresh_token)
+                    .map_err(|problem| issued_badly(status, expected, "refresh_token", &problem))?;
+                Ok(TokenPair::new(
+                    access,
+                    refresh,
+                    issued_at + lifetime,
+                    issued_at + REFRESH_TOKEN_LIFETIME,
+                ))
+            }
+            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
+        }
+    }
+}
+
+/// Invite operations; see [`Client::invite_tokens`], or
+/// [`SubscriberSession::invite_token`](crate::SubscriberSession::invite_token), which
+/// supplies a fresh access token for you.
+#[derive(Debug, Clone, Copy)]
+pub struct InviteTokens<'a> {
+    client: &'a Client,
+}
+
+impl InviteTokens<'_> {
+    /// Creates an invite to `address_id`, authenticated as the subscriber whose
+    /// `access_token` this is (a Bearer token; the project's credentials are not sent).
+    #[tracing::instrument(level = "debug", name = "create_subscriber_invite_token", skip_all)]
+    pub async fn create(
+        &self,
+        access_token: &AccessToken,
+        address_id: &str,
+        expires_at: Option<SystemTime>,
+    ) -> Result<InviteToken, Error> {
+        let address_id = input::uuid("address_id", address_id)?;
+        let expires_at = expires_at
+            .map(|at| input::future_unix("expires_at", at).map(|(unix, _)| unix))
+            .transpose()?;
+        let api = self.client.exchange(Auth::Subscriber(access_token))?;
+        let result = api
+            .create_subscriber_invite_token()
+            .body(types::SubscriberInviteTokenRequest {
+                address_id,
+                expires_at,
+            })
+            .send()
+            .await;
+        let scrub = Scrub {
+            secrets: &[access_token.expose_secret()],
+        };
+        let expected = "an invite token";
+        match result {
+            Ok(answer) => {
+                let status = answer.status().as_u16();
+                InviteToken::parse(answer.into_inner().token)
+                    .map_err(|problem| issued_badly(status, expected, "token", &problem))
+            }
+            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
+        }
+    }
+}
+
+/// Embed operations; see [`Client::embed_tokens`].
+#[derive(Debug, Clone, Copy)]
+pub struct EmbedTokens<'a> {
+    client: &'a Client,
+}
+
+impl EmbedTokens<'_> {
+    /// Exchanges a click-to-call token (as configured in a widget, e.g. `c2c_...`) for an
+    /// embed token. Sent without any credentials.
+    #[tracing::instrument(level = "debug", name = "create_guest_embed_token", skip_all)]
+    pub async fn create(&self, click_to_call_token: &str) -> Result<EmbedToken, Error> {
+        input::text("token", click_to_call_token)?;
+        let token = types::GuestEmbedTokenRequestToken::try_from(click_to_call_token.to_owned())
+            .map_err(|error| Error::invalid("token", error.to_string()))?;
+        let api = self.client.exchange(Auth::None)?;
+        let result = api
+            .create_guest_embed_token()
+            .body(types::GuestEmbedTokenRequest { token })
+            .send()
+            .await;
+        let scrub = Scrub {
+            secrets: &[click_to_call_token],
+        };
+        let expected = "an embed token";
+        match result {
+            Ok(answer) => {
+                let status = answer.status().as_u16();
+                EmbedToken::parse(answer.into_inner().token)
+                    .map_err(|problem| issued_badly(status, expected, "token", &problem))
+            }
+            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
+        }
+    }
+}
+
+/// A decode error for a token the server issued that is not a token, never showing it.
+pub(crate) fn issued_badly(
+    status: u16,
+    expected: &'static str,
+    field: &str,
+    problem: &crate::TokenFormatError,
+) -> Error {
+    Error::Decode {
+        status,
+        expected,
+        reason: format!("its `{field}` {problem}"),
+        body: None,
+    }
+}
+
+impl Client {
+    /// Creating guest token pairs.
+    pub fn guest_tokens(&self) -> GuestTokens<'_> {
+        GuestTokens { client: self }
+    }
+
+    /// Creating invites with a subscriber's access token.
+    pub fn invite_tokens(&self) -> InviteTokens<'_> {
+        InviteTokens { client: self }
+    }
+
+    /// Exchanging click-to-call tokens for embed tokens (no credentials are sent).
+    pub fn embed_tokens(&self) -> EmbedTokens<'_> {
+        EmbedTokens { client: self }
+    }
+}
