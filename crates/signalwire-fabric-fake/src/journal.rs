@@ -20,10 +20,18 @@ pub struct JournalEntry {
     pub method: String,
     /// The request's path, without the query.
     pub path: String,
+    /// The request's query, as sent (without the `?`); `None` when there was none.
+    pub query: Option<String>,
     /// The status the fake answered with.
     pub status: u16,
-    /// Whether the request carried the fake's Basic credentials.
+    /// Whether the request carried what its operation is authenticated with: the
+    /// project's Basic credentials (every operation but the two below, and every path no
+    /// operation serves), a live subscriber access token the fake issued as a Bearer
+    /// token (`create_subscriber_invite_token`), or nothing at all
+    /// (`create_guest_embed_token`, where this is always `true`).
     pub credentials_valid: bool,
+    /// Whether the request had an `Authorization` header at all, whatever it held.
+    pub authorization_sent: bool,
     /// The body, when it was JSON; `None` when it was empty or not JSON.
     pub body: Option<serde_json::Value>,
     /// The code of the first 422 entry, when the answer was a 422.
@@ -40,8 +48,10 @@ impl fmt::Debug for JournalEntry {
             .field("operation", &self.operation)
             .field("method", &self.method)
             .field("path", &self.path)
+            .field("query", &self.query)
             .field("status", &self.status)
             .field("credentials_valid", &self.credentials_valid)
+            .field("authorization_sent", &self.authorization_sent)
             .field("error_code", &self.error_code)
             .field("faulted", &self.faulted)
             .field("received_at", &self.received_at)

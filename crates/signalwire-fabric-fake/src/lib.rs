@@ -1,21 +1,50 @@
-//! A stateful fake of SignalWire's subscriber-token endpoints, for tests, demos and
-//! local development.
+//! A stateful fake of SignalWire's Fabric Subscribers API, for tests, demos and local
+//! development.
 //!
-//! [`FakeSpace`] serves the two operations of the project's contract on a loopback port
-//! (built on [wiremock]):
+//! [`FakeSpace`] serves every operation of the project's contract on a loopback port
+//! (built on [wiremock]), each authenticated as the spec says:
 //!
-//! - `create_subscriber_token`, `POST /api/fabric/subscribers/tokens`: answers **200**
-//!   with a subscriber id (stable per `reference`) and a new token pair;
-//! - `refresh_subscriber_token`, `POST /api/fabric/subscribers/tokens/refresh`: answers
-//!   **201** with a new pair for the same subscriber.
+//! - subscriber tokens (project Basic credentials): `create_subscriber_token` answers
+//!   **200** with a subscriber id and a new token pair; `refresh_subscriber_token`
+//!   answers **201** with a new pair for the same subscriber (or guest);
+//! - guest tokens: `create_subscriber_guest_token` (Basic) answers **201** with a pair
+//!   for a guest allowed into 1 to 10 addresses the fake holds;
+//!   `create_subscriber_invite_token` (**Bearer**: a live access token the fake issued to
+//!   a subscriber) answers **201** with an invite (`typ` "Invite") to one of that
+//!   subscriber's own addresses; `create_guest_embed_token` (**no credentials**; any
+//!   sent are ignored) answers **201** with an embed token for the fake's
+//!   [click-to-call token](FakeSpace::click_to_call_token), 403 for another;
+//! - subscriber resources (Basic): list (paged), create (**201**), get, update (PUT),
+//!   delete (**204**, no body) and a subscriber's addresses (paged).
 //!
-//! It behaves like the real service as far as the documentation goes: it checks Basic
+//! It behaves like the real service as far as the documentation goes: it checks
 //! credentials on every request (401), answers anything else with 404, validates bodies
 //! and answers 422 with the documented codes, issues JWE-shaped tokens (access 2 h,
 //! refresh 2 h 5 min on its own [`FakeClock`]), and spends refresh tokens according to a
 //! [`RotationPolicy`]. Tests can [inject faults](FakeSpace::inject) (error statuses,
 //! proxy HTML pages, 429 with `Retry-After`, slow answers) and read a
 //! [journal](FakeSpace::journal) of every request.
+//!
+//! # The model
+//!
+//! - **One subscriber store, keyed by email.** `create_subscriber` adds a subscriber
+//!   under its `email`; `create_subscriber_token` finds, or adds, the subscriber whose
+//!   email is its `reference`. Either way it is the same resource to every operation.
+//!   Each subscriber has a resource id (its paths) and a different subscriber id (what
+//!   token responses name), and is created with one address named after the email's
+//!   local part (`alice@example.com` gives `alice`, channels `/private/alice?channel=
+//!   audio` and so on). Emails are unique: creating or renaming onto a taken one is 422
+//!   `invalid_parameter`. Deleting a subscriber removes its addresses and ends its tokens
+//!   (refresh: `token_invalid`; Bearer: 401).
+//! - **Paging.** Lists answer pages of [`FakeSpace::page_size`] items in creation order,
+//!   with absolute `links` on the fake's base URL; `next` carries an opaque `page_token`
+//!   the fake remembers. A forged, stale (older than [`PAGE_TOKEN_LIFETIME`]) or
+//!   mismatched one is 404 `{"error": "Not Found"}`, the error the spec documents for
+//!   lists.
+//! - **Addresses named by requests.** A guest token's `allowed_addresses` must all be
+//!   addresses the fake holds, and an invite's `address_id` must be one of the calling
+//!   subscriber's; anything else (unknown, or another subscriber's) is 422
+//!   `must_belong_to_project`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -51,13 +80,19 @@
 
 mod clock;
 mod faults;
+mod issuing;
 mod journal;
 mod operation;
+mod paging;
+mod records;
+mod reply;
+mod resources;
 mod rotation;
 mod rules;
 mod server;
 mod space;
 mod state;
+mod store;
 mod tokens;
 pub mod wire;
 
@@ -65,8 +100,11 @@ pub use clock::{FakeClock, MAX_CLOCK_OFFSET};
 pub use faults::Fault;
 pub use journal::JournalEntry;
 pub use operation::Operation;
+pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_TOKEN_LIFETIME};
+pub use records::{FakeSubscriber, IssuedPair};
 pub use rotation::RotationPolicy;
-pub use space::{FakeSpace, FakeSpaceBuilder, IssuedPair};
+pub use space::{FakeSpace, FakeSpaceBuilder};
 pub use tokens::{
-    ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, SCOPED_ACCESS_TOKEN_LIFETIME, TOKEN_CHANNEL,
+    ACCESS_TOKEN_LIFETIME, EMBED_TOKEN_LIFETIME, INVITE_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME,
+    SCOPED_ACCESS_TOKEN_LIFETIME, TOKEN_CHANNEL,
 };

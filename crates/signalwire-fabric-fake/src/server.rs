@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use wiremock::matchers::{any, method, path};
+use wiremock::matchers::{any, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::Operation;
-use crate::state::{Incoming, ReplyBody, Shared};
+use crate::reply::ReplyBody;
+use crate::state::{Incoming, Shared};
 
 /// Answers the requests one mock matched.
 struct Endpoint {
@@ -23,6 +24,8 @@ impl Respond for Endpoint {
             Incoming {
                 method: request.method.as_str(),
                 path: request.url.path(),
+                query: request.url.query(),
+                query_pairs: request.url.query_pairs().into_owned().collect(),
                 authorization: request
                     .headers
                     .get(http::header::AUTHORIZATION)
@@ -36,6 +39,7 @@ impl Respond for Endpoint {
             }
             ReplyBody::Html(page) => ResponseTemplate::new(reply.status)
                 .set_body_raw(page.into_bytes(), "text/html; charset=utf-8"),
+            ReplyBody::Empty => ResponseTemplate::new(reply.status),
         };
         if let Some(seconds) = reply.retry_after_seconds {
             template =
@@ -48,20 +52,24 @@ impl Respond for Endpoint {
     }
 }
 
-/// Mounts one mock per operation and, below them, a fallback that answers everything
-/// else (wiremock's own 404 has no body).
+/// Mounts one mock per operation (a path with `{id}` matches any one segment there) and,
+/// below them, a fallback that answers everything else (wiremock's own 404 has no body).
 pub(crate) async fn mount(server: &MockServer, shared: &Arc<Shared>) {
     for operation in Operation::ALL {
-        Mock::given(method(operation.method()))
-            .and(path(operation.path()))
-            .respond_with(Endpoint {
-                shared: Arc::clone(shared),
-                operation: Some(operation),
-            })
-            .with_priority(1)
-            .named(operation.operation_id())
-            .mount(server)
-            .await;
+        let mock = Mock::given(method(operation.method()));
+        let mock = if operation.has_id() {
+            mock.and(path_regex(operation.path_pattern()))
+        } else {
+            mock.and(path(operation.path()))
+        };
+        mock.respond_with(Endpoint {
+            shared: Arc::clone(shared),
+            operation: Some(operation),
+        })
+        .with_priority(1)
+        .named(operation.operation_id())
+        .mount(server)
+        .await;
     }
     Mock::given(any())
         .respond_with(Endpoint {

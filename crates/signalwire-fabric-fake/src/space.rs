@@ -9,16 +9,20 @@ use std::time::SystemTime;
 use uuid::Uuid;
 use wiremock::MockServer;
 
-use crate::state::Shared;
-use crate::{FakeClock, Fault, JournalEntry, Operation, RotationPolicy, server};
+use crate::state::{Settings, Shared};
+use crate::{
+    DEFAULT_PAGE_SIZE, FakeClock, FakeSubscriber, Fault, IssuedPair, JournalEntry, MAX_PAGE_SIZE,
+    Operation, RotationPolicy, server, tokens,
+};
 
-/// A fake SignalWire space serving `create_subscriber_token` and
-/// `refresh_subscriber_token` on a loopback port, with state: it remembers the tokens it
-/// issued, checks their kind and expiry on its own [`FakeClock`], applies a
-/// [`RotationPolicy`], serves injected [`Fault`]s and journals every request.
+/// A fake SignalWire space serving every operation of the project's contract on a
+/// loopback port, with state: it holds subscribers and their addresses, remembers the
+/// tokens it issued, checks their kind and expiry on its own [`FakeClock`], applies a
+/// [`RotationPolicy`], pages lists, serves injected [`Fault`]s and journals every
+/// request.
 ///
 /// The server stops when the `FakeSpace` is dropped. `Debug` shows where it listens and
-/// the project id, never the API token or any token.
+/// the project id, never the API token, the click-to-call token or any token.
 ///
 /// ```
 /// use signalwire_fabric::CreateSubscriberToken;
@@ -94,8 +98,8 @@ impl FakeSpace {
     pub fn client_builder(&self) -> signalwire_fabric::ClientBuilder {
         signalwire_fabric::Client::builder()
             .base_url(self.base_url.as_str())
-            .project_id(self.shared.project_id.as_str())
-            .api_token(self.shared.api_token.as_str())
+            .project_id(self.settings().project_id.as_str())
+            .api_token(self.settings().api_token.as_str())
     }
 
     /// `http://127.0.0.1:<port>`, without a trailing slash.
@@ -108,30 +112,51 @@ impl FakeSpace {
         *self.server.address()
     }
 
+    fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
     /// The project id the fake accepts (Basic credentials' user name).
     pub fn project_id(&self) -> &str {
-        &self.shared.project_id
+        &self.settings().project_id
     }
 
     /// The API token the fake accepts (Basic credentials' password). A secret in spirit:
     /// it is never shown by `Debug`.
     pub fn api_token(&self) -> &str {
-        &self.shared.api_token
+        &self.settings().api_token
+    }
+
+    /// The click-to-call token `create_guest_embed_token` accepts (`c2c_` and 32
+    /// hexadecimal digits): the builder's, or one generated at start. Any other
+    /// well-formed one is refused with 403. Never shown by `Debug`.
+    pub fn click_to_call_token(&self) -> &str {
+        self.settings()
+            .click_to_call_tokens
+            .first()
+            .map_or("", String::as_str)
+    }
+
+    /// How many items a page of a list holds when the request does not say (the
+    /// builder's [`FakeSpaceBuilder::page_size`], else [`DEFAULT_PAGE_SIZE`]).
+    pub fn page_size(&self) -> usize {
+        self.settings().page_size
     }
 
     /// The fake's clock; advance it to make tokens expire.
     pub fn clock(&self) -> &FakeClock {
-        &self.shared.clock
+        &self.settings().clock
     }
 
     /// The rotation policy the fake applies to exchanged refresh tokens.
     pub fn rotation(&self) -> RotationPolicy {
-        self.shared.rotation
+        self.settings().rotation
     }
 
     /// Issues a token pair for the subscriber named by `reference` directly, without an
-    /// HTTP request, as a create with only `reference` would (the subscriber keeps its
-    /// id across calls). Not journaled.
+    /// HTTP request, as a create with only `reference` would: the subscriber whose email
+    /// is `reference` (added when there is none) keeps its id across calls. Not
+    /// journaled.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -146,6 +171,43 @@ impl FakeSpace {
     /// ```
     pub fn create_subscriber_token(&self, reference: &str) -> IssuedPair {
         self.shared.seed(reference)
+    }
+
+    /// Adds a subscriber with this email (and one address named after it) directly,
+    /// without an HTTP request; returns the one already there when the email is taken.
+    /// Not journaled.
+    pub fn create_subscriber(&self, email: &str) -> FakeSubscriber {
+        self.shared.seed_subscriber(email)
+    }
+
+    /// The subscriber with this email (a `reference` for token requests), if the fake
+    /// holds one.
+    pub fn subscriber(&self, email: &str) -> Option<FakeSubscriber> {
+        self.shared.subscriber(email)
+    }
+
+    /// Every subscriber the fake holds, oldest first (the order lists answer in).
+    pub fn subscribers(&self) -> Vec<FakeSubscriber> {
+        self.shared.subscribers()
+    }
+
+    /// Gives the subscriber with this email another address, named `name` (lower-cased,
+    /// with other characters than letters, digits, `.`, `_` and `-` made `-`, and a
+    /// number added when another address has the name). Returns its id; `None` when the
+    /// fake holds no subscriber with this email.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let fake = signalwire_fabric_fake::FakeSpace::start().await;
+    /// fake.create_subscriber("alice@example.com");
+    /// let room = fake.add_address("alice@example.com", "Team room").expect("alice exists");
+    /// assert_eq!(fake.subscriber("alice@example.com").map(|s| s.address_ids[1]), Some(room));
+    /// assert_eq!(fake.add_address("nobody@example.com", "x"), None);
+    /// # }
+    /// ```
+    pub fn add_address(&self, email: &str, name: &str) -> Option<Uuid> {
+        self.shared.add_address(email, name)
     }
 
     /// Makes the next `times` requests to `operation` answer `fault`. Faults queue up in
@@ -209,13 +271,20 @@ impl FakeSpace {
         self.shared.token_expires_at(token)
     }
 
-    /// The subscriber a token the fake issued belongs to; `None` for a token it never
-    /// issued.
+    /// The subscriber a token the fake issued belongs to (pairs and invites); `None` for
+    /// a guest's or an embed token, or one it never issued.
     pub fn token_subscriber(&self, token: &str) -> Option<Uuid> {
         self.shared.token_subscriber(token)
     }
 
-    /// The id of the subscriber with this reference, once one was created.
+    /// The addresses a guest token (either of the pair, or a pair refreshed from it)
+    /// allows; `None` for any other token.
+    pub fn token_allowed_addresses(&self, token: &str) -> Option<Vec<Uuid>> {
+        self.shared.token_allowed_addresses(token)
+    }
+
+    /// The subscriber id of the subscriber with this reference (its email), while the
+    /// fake holds one.
     pub fn subscriber_id(&self, reference: &str) -> Option<Uuid> {
         self.shared.subscriber_id(reference)
     }
@@ -225,10 +294,12 @@ impl fmt::Debug for FakeSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeSpace")
             .field("base_url", &self.base_url)
-            .field("project_id", &self.shared.project_id)
+            .field("project_id", &self.settings().project_id)
             .field("api_token", &"[redacted]")
-            .field("rotation", &self.shared.rotation)
-            .field("clock", &self.shared.clock)
+            .field("click_to_call_token", &"[redacted]")
+            .field("page_size", &self.settings().page_size)
+            .field("rotation", &self.settings().rotation)
+            .field("clock", &self.settings().clock)
             .finish_non_exhaustive()
     }
 }
@@ -244,9 +315,13 @@ impl fmt::Debug for FakeSpace {
 ///     .rotation(RotationPolicy::Reusable)
 ///     .project_id("9f1c2b9e-4d7a-4c3e-9a51-0b8e2f7d4c10")
 ///     .api_token("PTfake")
+///     .page_size(2)
+///     .click_to_call_token("c2c_7a1e9d40b2c64f1e8d3b5a6c7e8f9012")
 ///     .start()
 ///     .await?;
 /// assert_eq!(fake.project_id(), "9f1c2b9e-4d7a-4c3e-9a51-0b8e2f7d4c10");
+/// assert_eq!(fake.page_size(), 2);
+/// assert_eq!(fake.click_to_call_token(), "c2c_7a1e9d40b2c64f1e8d3b5a6c7e8f9012");
 /// # Ok(()) }
 /// ```
 #[derive(Default)]
@@ -255,6 +330,8 @@ pub struct FakeSpaceBuilder {
     port: Option<u16>,
     project_id: Option<String>,
     api_token: Option<String>,
+    page_size: Option<usize>,
+    click_to_call_token: Option<String>,
 }
 
 impl FakeSpaceBuilder {
@@ -282,17 +359,51 @@ impl FakeSpaceBuilder {
         self
     }
 
+    /// How many items a page of a list holds when the request does not say: 1 to
+    /// [`MAX_PAGE_SIZE`] (default [`DEFAULT_PAGE_SIZE`]). A small one lets a test page
+    /// through a few items.
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = Some(page_size);
+        self
+    }
+
+    /// The click-to-call token `create_guest_embed_token` accepts: `c2c_` and 32
+    /// hexadecimal digits (default: one generated at start, see
+    /// [`FakeSpace::click_to_call_token`]).
+    pub fn click_to_call_token(mut self, token: impl Into<String>) -> Self {
+        self.click_to_call_token = Some(token.into());
+        self
+    }
+
     /// Binds `127.0.0.1:<port>` and starts serving.
     ///
     /// Fails with [`io::ErrorKind::InvalidInput`] when the project id is empty or has a
-    /// `:` or control character, or the API token is empty or has a control character
-    /// (a client could not send them); otherwise with the error binding the port gave,
-    /// e.g. [`io::ErrorKind::AddrInUse`].
+    /// `:` or control character, the API token is empty or has a control character (a
+    /// client could not send them), the page size is 0 or above [`MAX_PAGE_SIZE`], or the
+    /// click-to-call token is not `c2c_` and 32 hexadecimal digits; otherwise with the
+    /// error binding the port gave, e.g. [`io::ErrorKind::AddrInUse`].
     pub async fn start(self) -> io::Result<FakeSpace> {
         let project_id = self.project_id.unwrap_or_else(generated_project_id);
         let api_token = self.api_token.unwrap_or_else(generated_api_token);
         check_credential("project_id", &project_id, true)?;
         check_credential("api_token", &api_token, false)?;
+        let page_size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the fake's page_size is {page_size}; it must be 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let click_to_call = self
+            .click_to_call_token
+            .unwrap_or_else(tokens::click_to_call);
+        if !tokens::is_click_to_call(&click_to_call) {
+            // The token is not shown: it is a secret, and may hold anything.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the fake's click_to_call_token must be c2c_ followed by 32 hexadecimal digits",
+            ));
+        }
 
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port.unwrap_or(0)))?;
         let server = MockServer::builder()
@@ -301,14 +412,17 @@ impl FakeSpaceBuilder {
             .disable_request_recording()
             .start()
             .await;
-        let shared = Arc::new(Shared::new(
+        let base_url = format!("http://{}", server.address());
+        let shared = Arc::new(Shared::new(Settings {
             project_id,
             api_token,
-            self.rotation,
-            FakeClock::new(),
-        ));
+            rotation: self.rotation,
+            clock: FakeClock::new(),
+            base_url: base_url.clone(),
+            page_size,
+            click_to_call_tokens: vec![click_to_call],
+        }));
         server::mount(&server, &shared).await;
-        let base_url = format!("http://{}", server.address());
         Ok(FakeSpace {
             server,
             shared,
@@ -324,6 +438,11 @@ impl fmt::Debug for FakeSpaceBuilder {
             .field("port", &self.port)
             .field("project_id", &self.project_id)
             .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
+            .field("page_size", &self.page_size)
+            .field(
+                "click_to_call_token",
+                &self.click_to_call_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -359,28 +478,4 @@ fn generated_api_token() -> String {
         .take(48)
         .collect();
     format!("PT{digits}")
-}
-
-/// A token pair issued by [`FakeSpace::create_subscriber_token`].
-///
-/// `Debug` shows the subscriber id, never the tokens.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct IssuedPair {
-    /// The subscriber the pair belongs to.
-    pub subscriber_id: Uuid,
-    /// The access token (`typ` "SAT").
-    pub token: String,
-    /// The refresh token (`typ` "Refresh").
-    pub refresh_token: String,
-}
-
-impl fmt::Debug for IssuedPair {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedPair")
-            .field("subscriber_id", &self.subscriber_id)
-            .field("token", &"[redacted]")
-            .field("refresh_token", &"[redacted]")
-            .finish()
-    }
 }

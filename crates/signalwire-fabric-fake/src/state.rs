@@ -1,151 +1,111 @@
-//! The fake's state and the logic that answers one request. Nothing here knows about
-//! wiremock: `server.rs` hands requests in and turns the [`Reply`] into a response.
+//! The fake's state, and how one request is authenticated, answered and journaled.
+//! Nothing here knows about wiremock: `server.rs` hands requests in and turns the
+//! [`Reply`] into a response. The operations themselves live in `issuing.rs` (tokens)
+//! and `resources.rs` (subscribers and addresses).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use http::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::faults::{FaultAnswer, FaultBody};
-use crate::tokens::{self, Kind};
-use crate::wire::{
-    ErrorResponse, RefreshSubscriberTokenResponse, SubscriberTokenRequest, SubscriberTokenResponse,
-    ValidationError,
-};
+use crate::operation::Authentication;
+use crate::paging::PageTokens;
+use crate::reply::{Outcome, Reply};
+use crate::store::{Details, Store};
+use crate::tokens::Kind;
 use crate::{
-    ACCESS_TOKEN_LIFETIME, FakeClock, Fault, IssuedPair, JournalEntry, Operation,
-    REFRESH_TOKEN_LIFETIME, RotationPolicy, SCOPED_ACCESS_TOKEN_LIFETIME, rules,
+    FakeClock, FakeSubscriber, Fault, IssuedPair, JournalEntry, Operation, RotationPolicy,
 };
 
-/// What the request handlers share: fixed settings plus the mutable state behind a
-/// mutex (held only inside one synchronous call, never across an await).
-pub(crate) struct Shared {
+/// What never changes once the fake runs.
+pub(crate) struct Settings {
     pub(crate) project_id: String,
     pub(crate) api_token: String,
     pub(crate) rotation: RotationPolicy,
     pub(crate) clock: FakeClock,
+    /// `http://127.0.0.1:<port>`: where page links point.
+    pub(crate) base_url: String,
+    /// How many items a page holds when the query does not say.
+    pub(crate) page_size: usize,
+    /// The click-to-call tokens `create_guest_embed_token` accepts.
+    pub(crate) click_to_call_tokens: Vec<String>,
+}
+
+/// What the request handlers share: the settings plus the mutable state behind a mutex
+/// (held only inside one synchronous call, never across an await).
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
-struct State {
-    /// Subscriber ids by reference.
-    subscribers: HashMap<String, Uuid>,
+pub(crate) struct State {
+    pub(crate) store: Store,
     /// Every token ever issued, by its text.
-    tokens: HashMap<String, Issued>,
+    pub(crate) tokens: HashMap<String, Issued>,
+    pub(crate) pages: PageTokens,
     /// Faults waiting to be served, oldest first, each with how many requests it has left.
     faults: HashMap<Operation, VecDeque<(Fault, usize)>>,
     journal: Vec<JournalEntry>,
 }
 
-struct Issued {
-    subscriber_id: Uuid,
-    kind: Kind,
-    expires_at: SystemTime,
+/// A token the fake issued.
+pub(crate) struct Issued {
+    pub(crate) owner: Owner,
+    pub(crate) kind: Kind,
+    pub(crate) expires_at: SystemTime,
     /// When a refresh token was first exchanged.
-    first_used_at: Option<SystemTime>,
+    pub(crate) first_used_at: Option<SystemTime>,
+}
+
+/// Whom a token was issued to.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The subscriber with this subscriber id (pairs and invites).
+    Subscriber(Uuid),
+    /// A guest allowed into these addresses.
+    Guest(Vec<Uuid>),
+    /// A click-to-call widget (embed tokens).
+    Widget,
 }
 
 /// The parts of a request the fake looks at.
 pub(crate) struct Incoming<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
+    /// The raw query, for the journal.
+    pub(crate) query: Option<&'a str>,
+    /// The decoded query parameters, in order.
+    pub(crate) query_pairs: Vec<(String, String)>,
     /// The raw `Authorization` header, when there is one.
     pub(crate) authorization: Option<&'a [u8]>,
     pub(crate) body: &'a [u8],
 }
 
-/// The answer to one request.
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) body: ReplyBody,
-    pub(crate) retry_after_seconds: Option<u64>,
-    pub(crate) delay: Option<Duration>,
-}
-
-pub(crate) enum ReplyBody {
-    Json(Vec<u8>),
-    Html(String),
-}
-
-impl Reply {
-    fn json(status: StatusCode, body: &impl serde::Serialize) -> Self {
-        Self {
-            status,
-            // Serializing these plain structs cannot fail; an empty object is a safe
-            // stand-in if it ever did.
-            body: ReplyBody::Json(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())),
-            retry_after_seconds: None,
-            delay: None,
-        }
-    }
-
-    fn reason(status: StatusCode, reason: &str) -> Self {
-        Self::json(status, &ErrorResponse::reason(reason))
-    }
-
-    fn from_fault(answer: FaultAnswer) -> Self {
-        let mut reply = match answer.body {
-            FaultBody::Reason(reason) => Self::reason(answer.status, &reason),
-            FaultBody::Html(page) => Self {
-                status: answer.status,
-                body: ReplyBody::Html(page),
-                retry_after_seconds: None,
-                delay: None,
-            },
-        };
-        reply.retry_after_seconds = answer.retry_after_seconds;
-        reply
-    }
-}
-
-/// A reply and, for a 422, the first code in it (for the journal).
-struct Outcome {
-    reply: Reply,
-    error_code: Option<String>,
-}
-
-impl Outcome {
-    fn ok(reply: Reply) -> Self {
-        Self {
-            reply,
-            error_code: None,
-        }
-    }
-
-    fn rejected(errors: Vec<ValidationError>) -> Self {
-        let error_code = errors.first().map(|error| error.code.clone());
-        Self {
-            reply: Reply::json(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &ErrorResponse::rejected(errors),
-            ),
-            error_code,
-        }
-    }
+/// One authenticated request, as the operation handlers see it.
+pub(crate) struct Call<'a> {
+    pub(crate) now: SystemTime,
+    /// The body, when it was JSON.
+    pub(crate) body: Option<&'a Value>,
+    /// The path's `{id}` segment, for operations that have one.
+    pub(crate) id: Option<&'a str>,
+    pub(crate) query: &'a [(String, String)],
+    /// The subscriber whose access token authenticated the request (invites only).
+    pub(crate) caller: Option<Uuid>,
 }
 
 impl Shared {
-    pub(crate) fn new(
-        project_id: String,
-        api_token: String,
-        rotation: RotationPolicy,
-        clock: FakeClock,
-    ) -> Self {
+    pub(crate) fn new(settings: Settings) -> Self {
         Self {
-            project_id,
-            api_token,
-            rotation,
-            clock,
+            settings,
             state: Mutex::new(State::default()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere cannot leave the state half-changed in a way that matters
         // to a fake, so a poisoned lock is simply used.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -154,26 +114,41 @@ impl Shared {
     /// Answers one request to `operation` (`None`: no operation matched its method and
     /// path) and journals it.
     pub(crate) fn handle(&self, operation: Option<Operation>, request: Incoming<'_>) -> Reply {
-        let now = self.clock.now();
+        let settings = &self.settings;
+        let now = settings.clock.now();
         let body: Option<Value> = serde_json::from_slice(request.body).ok();
-        let credentials_valid = self.credentials_match(request.authorization);
+        let basic_valid = self.basic_credentials_match(request.authorization);
 
         let mut state = self.lock();
+        let authentication = operation.map_or(Authentication::Basic, Operation::authentication);
+        let caller = match authentication {
+            Authentication::SubscriberBearer => state.bearer_subscriber(request.authorization, now),
+            Authentication::Basic | Authentication::None => None,
+        };
+        let credentials_valid = match authentication {
+            Authentication::Basic => basic_valid,
+            Authentication::SubscriberBearer => caller.is_some(),
+            Authentication::None => true,
+        };
+
         let fault = operation.and_then(|operation| state.take_fault(operation));
         let outcome = match fault.as_ref().and_then(Fault::answer) {
             // A status fault stands in for a failing server or proxy: it answers before
             // anything else is looked at and changes nothing.
             Some(answer) => Outcome::ok(Reply::from_fault(answer)),
             None => {
-                let mut outcome = if !credentials_valid {
-                    Outcome::ok(Reply::reason(StatusCode::UNAUTHORIZED, "Unauthorized"))
-                } else {
-                    match operation {
-                        None => Outcome::ok(Reply::reason(StatusCode::NOT_FOUND, "Not Found")),
-                        Some(Operation::Create) => state.create(body.as_ref(), now),
-                        Some(Operation::Refresh) => {
-                            state.refresh(body.as_ref(), now, self.rotation)
-                        }
+                let mut outcome = match operation {
+                    _ if !credentials_valid => Outcome::ok(Reply::unauthorized()),
+                    None => Outcome::not_found(),
+                    Some(operation) => {
+                        let call = Call {
+                            now,
+                            body: body.as_ref(),
+                            id: operation.id_in(request.path),
+                            query: &request.query_pairs,
+                            caller,
+                        };
+                        state.answer(operation, settings, &call)
                     }
                 };
                 outcome.reply.delay = fault.as_ref().and_then(Fault::delay_time);
@@ -184,8 +159,10 @@ impl Shared {
             operation,
             method: request.method.to_owned(),
             path: request.path.to_owned(),
+            query: request.query.map(str::to_owned),
             status: outcome.reply.status.as_u16(),
             credentials_valid,
+            authorization_sent: request.authorization.is_some(),
             body,
             error_code: outcome.error_code,
             faulted: fault.is_some(),
@@ -195,29 +172,59 @@ impl Shared {
     }
 
     /// Whether `authorization` is `Basic base64(project_id:api_token)`.
-    fn credentials_match(&self, authorization: Option<&[u8]>) -> bool {
-        let Some(text) = authorization.and_then(|header| std::str::from_utf8(header).ok()) else {
-            return false;
-        };
-        let Some((scheme, encoded)) = text.trim().split_once(' ') else {
+    fn basic_credentials_match(&self, authorization: Option<&[u8]>) -> bool {
+        let Some((scheme, encoded)) = split_authorization(authorization) else {
             return false;
         };
         if !scheme.eq_ignore_ascii_case("basic") {
             return false;
         }
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
             return false;
         };
-        let expected = format!("{}:{}", self.project_id, self.api_token);
+        let expected = format!("{}:{}", self.settings.project_id, self.settings.api_token);
         decoded == expected.as_bytes()
     }
 
     /// Issues a pair for `reference` without a request, as a create with only
     /// `reference` would.
     pub(crate) fn seed(&self, reference: &str) -> IssuedPair {
-        let now = self.clock.now();
+        let now = self.settings.clock.now();
+        let mut state = self.lock();
+        let subscriber_id = state
+            .store
+            .find_or_insert(Details::email(reference), now)
+            .subscriber_id;
+        state.issue_pair(
+            Owner::Subscriber(subscriber_id),
+            now,
+            later(now, crate::ACCESS_TOKEN_LIFETIME),
+        )
+    }
+
+    /// Adds the subscriber with this email without a request, or finds it.
+    pub(crate) fn seed_subscriber(&self, email: &str) -> FakeSubscriber {
+        let now = self.settings.clock.now();
+        let mut state = self.lock();
+        FakeSubscriber::from(state.store.find_or_insert(Details::email(email), now))
+    }
+
+    pub(crate) fn subscriber(&self, email: &str) -> Option<FakeSubscriber> {
+        self.lock().store.by_email(email).map(FakeSubscriber::from)
+    }
+
+    pub(crate) fn subscribers(&self) -> Vec<FakeSubscriber> {
         self.lock()
-            .issue_for_reference(reference, now, later(now, ACCESS_TOKEN_LIFETIME))
+            .store
+            .subscribers()
+            .iter()
+            .map(FakeSubscriber::from)
+            .collect()
+    }
+
+    pub(crate) fn add_address(&self, email: &str, name: &str) -> Option<Uuid> {
+        let now = self.settings.clock.now();
+        self.lock().store.add_address(email, name, now)
     }
 
     pub(crate) fn inject(&self, operation: Operation, fault: Fault, times: usize) {
@@ -266,14 +273,24 @@ impl Shared {
     }
 
     pub(crate) fn token_subscriber(&self, token: &str) -> Option<Uuid> {
-        self.lock()
-            .tokens
-            .get(token)
-            .map(|issued| issued.subscriber_id)
+        match self.lock().tokens.get(token).map(|issued| &issued.owner) {
+            Some(Owner::Subscriber(id)) => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn token_allowed_addresses(&self, token: &str) -> Option<Vec<Uuid>> {
+        match self.lock().tokens.get(token).map(|issued| &issued.owner) {
+            Some(Owner::Guest(addresses)) => Some(addresses.clone()),
+            _ => None,
+        }
     }
 
     pub(crate) fn subscriber_id(&self, reference: &str) -> Option<Uuid> {
-        self.lock().subscribers.get(reference).copied()
+        self.lock()
+            .store
+            .by_email(reference)
+            .map(|record| record.subscriber_id)
     }
 }
 
@@ -289,126 +306,46 @@ impl State {
         Some(fault)
     }
 
-    fn create(&mut self, body: Option<&Value>, now: SystemTime) -> Outcome {
-        let request = match rules::create_request(body, now) {
-            Ok(request) => request,
-            Err(errors) => return Outcome::rejected(errors),
+    /// The subscriber whose live access token `authorization` carries as a Bearer token:
+    /// one the fake issued to a subscriber it still holds, not past its expiry.
+    fn bearer_subscriber(&self, authorization: Option<&[u8]>, now: SystemTime) -> Option<Uuid> {
+        let (scheme, token) = split_authorization(authorization)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let issued = self.tokens.get(token)?;
+        let Owner::Subscriber(subscriber_id) = issued.owner else {
+            return None;
         };
-        let access_expires_at = access_expiry(&request, now);
-        let pair = self.issue_for_reference(&request.reference, now, access_expires_at);
-        Outcome::ok(Reply::json(
-            StatusCode::OK,
-            &SubscriberTokenResponse {
-                subscriber_id: pair.subscriber_id.to_string(),
-                token: pair.token,
-                refresh_token: pair.refresh_token,
-            },
-        ))
+        let live = issued.kind == Kind::Access && now < issued.expires_at;
+        (live && self.store.by_subscriber_id(subscriber_id).is_some()).then_some(subscriber_id)
     }
 
-    fn refresh(
-        &mut self,
-        body: Option<&Value>,
-        now: SystemTime,
-        rotation: RotationPolicy,
-    ) -> Outcome {
-        let token = match rules::refresh_request(body) {
-            Ok(request) => request.refresh_token,
-            Err(error) => return Outcome::rejected(vec![error]),
-        };
-        let Some(issued) = self.tokens.get_mut(&token) else {
-            let error = if tokens::header_typ(&token).as_deref() == Some("SAT") {
-                rules::not_a_refresh_token()
-            } else {
-                rules::token_invalid()
-            };
-            return Outcome::rejected(vec![error]);
-        };
-        if issued.kind == Kind::Access {
-            return Outcome::rejected(vec![rules::not_a_refresh_token()]);
-        }
-        if now >= issued.expires_at {
-            return Outcome::rejected(vec![rules::token_expired()]);
-        }
-        if !rotation.allows(issued.first_used_at, now) {
-            return Outcome::rejected(vec![rules::token_invalid()]);
-        }
-        issued.first_used_at.get_or_insert(now);
-        let subscriber_id = issued.subscriber_id;
-        let pair = self.issue(subscriber_id, now, later(now, ACCESS_TOKEN_LIFETIME));
-        Outcome::ok(Reply::json(
-            StatusCode::CREATED,
-            &RefreshSubscriberTokenResponse {
-                token: pair.token,
-                refresh_token: pair.refresh_token,
-            },
-        ))
-    }
-
-    fn issue_for_reference(
-        &mut self,
-        reference: &str,
-        now: SystemTime,
-        access_expires_at: SystemTime,
-    ) -> IssuedPair {
-        let subscriber_id = *self
-            .subscribers
-            .entry(reference.to_owned())
-            .or_insert_with(random_uuid);
-        self.issue(subscriber_id, now, access_expires_at)
-    }
-
-    fn issue(
-        &mut self,
-        subscriber_id: Uuid,
-        now: SystemTime,
-        access_expires_at: SystemTime,
-    ) -> IssuedPair {
-        let mut remember = |kind: Kind, expires_at: SystemTime| {
-            let token = tokens::mint(kind);
-            self.tokens.insert(
-                token.clone(),
-                Issued {
-                    subscriber_id,
-                    kind,
-                    expires_at,
-                    first_used_at: None,
-                },
-            );
-            token
-        };
-        let token = remember(Kind::Access, access_expires_at);
-        let refresh_token = remember(Kind::Refresh, later(now, REFRESH_TOKEN_LIFETIME));
-        IssuedPair {
-            subscriber_id,
-            token,
-            refresh_token,
+    /// Hands an authenticated call to its operation.
+    fn answer(&mut self, operation: Operation, settings: &Settings, call: &Call<'_>) -> Outcome {
+        match operation {
+            Operation::Create => self.create_subscriber_token(call),
+            Operation::Refresh => self.refresh(call, settings.rotation),
+            Operation::GuestToken => self.guest_token(call),
+            Operation::InviteToken => self.invite_token(call),
+            Operation::EmbedToken => self.embed_token(call, settings),
+            Operation::ListSubscribers => self.list_subscribers(call, settings),
+            Operation::CreateSubscriber => self.create_subscriber(call, settings),
+            Operation::GetSubscriber => self.get_subscriber(call, settings),
+            Operation::UpdateSubscriber => self.update_subscriber(call, settings),
+            Operation::DeleteSubscriber => self.delete_subscriber(call),
+            Operation::ListSubscriberAddresses => self.list_addresses(call, settings),
         }
     }
 }
 
-/// When a created access token expires: at `expire_at` when given, else after the
-/// standard two hours; never later than 60 seconds when `scope` is set without a
-/// `fingerprint`.
-fn access_expiry(request: &SubscriberTokenRequest, now: SystemTime) -> SystemTime {
-    let requested = request
-        .expire_at
-        .and_then(|seconds| u64::try_from(seconds).ok())
-        .and_then(|seconds| UNIX_EPOCH.checked_add(Duration::from_secs(seconds)));
-    let expires_at = requested.unwrap_or_else(|| later(now, ACCESS_TOKEN_LIFETIME));
-    if request.scope.is_some() && request.fingerprint.is_none() {
-        expires_at.min(later(now, SCOPED_ACCESS_TOKEN_LIFETIME))
-    } else {
-        expires_at
-    }
+/// An `Authorization` header's scheme and credentials, when it is readable text.
+fn split_authorization(authorization: Option<&[u8]>) -> Option<(&str, &str)> {
+    let text = std::str::from_utf8(authorization?).ok()?;
+    let (scheme, credentials) = text.trim().split_once(' ')?;
+    Some((scheme, credentials.trim()))
 }
 
-fn later(now: SystemTime, by: Duration) -> SystemTime {
+pub(crate) fn later(now: SystemTime, by: Duration) -> SystemTime {
     now.checked_add(by).unwrap_or(now)
-}
-
-fn random_uuid() -> Uuid {
-    let mut bytes = [0u8; 16];
-    fastrand::fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }

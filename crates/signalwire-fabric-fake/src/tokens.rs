@@ -16,27 +16,43 @@ pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60);
 pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(2 * 60 * 60 + 5 * 60);
 /// How long an access token lives when `scope` is set without a `fingerprint`.
 pub const SCOPED_ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// How long an invite token lives when the request gave no `expires_at` (SignalWire
+/// does not document it; this is the fake's choice).
+pub const INVITE_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long an embed token lives (undocumented; the fake gives it an access token's two
+/// hours).
+pub const EMBED_TOKEN_LIFETIME: Duration = ACCESS_TOKEN_LIFETIME;
 /// The `ch` (channel host) the fake writes in every token header.
 pub const TOKEN_CHANNEL: &str = "fake.signalwire.test";
+
+/// What a click-to-call token starts with; 32 hexadecimal digits follow.
+const CLICK_TO_CALL_PREFIX: &str = "c2c_";
+const CLICK_TO_CALL_DIGITS: usize = 32;
 
 const IV_BYTES: usize = 12;
 const CIPHERTEXT_BYTES: usize = 400;
 const TAG_BYTES: usize = 16;
 
-/// The two kinds of token, as their header's `typ` names them.
+/// The kinds of token the fake issues, and the `typ` each one's header names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// `typ` "SAT".
+    /// A subscriber's or a guest's access token: `typ` "SAT".
     Access,
-    /// `typ` "Refresh".
+    /// A subscriber's or a guest's refresh token: `typ` "Refresh".
     Refresh,
+    /// An invite token: `typ` "Invite" (the fake's choice; SignalWire's example shows no
+    /// invite header).
+    Invite,
+    /// An embed token: `typ` "SAT", as the spec's example of one says.
+    Embed,
 }
 
 impl Kind {
-    fn typ(self) -> &'static str {
+    pub(crate) fn typ(self) -> &'static str {
         match self {
-            Kind::Access => "SAT",
+            Kind::Access | Kind::Embed => "SAT",
             Kind::Refresh => "Refresh",
+            Kind::Invite => "Invite",
         }
     }
 }
@@ -85,6 +101,23 @@ pub(crate) fn header_typ(text: &str) -> Option<String> {
     header.get("typ")?.as_str().map(str::to_owned)
 }
 
+/// A new click-to-call token: `c2c_` and 32 random lowercase hexadecimal digits.
+pub(crate) fn click_to_call() -> String {
+    let digits: String = std::iter::repeat_with(|| fastrand::digit(16))
+        .take(CLICK_TO_CALL_DIGITS)
+        .collect();
+    format!("{CLICK_TO_CALL_PREFIX}{digits}")
+}
+
+/// True when `text` is shaped like a click-to-call token: `c2c_` and exactly 32
+/// hexadecimal digits (either case).
+pub(crate) fn is_click_to_call(text: &str) -> bool {
+    text.strip_prefix(CLICK_TO_CALL_PREFIX)
+        .is_some_and(|digits| {
+            digits.len() == CLICK_TO_CALL_DIGITS && digits.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +159,32 @@ mod tests {
             assert!(!has_token_format(bad), "{bad}");
         }
         assert_eq!(header_typ("not-base64!.x.y"), None);
+    }
+
+    #[test]
+    fn every_kind_has_its_typ() {
+        assert_eq!(header_typ(&mint(Kind::Invite)).as_deref(), Some("Invite"));
+        assert_eq!(header_typ(&mint(Kind::Embed)).as_deref(), Some("SAT"));
+    }
+
+    #[test]
+    fn click_to_call_tokens_are_c2c_and_32_hex_digits() {
+        let token = click_to_call();
+        assert!(is_click_to_call(&token), "{token}");
+        assert_eq!(token.len(), 36);
+        assert_ne!(click_to_call(), token);
+        assert!(is_click_to_call("c2c_7A1E9D40B2C64F1E8D3B5A6C7E8F9012"));
+        for bad in [
+            "",
+            "c2c_",
+            "c2c_7a1e9d40b2c64f1e8d3b5a6c7e8f901",
+            "c2c_7a1e9d40b2c64f1e8d3b5a6c7e8f90123",
+            "c2c_7a1e9d40b2c64f1e8d3b5a6c7e8f901g",
+            "C2C_7a1e9d40b2c64f1e8d3b5a6c7e8f9012",
+            "x2c_7a1e9d40b2c64f1e8d3b5a6c7e8f9012",
+            " c2c_7a1e9d40b2c64f1e8d3b5a6c7e8f9012",
+        ] {
+            assert!(!is_click_to_call(bad), "{bad}");
+        }
     }
 }

@@ -71,9 +71,20 @@ async fn unknown_paths_and_methods_get_404_with_a_body() {
         ("PUT", Operation::Create.path()),
         ("DELETE", Operation::Create.path()),
         ("POST", "/api/fabric/subscribers/tokens/"),
-        ("POST", "/api/fabric/guests/tokens"),
+        ("GET", "/api/fabric/guests/tokens"),
         ("POST", "/"),
         ("GET", "/api/fabric/subscribers/tokens/refresh/extra"),
+        (
+            "PATCH",
+            "/api/fabric/resources/subscribers/b997405e-c510-45cf-b599-261bd6dd6d8c",
+        ),
+        (
+            "POST",
+            "/api/fabric/resources/subscribers/b997405e-c510-45cf-b599-261bd6dd6d8c",
+        ),
+        ("GET", "/api/fabric/resources/subscribers/"),
+        ("GET", "/api/fabric/resources/subscribers//addresses"),
+        ("DELETE", "/api/fabric/resources/subscribers"),
     ] {
         let answer = send(&fake, method, path, Auth::Fake, "{}").await;
         assert_eq!(answer.status, 404, "{method} {path}");
@@ -84,7 +95,7 @@ async fn unknown_paths_and_methods_get_404_with_a_body() {
         );
     }
     let journal = fake.journal();
-    assert_eq!(journal.len(), 7);
+    assert_eq!(journal.len(), 12);
     assert!(
         journal
             .iter()
@@ -92,4 +103,56 @@ async fn unknown_paths_and_methods_get_404_with_a_body() {
     );
     assert_eq!(journal[0].method, "GET");
     assert_eq!(journal[3].path, "/api/fabric/subscribers/tokens/");
+}
+
+#[tokio::test]
+async fn basic_operations_refuse_missing_wrong_and_bearer_credentials_and_change_nothing() {
+    let fake = FakeSpace::start().await;
+    let alice = fake.create_subscriber("alice@example.com");
+    let pair = fake.create_subscriber_token("alice@example.com");
+    let id = alice.resource_id.to_string();
+    let wrong = basic(fake.project_id(), "PTnot-the-token");
+    let access = format!("Bearer {}", pair.token).into_bytes();
+    let body = json!({
+        "email": "bob@example.com",
+        "reference": "bob@example.com",
+        "allowed_addresses": [alice.address_ids[0]],
+        "refresh_token": pair.refresh_token,
+    })
+    .to_string();
+    let basic_operations: Vec<Operation> = Operation::ALL
+        .into_iter()
+        .filter(|operation| !matches!(operation, Operation::InviteToken | Operation::EmbedToken))
+        .collect();
+    assert_eq!(basic_operations.len(), 9);
+    for operation in basic_operations {
+        for auth in [Auth::None, Auth::Header(&wrong), Auth::Header(&access)] {
+            let answer = send(
+                &fake,
+                operation.method(),
+                &operation.path_for(&id),
+                auth,
+                body.clone(),
+            )
+            .await;
+            assert_eq!(answer.status, 401, "{operation:?}");
+            assert_eq!(answer.json(), json!({"error": "Unauthorized"}));
+        }
+    }
+    assert_eq!(
+        fake.subscribers(),
+        [alice],
+        "nothing was created or deleted"
+    );
+    assert_eq!(fake.subscriber_id("bob@example.com"), None);
+    let journal = fake.journal();
+    assert_eq!(journal.len(), 27);
+    assert!(journal.iter().all(|entry| !entry.credentials_valid));
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|entry| entry.authorization_sent)
+            .count(),
+        18
+    );
 }

@@ -101,9 +101,74 @@ pub async fn send(
     }
 }
 
-/// POSTs `body` as JSON to `operation` with the fake's credentials.
+/// `Bearer <token>`, as an Authorization header value.
+pub fn bearer(token: &str) -> Vec<u8> {
+    format!("Bearer {token}").into_bytes()
+}
+
+/// Sends `body` as JSON to `operation` (at its method and path) with the fake's
+/// credentials.
 pub async fn call(fake: &FakeSpace, operation: Operation, body: Value) -> Answer {
-    send(fake, "POST", operation.path(), Auth::Fake, body.to_string()).await
+    send(
+        fake,
+        operation.method(),
+        operation.path(),
+        Auth::Fake,
+        body.to_string(),
+    )
+    .await
+}
+
+/// Sends `body` to `operation` for the subscriber resource `id`, with the fake's
+/// credentials (an empty body when `body` is `None`).
+pub async fn call_at(
+    fake: &FakeSpace,
+    operation: Operation,
+    id: &str,
+    body: Option<Value>,
+) -> Answer {
+    let body = body.map(|body| body.to_string()).unwrap_or_default();
+    send(
+        fake,
+        operation.method(),
+        &operation.path_for(id),
+        Auth::Fake,
+        body,
+    )
+    .await
+}
+
+/// GETs `path_and_query` (or an absolute URL on the fake) with the fake's credentials.
+pub async fn get(fake: &FakeSpace, path_and_query: &str) -> Answer {
+    let path = path_and_query
+        .strip_prefix(fake.base_url())
+        .unwrap_or(path_and_query);
+    send(fake, "GET", path, Auth::Fake, "").await
+}
+
+/// An invite request sent with `access_token` as the Bearer token.
+pub async fn invite(fake: &FakeSpace, access_token: &str, body: Value) -> Answer {
+    let header = bearer(access_token);
+    send(
+        fake,
+        "POST",
+        Operation::InviteToken.path(),
+        Auth::Header(&header),
+        body.to_string(),
+    )
+    .await
+}
+
+/// An embed request with no credentials.
+pub async fn embed(fake: &FakeSpace, body: Value) -> Answer {
+    send(
+        fake,
+        "POST",
+        Operation::EmbedToken.path(),
+        Auth::None,
+        body.to_string(),
+    )
+    .await
 }
 
 pub async fn refresh(fake: &FakeSpace, refresh_token: &str) -> Answer {

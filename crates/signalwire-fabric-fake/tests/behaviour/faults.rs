@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 
-use crate::common::{create, refresh};
+use crate::common::{Auth, create, refresh, send};
 
 #[tokio::test]
 async fn a_status_fault_answers_its_reason_counts_down_and_spends_nothing() {
@@ -125,4 +125,59 @@ async fn a_delay_fault_answers_normally_but_late_and_the_token_is_spent() {
 #[should_panic(expected = "not an HTTP status code")]
 fn a_status_fault_needs_a_real_status_code() {
     let _ = Fault::status(42);
+}
+
+#[tokio::test]
+async fn a_fault_answers_any_operation_first_whatever_its_credentials_and_changes_nothing() {
+    let fake = FakeSpace::start().await;
+    let alice = fake.create_subscriber("alice@example.com");
+    let id = alice.resource_id.to_string();
+    for operation in Operation::ALL {
+        fake.inject(operation, Fault::status(500), 1);
+    }
+    for operation in Operation::ALL {
+        let answer = send(
+            &fake,
+            operation.method(),
+            &operation.path_for(&id),
+            Auth::None,
+            "{}",
+        )
+        .await;
+        assert_eq!(answer.status, 500, "{operation:?}");
+        assert_eq!(answer.json(), json!({"error": "Internal Server Error"}));
+        assert_eq!(fake.faults_pending(operation), 0, "{operation:?}");
+    }
+    let journal = fake.journal();
+    let seen: Vec<(Option<Operation>, &str, bool)> = journal
+        .iter()
+        .map(|entry| (entry.operation, entry.method.as_str(), entry.faulted))
+        .collect();
+    let expected: Vec<(Option<Operation>, &str, bool)> = Operation::ALL
+        .iter()
+        .map(|operation| (Some(*operation), operation.method(), true))
+        .collect();
+    assert_eq!(seen, expected);
+    for operation in Operation::ALL {
+        assert_eq!(fake.answered_count(operation, 500), 1, "{operation:?}");
+    }
+    assert_eq!(
+        fake.subscribers(),
+        [alice],
+        "the faulted delete deleted nothing"
+    );
+
+    // The faults were used up: the operations answer normally again.
+    assert_eq!(
+        send(
+            &fake,
+            "DELETE",
+            &Operation::DeleteSubscriber.path_for(&id),
+            Auth::Fake,
+            ""
+        )
+        .await
+        .status,
+        204
+    );
 }

@@ -5,11 +5,16 @@ mod common;
 
 mod auth_and_routing;
 mod facade;
+mod facade_guests;
+mod facade_subscribers;
 mod faults;
+mod guests;
 mod issuing;
 mod journal;
 mod no_secrets;
+mod paging;
 mod robustness;
 mod rotation;
 mod startup;
+mod subscribers;
 mod validation;

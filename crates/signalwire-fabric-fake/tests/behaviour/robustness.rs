@@ -22,9 +22,27 @@ async fn arbitrary_bytes_get_a_422_and_never_break_the_fake() {
     bodies.push(b"{\"refresh_token\": 1e999999}".to_vec());
     bodies.push(vec![b' '; 4 * 1024 * 1024]);
 
+    // Every operation that takes a body, each with the credentials it is sent with.
+    let pair = fake.create_subscriber_token("someone@example.com");
+    let id = fake
+        .subscriber("someone@example.com")
+        .expect("made by the token")
+        .resource_id
+        .to_string();
+    let access = format!("Bearer {}", pair.token).into_bytes();
+    let with_body: [(Operation, Auth<'_>); 7] = [
+        (Operation::Create, Auth::Fake),
+        (Operation::Refresh, Auth::Fake),
+        (Operation::GuestToken, Auth::Fake),
+        (Operation::InviteToken, Auth::Header(&access)),
+        (Operation::EmbedToken, Auth::None),
+        (Operation::CreateSubscriber, Auth::Fake),
+        (Operation::UpdateSubscriber, Auth::Fake),
+    ];
     for body in bodies {
-        for operation in [Operation::Create, Operation::Refresh] {
-            let answer = send(&fake, "POST", operation.path(), Auth::Fake, body.clone()).await;
+        for (operation, auth) in with_body {
+            let path = operation.path_for(&id);
+            let answer = send(&fake, operation.method(), &path, auth, body.clone()).await;
             assert_eq!(
                 answer.status,
                 422,
@@ -35,6 +53,7 @@ async fn arbitrary_bytes_get_a_422_and_never_break_the_fake() {
         }
     }
     assert_eq!(create(&fake, "alice@example.com").await.status, 200);
+    assert_eq!(fake.subscribers().len(), 2, "no bad body created anything");
 }
 
 #[tokio::test]

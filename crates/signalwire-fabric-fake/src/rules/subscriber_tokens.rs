@@ -1,28 +1,16 @@
-//! The documented rules for request bodies, and the 422 entries that report a broken one.
-//!
-//! Bodies arrive as whatever bytes a client sent. They are read as a
-//! [`serde_json::Value`] first (anything else counts as "no JSON object"), every rule is
-//! checked on that value, and only a body that passes is turned into its typed form.
+//! The rules for `create_subscriber_token` and `refresh_subscriber_token` bodies.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::{
+    INVALID_TOKEN_FORMAT, NOT_A_REFRESH_TOKEN, REGION_RULE, TOKEN_EXPIRED, TOKEN_INVALID, TextRule,
+    future_seconds, invalid, is_uuid, missing, not_an_object, object, optional_text, rejection,
+    required_text, typed,
+};
 use crate::tokens;
 use crate::wire::{RefreshSubscriberTokenRequest, SubscriberTokenRequest, ValidationError};
-
-/// Where the codes are documented; each entry's `url` is this plus `#<code>`.
-const ERROR_CODES_URL: &str = "https://developer.signalwire.com/rest/overview/error-codes";
-
-pub(crate) const MISSING_REQUIRED_PARAMETER: &str = "missing_required_parameter";
-pub(crate) const INVALID_PARAMETER: &str = "invalid_parameter";
-pub(crate) const INVALID_TOKEN_FORMAT: &str = "invalid_token_format";
-pub(crate) const NOT_A_REFRESH_TOKEN: &str = "not_a_refresh_token";
-pub(crate) const TOKEN_EXPIRED: &str = "token_expired";
-pub(crate) const TOKEN_INVALID: &str = "token_invalid";
-
-/// A rule for a text field: the check, and what the field must be when it fails.
-type TextRule = (fn(&str) -> bool, &'static str);
 
 /// The optional text fields of a create request, in the documented order, with the rule
 /// each has beyond being a string.
@@ -50,29 +38,14 @@ const TEXT_FIELDS: [(&str, Option<TextRule>); 12] = [
     ("time_zone", None),
     ("country", None),
     ("company_name", None),
-    ("region", Some((is_region, "must be \"us-central\""))),
+    ("region", Some(REGION_RULE)),
 ];
-
-/// One 422 entry.
-pub(crate) fn rejection(
-    code: &str,
-    attribute: Option<&str>,
-    message: impl Into<String>,
-) -> ValidationError {
-    ValidationError {
-        kind: "validation_error".to_owned(),
-        code: code.to_owned(),
-        message: message.into(),
-        attribute: attribute.map(str::to_owned),
-        url: format!("{ERROR_CODES_URL}#{code}"),
-    }
-}
 
 pub(crate) fn not_a_refresh_token() -> ValidationError {
     rejection(
         NOT_A_REFRESH_TOKEN,
         Some("refresh_token"),
-        "This is an access token; send the refresh token of the pair instead.",
+        "This is not a refresh token; send the refresh token of the pair instead.",
     )
 }
 
@@ -92,90 +65,20 @@ pub(crate) fn token_invalid() -> ValidationError {
     )
 }
 
-fn not_an_object(attribute: &str) -> ValidationError {
-    rejection(
-        MISSING_REQUIRED_PARAMETER,
-        None,
-        format!("The body must be a JSON object with a `{attribute}` field."),
-    )
-}
-
-fn missing(attribute: &str) -> ValidationError {
-    rejection(
-        MISSING_REQUIRED_PARAMETER,
-        Some(attribute),
-        format!("`{attribute}` is required and must not be empty."),
-    )
-}
-
-fn invalid(attribute: &str, why: &str) -> ValidationError {
-    rejection(
-        INVALID_PARAMETER,
-        Some(attribute),
-        format!("`{attribute}` {why}."),
-    )
-}
-
 /// Checks a `create_subscriber_token` body, with `now` deciding whether `expire_at` is in
-/// the future. Every broken rule is reported, in the order the fields are documented.
+/// the future.
 pub(crate) fn create_request(
     body: Option<&Value>,
     now: SystemTime,
 ) -> Result<SubscriberTokenRequest, Vec<ValidationError>> {
-    let Some(Value::Object(fields)) = body else {
-        return Err(vec![not_an_object("reference")]);
-    };
+    let fields = object(body, "reference")?;
     let mut errors = Vec::new();
-
-    match fields.get("reference") {
-        None | Some(Value::Null) => errors.push(missing("reference")),
-        Some(Value::String(reference)) if reference.trim().is_empty() => {
-            errors.push(missing("reference"));
-        }
-        Some(Value::String(_)) => {}
-        Some(_) => errors.push(invalid("reference", "must be a string")),
-    }
-
-    match fields.get("expire_at") {
-        None | Some(Value::Null) => {}
-        Some(Value::Number(number)) => match number.as_i64() {
-            Some(seconds) if !is_future(seconds, now) => {
-                errors.push(invalid("expire_at", "must be in the future"));
-            }
-            Some(_) => {}
-            None => errors.push(invalid(
-                "expire_at",
-                "must be a whole number of unix seconds",
-            )),
-        },
-        Some(_) => errors.push(invalid(
-            "expire_at",
-            "must be a whole number of unix seconds",
-        )),
-    }
-
+    required_text(fields, "reference", &mut errors);
+    future_seconds(fields, "expire_at", now, &mut errors);
     for (name, rule) in TEXT_FIELDS {
-        match (text_field(fields, name), rule) {
-            (Err(()), _) => errors.push(invalid(name, "must be a string")),
-            (Ok(Some(value)), Some((is_valid, why))) if !is_valid(value) => {
-                errors.push(invalid(name, why));
-            }
-            _ => {}
-        }
+        optional_text(fields, name, rule, &mut errors);
     }
-
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    // Every rule above matches a field type, so this cannot fail; if it ever does, the
-    // client still gets a 422 rather than a panic.
-    serde_json::from_value(Value::Object(fields.clone())).map_err(|error| {
-        vec![rejection(
-            INVALID_PARAMETER,
-            None,
-            format!("The body does not fit the request schema: {error}"),
-        )]
-    })
+    typed(fields, errors)
 }
 
 /// Checks a `refresh_subscriber_token` body: only its shape, not whether the token is
@@ -201,38 +104,8 @@ pub(crate) fn refresh_request(
     }
 }
 
-/// A field that must be a string when present: `Ok(None)` when absent or null,
-/// `Err(())` when it has another JSON type.
-fn text_field<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, ()> {
-    match fields.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(()),
-    }
-}
-
-fn is_future(unix_seconds: i64, now: SystemTime) -> bool {
-    let Ok(seconds) = u64::try_from(unix_seconds) else {
-        return false;
-    };
-    match UNIX_EPOCH.checked_add(Duration::from_secs(seconds)) {
-        Some(at) => at > now,
-        // Too far ahead to represent: certainly in the future.
-        None => true,
-    }
-}
-
-/// A UUID in its usual hyphenated 36-character form.
-fn is_uuid(text: &str) -> bool {
-    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
-}
-
 fn is_scope(text: &str) -> bool {
     text == "sat:refresh"
-}
-
-fn is_region(text: &str) -> bool {
-    text == "us-central"
 }
 
 fn is_fingerprint(text: &str) -> bool {
@@ -244,6 +117,9 @@ fn is_fingerprint(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::super::{INVALID_PARAMETER, MISSING_REQUIRED_PARAMETER};
     use super::*;
     use serde_json::json;
 
