@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use signalwire_codegen::Spec;
 
+use crate::Credentials;
 use crate::cases::{Expected, RequestBody, RequestCase, ResponseCase};
 
 /// One documented (operationId, status) pair and the case registered for it.
@@ -25,8 +26,9 @@ pub struct Row {
 pub struct Coverage {
     /// Every documented pair, in spec order.
     pub rows: Vec<Row>,
-    /// Each operation with the names of its request cases, in spec order.
-    pub requests: Vec<(String, Vec<String>)>,
+    /// Each operation with the credentials the spec documents for it (`None` when the
+    /// suite cannot check them) and the names of its request cases, in spec order.
+    pub requests: Vec<(String, Option<Credentials>, Vec<String>)>,
     /// Everything that makes the registry disagree with the spec.
     pub problems: Vec<String>,
 }
@@ -73,6 +75,18 @@ pub fn check(
                 case.expected
             ));
         }
+        if let Some(case) = cases.first()
+            && case.expected.is_success()
+        {
+            let has_body = crate::response_media(spec, &operation, status).is_some();
+            if case.expected.reads_a_body() != has_body {
+                problems.push(format!(
+                    "mismatch: {operation} {status} is registered as {}, but the spec documents it {} a body",
+                    case.expected,
+                    if has_body { "with" } else { "without" }
+                ));
+            }
+        }
         rows.push(Row {
             examples: crate::response_examples(spec, &operation, status).len(),
             expected: cases.first().map(|case| case.expected),
@@ -102,7 +116,14 @@ pub fn check(
         if names.is_empty() {
             problems.push(format!("missing: {} has no request case", operation.id));
         }
-        requests.push((operation.id.clone(), names));
+        let credentials = match crate::documented_credentials(spec, &operation.id) {
+            Ok(credentials) => Some(credentials),
+            Err(problem) => {
+                problems.push(format!("unchecked: {problem}"));
+                None
+            }
+        };
+        requests.push((operation.id.clone(), credentials, names));
     }
     for case in request_cases {
         if spec.operation(case.operation).is_none() {
@@ -110,6 +131,21 @@ pub fn check(
                 "stale: the request case {}/{} names an operation the spec does not have",
                 case.operation, case.name
             ));
+            continue;
+        }
+        let takes_a_body = crate::has_request_body(spec, case.operation);
+        if case.body.sends_a_body() != takes_a_body {
+            problems.push(if takes_a_body {
+                format!(
+                    "mismatch: the request case {}/{} sends no body, but {} takes one",
+                    case.operation, case.name, case.operation
+                )
+            } else {
+                format!(
+                    "mismatch: the request case {}/{} asks for {}, but {} takes no body",
+                    case.operation, case.name, case.body, case.operation
+                )
+            });
             continue;
         }
         if let RequestBody::SpecExample(example) = case.body {
@@ -166,7 +202,7 @@ impl Coverage {
             .rows
             .iter()
             .map(|row| row.operation.len())
-            .chain(self.requests.iter().map(|(operation, _)| operation.len()))
+            .chain(self.requests.iter().map(|(operation, ..)| operation.len()))
             .max()
             .unwrap_or(0)
             .max("operation".len());
@@ -187,14 +223,18 @@ impl Coverage {
             );
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:width$}  request cases", "operation");
-        for (operation, names) in &self.requests {
+        let _ = writeln!(out, "{:width$}  credentials  request cases", "operation");
+        for (operation, credentials, names) in &self.requests {
             let names = if names.is_empty() {
                 "MISSING".to_owned()
             } else {
                 names.join(", ")
             };
-            let _ = writeln!(out, "{operation:width$}  {names}");
+            let credentials = credentials.map_or_else(
+                || "UNCHECKED".to_owned(),
+                |credentials| credentials.to_string(),
+            );
+            let _ = writeln!(out, "{operation:width$}  {credentials:<11}  {names}");
         }
         if !self.problems.is_empty() {
             let _ = writeln!(out);

@@ -17,6 +17,53 @@ pub const PASSWORD: &str = "contract-suite-subscriber-passphrase";
 /// the request is the same on every run and stays in the future.
 pub const EXPIRE_AT: u64 = 4_102_444_800;
 
+/// The subscriber resource every request with an `{id}` in its path names: the resource
+/// id of the spec's own subscriber example.
+pub const SUBSCRIBER_RESOURCE_ID: &str = "b997405e-c510-45cf-b599-261bd6dd6d8c";
+
+/// The address the suite's guest and invite requests name (the spec's address example).
+pub const ADDRESS_ID: &str = "f371a4d1-68fc-4be1-92ba-1728b766cf1c";
+
+/// The subscriber access token the suite passes where an operation is authenticated as
+/// a subscriber (a Bearer token): a JWE-shaped text whose header says `typ` "SAT", made
+/// for the suite so a leak of it is told apart from a leak of a served token.
+pub fn access_token() -> String {
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"alg":"dir","enc":"A256GCM","typ":"SAT"}"#);
+    format!(
+        "{header}..Y29udHJhY3Qtc3VpdGUtaXY.Y29udHJhY3Qtc3VpdGUtYmVhcmVyLWFjY2Vzcy10b2tlbi1jaXBoZXJ0ZXh0.Y29udHJhY3QtdGFn"
+    )
+}
+
+/// The value the suite puts in the path parameter `name`.
+pub fn path_parameter(name: &str) -> &'static str {
+    match name {
+        "id" => SUBSCRIBER_RESOURCE_ID,
+        other => panic!(
+            "the suite has no value for the path parameter `{other}`: add one to \
+             fixtures::path_parameter"
+        ),
+    }
+}
+
+/// `template` (a spec path such as `/api/fabric/resources/subscribers/{id}`) with every
+/// parameter replaced by the suite's value for it.
+pub fn request_path(template: &str) -> String {
+    let mut path = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .map(|close| open + close)
+            .unwrap_or_else(|| panic!("an unclosed parameter in {template}"));
+        path.push_str(&rest[..open]);
+        path.push_str(path_parameter(&rest[open + 1..close]));
+        rest = &rest[close + 1..];
+    }
+    path.push_str(rest);
+    path
+}
+
 /// The value of the `Authorization` header the suite's clients must send.
 pub fn basic_authorization() -> String {
     format!("Basic {}", basic_credentials())
@@ -47,6 +94,23 @@ pub fn every_property(operation: &str) -> Option<Value> {
             "company_name": "Example AB",
             "region": "us-central",
         })),
+        "create_subscriber_guest_token" => Some(json!({
+            "allowed_addresses": [ADDRESS_ID, "0b6a2f1d-3c4e-4d5f-8a6b-7c8d9e0f1a2b"],
+            "expire_at": EXPIRE_AT,
+            "region": "us-central",
+            "ch": "us-central",
+        })),
+        "update_subscriber" => Some(json!({
+            "email": "alice@example.com",
+            "password": PASSWORD,
+            "first_name": "Alice",
+            "last_name": "Lind",
+            "display_name": "Alice Lind",
+            "job_title": "Field engineer",
+            "timezone": "Europe/Stockholm",
+            "country": "SE",
+            "company_name": "Example AB",
+        })),
         _ => None,
     }
 }
@@ -55,12 +119,14 @@ pub fn every_property(operation: &str) -> Option<Value> {
 const SECRET_KEYS: &[&str] = &["token", "refresh_token", "password"];
 
 /// Every secret the suite uses or serves: the API token, the Basic credentials, the
-/// password, and every token or password in the spec's request and response examples and
-/// in the suite's own request bodies.
+/// subscriber access token it authenticates invites with, the password, and every token
+/// (access, refresh, guest, invite, embed, click-to-call) or password in the spec's
+/// request and response examples and in the suite's own request bodies.
 pub fn secrets(spec: &Spec) -> Vec<String> {
     let mut secrets = vec![
         API_TOKEN.to_owned(),
         basic_credentials(),
+        access_token(),
         PASSWORD.to_owned(),
     ];
     for operation in spec.operations() {
@@ -83,6 +149,14 @@ pub fn secrets(spec: &Spec) -> Vec<String> {
     secrets.sort();
     secrets.dedup();
     secrets
+}
+
+/// The values of every secret-named field (`token`, `refresh_token`, `password`) in
+/// `value`, however deep.
+pub fn secrets_in(value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_secret_values(value, &mut found);
+    found
 }
 
 fn collect_secret_values(value: &Value, into: &mut Vec<String>) {

@@ -9,8 +9,10 @@
 //! - [`schema`] turns the spec's OpenAPI 3.0 schemas into JSON Schema validators.
 //! - [`drift`] compares the spec's component schemas with the JSON Schemas derived from
 //!   the fake's wire types, property by property.
-//! - [`fixtures`] holds the credentials and request values the suite sends, and lists
-//!   every secret a snapshot must never contain.
+//! - [`fixtures`] holds the credentials, path parameters and request values the suite
+//!   sends, and lists every secret a snapshot must never contain.
+//! - [`credentials`] reads which credentials (Basic, Bearer or none) the spec documents
+//!   for an operation.
 
 #![forbid(unsafe_code)]
 
@@ -46,6 +48,82 @@ pub fn openapi_operation<'a>(spec: &'a Spec, operation_id: &str) -> &'a openapiv
         .find(|(_, _, operation)| operation.operation_id.as_deref() == Some(operation_id))
         .map(|(_, _, operation)| operation)
         .unwrap_or_else(|| panic!("no operation {operation_id} in the spec"))
+}
+
+/// Whether `operation_id` takes a request body at all (GET and DELETE do not).
+pub fn has_request_body(spec: &Spec, operation_id: &str) -> bool {
+    openapi_operation(spec, operation_id).request_body.is_some()
+}
+
+/// The credentials an operation is documented to be sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// HTTP Basic: the project id and an API token.
+    Basic,
+    /// HTTP Bearer: a subscriber's access token.
+    Bearer,
+    /// None at all (`security: []`).
+    None,
+}
+
+impl std::fmt::Display for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credentials::Basic => "Basic",
+            Credentials::Bearer => "Bearer",
+            Credentials::None => "none",
+        })
+    }
+}
+
+/// The credentials `operation_id` is documented with: its own `security`, or the
+/// document's when it has none. A requirement the suite cannot check (alternatives, an
+/// API key, OAuth) is an error naming it, never read as "no credentials".
+pub fn documented_credentials(spec: &Spec, operation_id: &str) -> Result<Credentials, String> {
+    let document = spec.document();
+    let requirements = openapi_operation(spec, operation_id)
+        .security
+        .as_ref()
+        .or(document.security.as_ref())
+        .ok_or_else(|| format!("{operation_id}: neither it nor the document says `security`"))?;
+    let names: Vec<&String> = match requirements.as_slice() {
+        [] => return Ok(Credentials::None),
+        [only] => only.keys().collect(),
+        several => {
+            return Err(format!(
+                "{operation_id}: {} alternative security requirements; the suite checks one",
+                several.len()
+            ));
+        }
+    };
+    let [name] = names.as_slice() else {
+        return Err(format!(
+            "{operation_id}: a requirement of several schemes at once: {names:?}"
+        ));
+    };
+    let scheme = document
+        .components
+        .as_ref()
+        .and_then(|components| components.security_schemes.get(name.as_str()));
+    match scheme {
+        Some(ReferenceOr::Item(openapiv3::SecurityScheme::HTTP { scheme, .. })) => {
+            match scheme.to_ascii_lowercase().as_str() {
+                "basic" => Ok(Credentials::Basic),
+                "bearer" => Ok(Credentials::Bearer),
+                other => Err(format!(
+                    "{operation_id}: HTTP scheme {other:?} ({name}) is not one the suite checks"
+                )),
+            }
+        }
+        _ => Err(format!(
+            "{operation_id}: security scheme {name} is not HTTP basic or bearer"
+        )),
+    }
+}
+
+/// [`documented_credentials`], for tests: a scheme the suite cannot check fails them.
+pub fn credentials(spec: &Spec, operation_id: &str) -> Credentials {
+    documented_credentials(spec, operation_id).unwrap_or_else(|problem| panic!("{problem}"))
 }
 
 /// The JSON media type of `operation_id`'s request body.
@@ -107,8 +185,12 @@ pub fn response_examples(spec: &Spec, operation_id: &str, status: u16) -> Vec<(S
         .unwrap_or_default()
 }
 
-/// The JSON examples the spec gives for `operation_id`'s request body, by name.
+/// The JSON examples the spec gives for `operation_id`'s request body, by name; none for
+/// an operation without a request body.
 pub fn request_examples(spec: &Spec, operation_id: &str) -> Vec<(String, Value)> {
+    if !has_request_body(spec, operation_id) {
+        return Vec::new();
+    }
     media_examples(request_media(spec, operation_id))
 }
 
@@ -126,6 +208,22 @@ pub fn success_example(spec: &Spec, operation_id: &str) -> (u16, Value) {
         .next()
         .unwrap_or_else(|| panic!("{operation_id} {status} has no example"));
     (status, example)
+}
+
+/// The spec's first success status for `operation_id` and its first example body, or
+/// `None` for a success documented without a body (a 204).
+pub fn success_answer(spec: &Spec, operation_id: &str) -> (u16, Option<Value>) {
+    let operation = spec
+        .operation(operation_id)
+        .unwrap_or_else(|| panic!("no operation {operation_id} in the spec"));
+    let status = *operation
+        .success_statuses
+        .first()
+        .unwrap_or_else(|| panic!("{operation_id} documents no success"));
+    if response_media(spec, operation_id, status).is_none() {
+        return (status, None);
+    }
+    (status, Some(success_example(spec, operation_id).1))
 }
 
 fn media_examples(media: &MediaType) -> Vec<(String, Value)> {

@@ -7,16 +7,18 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use signalwire_codegen::Operation;
 use signalwire_fabric::Error;
-use signalwire_fabric_contract_tests::cases::{Expected, RESPONSE_CASES};
+use signalwire_fabric_contract_tests::cases::{Expected, REQUEST_CASES, RESPONSE_CASES};
 use signalwire_fabric_contract_tests::schema::{required_names, response_schema};
-use signalwire_fabric_contract_tests::{response_examples, spec, success_example};
+use signalwire_fabric_contract_tests::{
+    Credentials, credentials, fixtures, response_examples, spec,
+};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::driver::{self, Outcome};
 use crate::support::{
-    assert_round_trip, assert_text_snapshot, canonical_json, client_for, describe_error,
-    json_response, serve,
+    answer, assert_round_trip, assert_text_snapshot, canonical_json, client_for, describe_error,
+    json_response, one_page, serve, success,
 };
 
 /// One operation of the spec with the body its calls send.
@@ -36,6 +38,14 @@ fn targets() -> Vec<Target> {
         .collect()
 }
 
+/// What the registered case for `operation`'s documented `status` expects.
+fn expected_for(operation: &str, status: u16) -> Option<Expected> {
+    RESPONSE_CASES
+        .iter()
+        .find(|case| case.operation == operation && case.status == status)
+        .map(|case| case.expected)
+}
+
 impl Target {
     /// What the facade makes of `response` to this operation.
     async fn answer(&self, response: ResponseTemplate) -> Outcome {
@@ -53,6 +63,24 @@ impl Target {
 
     fn id(&self) -> &str {
         &self.operation.id
+    }
+
+    /// Whether the spec documents `status` for this operation.
+    fn documents(&self, status: u16) -> bool {
+        self.operation
+            .statuses()
+            .any(|documented| documented == status)
+    }
+
+    /// The first documented success and its example as one whole exchange, `None` for a
+    /// success without a body.
+    fn success(&self) -> (u16, Option<Value>) {
+        success(&spec(), self.id())
+    }
+
+    /// The path the operation is sent to, with the suite's parameters.
+    fn request_path(&self) -> String {
+        fixtures::request_path(&self.operation.path)
     }
 }
 
@@ -93,6 +121,11 @@ impl Report {
             .push_str(&format!("## {heading}\n{}\n", describe_error(error)));
     }
 
+    fn add_success(&mut self, heading: &str, outcome: &Outcome) {
+        self.text
+            .push_str(&format!("## {heading}\n{}\n\n", outcome.debug));
+    }
+
     fn assert(self) {
         assert_text_snapshot(&self.name, &self.text);
     }
@@ -104,33 +137,60 @@ fn html_page(title: &str) -> String {
     )
 }
 
+/// The token operations: those whose documented success is a token or a token pair.
+fn token_targets() -> Vec<Target> {
+    targets()
+        .into_iter()
+        .filter(|target| {
+            target.operation.success_statuses.iter().any(|status| {
+                matches!(
+                    expected_for(target.id(), *status),
+                    Some(Expected::TokenPair | Expected::Token)
+                )
+            })
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn both_200_and_201_are_success_whichever_one_the_vendor_documents() {
-    let spec = spec();
-    for target in targets() {
-        let (_, example) = success_example(&spec, target.id());
+async fn both_200_and_201_are_success_for_every_token_operation_whichever_the_vendor_documents() {
+    let tokens = token_targets();
+    assert!(
+        tokens.len() >= 2,
+        "only {} token operations: the filter is broken",
+        tokens.len()
+    );
+    for target in tokens {
+        let (_, example) = target.success();
+        let example = example.expect("a token is a body");
         for status in [200, 201] {
             let outcome = target.answer(json_response(status, &example)).await;
             let label = format!("{} answered {status}", target.id());
-            let issued = outcome
+            let returned = outcome
                 .result
                 .as_ref()
                 .unwrap_or_else(|error| panic!("{label}: {error}"));
-            assert_round_trip(&label, &example, issued);
+            assert_round_trip(&label, &example, returned);
         }
     }
 }
 
 #[tokio::test]
 async fn an_undocumented_2xx_is_an_unexpected_response_never_a_silent_success() {
-    let spec = spec();
     for target in targets() {
-        let (_, example) = success_example(&spec, target.id());
+        let (_, example) = target.success();
+        let body = example.unwrap_or_else(|| json!({}));
         let mut report = Report::new("undocumented_2xx", &target);
-        for (status, response) in [
-            (202, json_response(202, &example)),
-            (204, ResponseTemplate::new(204)),
-        ] {
+        let statuses: Vec<u16> = [200, 201, 202, 204]
+            .into_iter()
+            .filter(|status| !target.documents(*status))
+            .collect();
+        assert!(statuses.len() >= 2, "{}: {statuses:?}", target.id());
+        for status in statuses {
+            let response = match status {
+                204 => ResponseTemplate::new(204),
+                _ => json_response(status, &body),
+            };
             let error = target.error(&status.to_string(), response).await;
             assert!(
                 matches!(error, Error::UnexpectedResponse { status: got, .. } if got == status),
@@ -215,15 +275,14 @@ async fn a_502_or_503_html_page_is_a_retryable_server_error_with_a_snippet() {
 
 #[tokio::test]
 async fn a_redirect_is_not_followed_and_its_target_receives_nothing() {
-    let spec = spec();
     for target in targets() {
-        let (status, example) = success_example(&spec, target.id());
+        let (status, example) = target.success();
         let elsewhere = MockServer::start().await;
         Mock::given(any())
-            .respond_with(json_response(status, &example))
+            .respond_with(answer(status, example.as_ref()))
             .mount(&elsewhere)
             .await;
-        let location = format!("{}{}", elsewhere.uri(), target.operation.path);
+        let location = format!("{}{}", elsewhere.uri(), target.request_path());
         let mut report = Report::new("redirect", &target);
         for status in [301, 302, 303, 307, 308] {
             let error = target
@@ -262,9 +321,18 @@ async fn a_redirect_is_not_followed_and_its_target_receives_nothing() {
 async fn an_undocumented_4xx_is_an_unexpected_response_with_its_status_and_snippet() {
     for target in targets() {
         let mut report = Report::new("undocumented_4xx", &target);
-        for (status, reason, retryable) in
-            [(403, "Forbidden", false), (408, "Request Timeout", true)]
-        {
+        let undocumented: Vec<(u16, &str)> = [
+            (403, "Forbidden"),
+            (408, "Request Timeout"),
+            (409, "Conflict"),
+        ]
+        .into_iter()
+        .filter(|(status, _)| !target.documents(*status))
+        .take(2)
+        .collect();
+        assert_eq!(undocumented.len(), 2, "{}", target.id());
+        for (status, reason) in undocumented {
+            let retryable = status == 408;
             let error = target
                 .error(
                     &status.to_string(),
@@ -283,22 +351,41 @@ async fn an_undocumented_4xx_is_an_unexpected_response_with_its_status_and_snipp
     }
 }
 
-/// `example` with fields no version of the spec names, at the top and inside lists.
+/// `example` with fields no version of the spec names: at the top, in every nested
+/// object (a page's items and links, a subscriber's person, an address's channels), and
+/// in every entry of `errors`.
 fn with_unknown_fields(example: &Value, status: u16) -> Value {
-    let mut body = example.clone();
+    let mut body = with_nested_unknown_fields(example);
     if let Some(fields) = body.as_object_mut() {
         fields.insert("statusCode".to_owned(), json!(status));
         fields.insert("request_id".to_owned(), json!("req-7f3a"));
         fields.insert("meta".to_owned(), json!({"nested": [1, {"deep": true}]}));
-        if let Some(Value::Array(entries)) = fields.get_mut("errors") {
-            for entry in entries {
-                if let Some(entry) = entry.as_object_mut() {
-                    entry.insert("detail".to_owned(), json!("an unknown field"));
-                }
-            }
-        }
     }
     body
+}
+
+fn with_nested_unknown_fields(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| {
+                    let mut value = with_nested_unknown_fields(value);
+                    if let Some(nested) = value.as_object_mut() {
+                        nested.insert("detail".to_owned(), json!("an unknown field"));
+                    }
+                    if let Value::Array(items) = &mut value {
+                        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                            item.insert("detail".to_owned(), json!("an unknown field"));
+                        }
+                    }
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(with_nested_unknown_fields).collect()),
+        other => other.clone(),
+    }
 }
 
 #[tokio::test]
@@ -315,6 +402,7 @@ async fn unknown_fields_are_ignored_in_success_and_error_bodies() {
                     "{} {} {name} with unknown fields",
                     case.operation, case.status
                 );
+                let example = one_page(&example);
                 let outcome = target
                     .answer(json_response(
                         case.status,
@@ -322,8 +410,8 @@ async fn unknown_fields_are_ignored_in_success_and_error_bodies() {
                     ))
                     .await;
                 match (&outcome.result, case.expected) {
-                    (Ok(issued), Expected::TokenPair) => {
-                        assert_round_trip(&label, &example, issued)
+                    (Ok(returned), expected) if expected.is_success() => {
+                        assert_round_trip(&label, &example, returned)
                     }
                     (Err(error), expected) => {
                         let same = matches!(
@@ -331,7 +419,8 @@ async fn unknown_fields_are_ignored_in_success_and_error_bodies() {
                             (
                                 Expected::Unauthorized,
                                 Error::Unauthorized { message: Some(_) }
-                            ) | (Expected::NotFound, Error::NotFound { message: Some(_) })
+                            ) | (Expected::Forbidden, Error::Forbidden { message: Some(_) })
+                                | (Expected::NotFound, Error::NotFound { message: Some(_) })
                                 | (
                                     Expected::ServerError,
                                     Error::Server {
@@ -363,8 +452,14 @@ async fn unknown_fields_are_ignored_in_success_and_error_bodies() {
 #[tokio::test]
 async fn a_success_body_missing_a_required_field_is_a_decode_error_naming_it() {
     let spec = spec();
+    let mut checked = 0;
     for target in targets() {
-        let (status, example) = success_example(&spec, target.id());
+        let (status, example) = target.success();
+        let Some(example) = example else {
+            // Nothing is read from a success without a body, so nothing can be missing.
+            continue;
+        };
+        checked += 1;
         let schema = response_schema(&spec, target.id(), status).expect("a success body");
         let required = required_names(&schema);
         assert!(!required.is_empty(), "{}: nothing is required", target.id());
@@ -388,6 +483,7 @@ async fn a_success_body_missing_a_required_field_is_a_decode_error_naming_it() {
         }
         report.assert();
     }
+    assert!(checked > 0);
 }
 
 /// `value` as JSON text, cut off in the middle.
@@ -402,22 +498,25 @@ fn truncated(value: &Value) -> String {
 
 #[tokio::test]
 async fn truncated_json_is_a_decode_error_on_success_and_keeps_the_error_status_otherwise() {
-    let spec = spec();
     for target in targets() {
-        let (status, example) = success_example(&spec, target.id());
+        let (status, example) = target.success();
         let mut report = Report::new("truncated_json", &target);
-        let error = target
-            .error(
-                "truncated success",
-                ResponseTemplate::new(status).set_body_raw(truncated(&example), "application/json"),
-            )
-            .await;
-        assert!(
-            matches!(error, Error::Decode { status: got, .. } if got == status),
-            "{}: {error:?}",
-            target.id()
-        );
-        report.add(&format!("{status}, truncated"), &error);
+        // A success without a body reads none, so there is nothing to truncate.
+        if let Some(example) = example {
+            let error = target
+                .error(
+                    "truncated success",
+                    ResponseTemplate::new(status)
+                        .set_body_raw(truncated(&example), "application/json"),
+                )
+                .await;
+            assert!(
+                matches!(error, Error::Decode { status: got, .. } if got == status),
+                "{}: {error:?}",
+                target.id()
+            );
+            report.add(&format!("{status}, truncated"), &error);
+        }
 
         let unauthorized = target
             .error(
@@ -465,34 +564,37 @@ async fn truncated_json_is_a_decode_error_on_success_and_keeps_the_error_status_
 
 #[tokio::test]
 async fn valid_json_under_a_wrong_content_type_is_read_and_an_html_success_is_a_decode_error() {
-    let spec = spec();
     for target in targets() {
-        let (status, example) = success_example(&spec, target.id());
-        let label = format!("{} JSON labelled text/plain", target.id());
-        let outcome = target
-            .answer(
-                ResponseTemplate::new(status).set_body_raw(canonical_json(&example), "text/plain"),
-            )
-            .await;
-        let issued = outcome
-            .result
-            .as_ref()
-            .unwrap_or_else(|error| panic!("{label}: {error}"));
-        assert_round_trip(&label, &example, issued);
-
+        let (status, example) = target.success();
         let mut report = Report::new("wrong_content_type", &target);
-        let error = target
-            .error(
-                "HTML success",
-                ResponseTemplate::new(status).set_body_raw(html_page("Welcome"), "text/html"),
-            )
-            .await;
-        assert!(
-            matches!(error, Error::Decode { status: got, body: Some(_), .. } if got == status),
-            "{}: {error:?}",
-            target.id()
-        );
-        report.add(&format!("{status} text/html page"), &error);
+        // A success without a body reads none, whatever its content type.
+        if let Some(example) = example {
+            let label = format!("{} JSON labelled text/plain", target.id());
+            let outcome = target
+                .answer(
+                    ResponseTemplate::new(status)
+                        .set_body_raw(canonical_json(&example), "text/plain"),
+                )
+                .await;
+            let returned = outcome
+                .result
+                .as_ref()
+                .unwrap_or_else(|error| panic!("{label}: {error}"));
+            assert_round_trip(&label, &example, returned);
+
+            let error = target
+                .error(
+                    "HTML success",
+                    ResponseTemplate::new(status).set_body_raw(html_page("Welcome"), "text/html"),
+                )
+                .await;
+            assert!(
+                matches!(error, Error::Decode { status: got, body: Some(_), .. } if got == status),
+                "{}: {error:?}",
+                target.id()
+            );
+            report.add(&format!("{status} text/html page"), &error);
+        }
 
         let unauthorized = target
             .error(
@@ -522,13 +624,26 @@ async fn an_empty_body_at_each_documented_status_keeps_the_status_meaning() {
             .filter(|case| case.operation == target.id())
         {
             let status = case.status;
-            let error = target
-                .error(&format!("empty {status}"), ResponseTemplate::new(status))
-                .await;
+            let outcome = target.answer(ResponseTemplate::new(status)).await;
+            if case.expected == Expected::NoContent {
+                assert!(
+                    matches!(outcome.result, Ok(crate::driver::Returned::Nothing)),
+                    "{} empty {status}: {}",
+                    target.id(),
+                    outcome.debug
+                );
+                report.add_success(&format!("{status}, empty body"), &outcome);
+                continue;
+            }
+            let error = match outcome.result {
+                Err(error) => error,
+                Ok(_) => panic!("{} empty {status}: succeeded, but must fail", target.id()),
+            };
             let right = match case.expected {
-                Expected::TokenPair => {
+                Expected::TokenPair | Expected::Token | Expected::Subscriber | Expected::Page => {
                     matches!(error, Error::Decode { status: got, body: None, .. } if got == status)
                 }
+                Expected::NoContent => unreachable!("handled above"),
                 Expected::Unauthorized => matches!(error, Error::Unauthorized { message: None }),
                 Expected::Forbidden => matches!(error, Error::Forbidden { message: None }),
                 Expected::NotFound => matches!(error, Error::NotFound { message: None }),
@@ -547,11 +662,44 @@ async fn an_empty_body_at_each_documented_status_keeps_the_status_meaning() {
     }
 }
 
+/// A success documented without a body (a 204) is `Ok(())` even when a server sends a
+/// body anyway: nothing is read from it, and nothing in it can fail the call.
+#[tokio::test]
+async fn a_204_with_a_body_is_still_ok() {
+    let mut checked = 0;
+    for target in targets() {
+        if expected_for(target.id(), 204) != Some(Expected::NoContent) {
+            continue;
+        }
+        for (what, response) in [
+            ("JSON", json_response(204, &json!({"deleted": true}))),
+            (
+                "HTML",
+                ResponseTemplate::new(204).set_body_raw(html_page("Deleted"), "text/html"),
+            ),
+            (
+                "truncated JSON",
+                ResponseTemplate::new(204).set_body_raw(r#"{"deleted": "#, "application/json"),
+            ),
+        ] {
+            let outcome = target.answer(response).await;
+            assert!(
+                matches!(outcome.result, Ok(crate::driver::Returned::Nothing)),
+                "{} 204 with a {what} body: {}",
+                target.id(),
+                outcome.debug
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no operation documents a 204 without a body");
+}
+
 /// A 422 whose reasons cannot be read is still a rejection (with no field errors), the
 /// way 401, 404 and 5xx keep their meaning whatever their body.
 #[tokio::test]
 async fn an_unreadable_422_body_is_still_a_rejection() {
-    for target in targets() {
+    for target in targets().into_iter().filter(|target| target.documents(422)) {
         let without_code =
             json!({"errors": [{"type": "validation_error", "message": "m", "url": "u"}]});
         for (what, response) in [
@@ -596,4 +744,130 @@ async fn retry_after_is_kept_on_a_documented_500_with_an_html_body() {
             target.id()
         );
     }
+}
+
+/// One secret a request carries, named for the report.
+struct Carried {
+    what: &'static str,
+    text: String,
+}
+
+/// Every secret a request case sends: its credentials and every secret-named body field.
+fn carried_secrets(operation: &str, body: &Value) -> Vec<Carried> {
+    let mut carried: Vec<Carried> = match credentials(&spec(), operation) {
+        Credentials::Basic => vec![Carried {
+            what: "the API token",
+            text: fixtures::API_TOKEN.to_owned(),
+        }],
+        Credentials::Bearer => vec![Carried {
+            what: "the subscriber's access token",
+            text: fixtures::access_token(),
+        }],
+        Credentials::None => Vec::new(),
+    };
+    for (key, what) in [
+        ("password", "the password"),
+        ("token", "the body's token"),
+        ("refresh_token", "the refresh token"),
+    ] {
+        if let Some(text) = body.get(key).and_then(Value::as_str) {
+            carried.push(Carried {
+                what,
+                text: text.to_owned(),
+            });
+        }
+    }
+    carried
+}
+
+/// Answers that echo `secrets` back: in an `error` text, in a 422 entry's message and
+/// attribute, and in an HTML page.
+fn echoing(secrets: &[Carried]) -> Vec<(String, ResponseTemplate)> {
+    let all = secrets
+        .iter()
+        .map(|secret| secret.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let error = json!({"error": format!("cannot use {all}")});
+    let rejected = json!({"errors": secrets.iter().map(|secret| json!({
+        "type": "validation_error",
+        "code": "invalid_parameter",
+        "message": format!("{} is not accepted", secret.text),
+        "attribute": secret.text,
+        "url": "https://developer.signalwire.com/rest/overview/error-codes#invalid_parameter",
+    })).collect::<Vec<_>>()});
+    vec![
+        ("401 echoing".to_owned(), json_response(401, &error)),
+        ("422 echoing".to_owned(), json_response(422, &rejected)),
+        ("500 echoing".to_owned(), json_response(500, &error)),
+        (
+            "502 HTML echoing".to_owned(),
+            ResponseTemplate::new(502)
+                .set_body_raw(html_page(&format!("Bad Gateway for {all}")), "text/html"),
+        ),
+        (
+            "400 echoing".to_owned(),
+            json_response(400, &json!({"error": format!("bad request: {all}")})),
+        ),
+    ]
+}
+
+/// Every (request case, answer, secret) where a secret the request sent, echoed back by
+/// the server, shows in the error's `Debug` or `Display`.
+async fn echoed_secret_leaks(kind: impl Fn(&Carried) -> bool) -> (usize, Vec<String>) {
+    let spec = spec();
+    let mut checked = 0;
+    let mut leaks = Vec::new();
+    for case in REQUEST_CASES {
+        let operation = spec
+            .operation(case.operation)
+            .unwrap_or_else(|| panic!("{} is not in the spec", case.operation));
+        let body = driver::intended_body(&spec, case);
+        let secrets: Vec<Carried> = carried_secrets(case.operation, &body)
+            .into_iter()
+            .filter(|secret| kind(secret))
+            .collect();
+        if secrets.is_empty() {
+            continue;
+        }
+        for (what, response) in echoing(&secrets) {
+            let server = serve(operation, response).await;
+            let outcome = driver::call(&client_for(&server), case.operation, &body).await;
+            let error = match outcome.result {
+                Err(error) => error,
+                Ok(_) => panic!("{}/{} {what}: succeeded", case.operation, case.name),
+            };
+            let shown = format!("{error:?}\n{error}\n{error:#}");
+            for secret in &secrets {
+                checked += 1;
+                if shown.contains(&secret.text) {
+                    leaks.push(format!(
+                        "{}/{} {what}: {} shows in the error",
+                        case.operation, case.name, secret.what
+                    ));
+                }
+            }
+        }
+    }
+    (checked, leaks)
+}
+
+#[tokio::test]
+async fn a_credential_or_token_the_request_sent_never_shows_in_an_error_even_when_echoed() {
+    let (checked, leaks) = echoed_secret_leaks(|secret| secret.what != "the password").await;
+    assert!(checked >= 20, "only {checked} checks");
+    assert!(leaks.is_empty(), "secrets in errors:\n{}", leaks.join("\n"));
+}
+
+/// A password sent by create_subscriber_token, create_subscriber or update_subscriber is
+/// scrubbed from errors even when a server echoes it (401, 422, 5xx, HTML, other 4xx).
+#[tokio::test]
+async fn a_password_the_request_sent_never_shows_in_an_error_even_when_echoed() {
+    let (checked, leaks) = echoed_secret_leaks(|secret| secret.what == "the password").await;
+    assert!(checked >= 5, "only {checked} checks");
+    assert!(
+        leaks.is_empty(),
+        "passwords in errors:\n{}",
+        leaks.join("\n")
+    );
 }

@@ -160,6 +160,104 @@ fn a_duplicate_or_impossible_expectation_is_reported() {
 }
 
 #[test]
+fn a_success_registered_against_the_body_the_spec_documents_is_a_mismatch() {
+    let spec = spec();
+    let mut cases = RESPONSE_CASES.to_vec();
+    for case in &mut cases {
+        match (case.operation, case.status) {
+            ("delete_subscriber", 204) => case.expected = Expected::Subscriber,
+            ("get_subscriber", 200) => case.expected = Expected::NoContent,
+            _ => {}
+        }
+    }
+    let coverage = check(&spec, REQUEST_CASES, &cases);
+    assert_eq!(
+        coverage.problems,
+        vec![
+            "mismatch: get_subscriber 200 is registered as Ok(()), which no 200 response can be"
+                .to_owned(),
+            "mismatch: get_subscriber 200 is registered as Ok(()), but the spec documents it with a body"
+                .to_owned(),
+            "mismatch: delete_subscriber 204 is registered as Ok(subscriber), but the spec documents it without a body"
+                .to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn a_request_case_whose_body_disagrees_with_the_operation_is_a_mismatch() {
+    let spec = spec();
+    let mut cases = REQUEST_CASES.to_vec();
+    cases.push(RequestCase {
+        operation: "create_subscriber",
+        name: "without_a_body",
+        body: RequestBody::None,
+    });
+    cases.push(RequestCase {
+        operation: "get_subscriber",
+        name: "with_a_body",
+        body: RequestBody::RequiredOnly,
+    });
+    let coverage = check(&spec, &cases, RESPONSE_CASES);
+    assert_eq!(
+        coverage.problems,
+        vec![
+            "mismatch: the request case create_subscriber/without_a_body sends no body, but create_subscriber takes one"
+                .to_owned(),
+            "mismatch: the request case get_subscriber/with_a_body asks for required properties only, but get_subscriber takes no body"
+                .to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn credentials_the_suite_cannot_check_are_reported_not_read_as_none() {
+    let requirement = |names: &[&str]| -> openapiv3::SecurityRequirement {
+        names
+            .iter()
+            .map(|name| ((*name).to_owned(), Vec::new()))
+            .collect()
+    };
+    let spec = edited_spec(|document| {
+        refresh_post(document).security = Some(vec![
+            requirement(&["basicAuth"]),
+            requirement(&["bearerAuth"]),
+        ]);
+    });
+    let coverage = check(&spec, REQUEST_CASES, RESPONSE_CASES);
+    assert_eq!(
+        coverage.problems,
+        vec![format!(
+            "unchecked: {REFRESH}: 2 alternative security requirements; the suite checks one"
+        )]
+    );
+    assert!(
+        coverage.table().contains("UNCHECKED"),
+        "{}",
+        coverage.table()
+    );
+
+    let spec = edited_spec(|document| {
+        refresh_post(document).security = Some(vec![requirement(&["oauth"])]);
+    });
+    assert_eq!(
+        check(&spec, REQUEST_CASES, RESPONSE_CASES).problems,
+        vec![format!(
+            "unchecked: {REFRESH}: security scheme oauth is not HTTP basic or bearer"
+        )]
+    );
+
+    let spec = edited_spec(|document| {
+        refresh_post(document).security = Some(Vec::new());
+    });
+    assert!(check(&spec, REQUEST_CASES, RESPONSE_CASES).is_complete());
+    assert_eq!(
+        signalwire_fabric_contract_tests::credentials(&spec, REFRESH),
+        signalwire_fabric_contract_tests::Credentials::None
+    );
+}
+
+#[test]
 fn a_status_added_to_the_spec_fails_coverage_until_a_case_is_registered() {
     let spec = edited_spec(|document| {
         refresh_post(document).responses.responses.insert(
@@ -242,11 +340,28 @@ fn every_snapshot_file_belongs_to_a_registered_case_or_scenario() {
             ));
         }
     }
+    for case in RESPONSE_CASES {
+        // A response without a body is served once, as `no_body`.
+        if signalwire_fabric_contract_tests::response_media(&spec, case.operation, case.status)
+            .is_none()
+        {
+            expected.push(format!(
+                "response__{}__{}__no_body",
+                case.operation, case.status
+            ));
+        }
+    }
     for operation in spec.operations() {
         for scenario in SCENARIOS {
             expected.push(format!("beyond__{scenario}__{}", operation.id));
         }
     }
+    expected.extend(crate::paging::snapshot_names());
+    expected.extend(
+        crate::client_validation::SNAPSHOTS
+            .iter()
+            .map(|name| (*name).to_owned()),
+    );
     let dir = snapshot_dir();
     let orphans: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))

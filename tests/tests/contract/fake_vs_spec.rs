@@ -1,12 +1,20 @@
 //! The fake against the spec, over real HTTP: every kind of answer
-//! `signalwire_fabric_fake::FakeSpace` gives (success, wrong credentials, unknown paths,
-//! each 422 rule it enforces, injected faults) has a status the spec documents for the
-//! operation and a JSON body that fits the spec's schema for that status; and the fake
-//! accepts every request example of the spec.
+//! `signalwire_fabric_fake::FakeSpace` gives (success, wrong credentials, unknown paths
+//! and ids, forged page tokens, each 422 rule it enforces, unknown click-to-call tokens,
+//! injected faults) has a status the spec documents for the operation and a body that
+//! fits the spec's schema for that status (or no body, where the spec documents none);
+//! and the fake accepts every request example of the spec.
 //!
 //! Requests go out with reqwest rather than the facade, so that the suite can send what
 //! the facade never would (bad bodies, wrong credentials, other paths). Each scenario gets
-//! a fake of its own, so no scenario's tokens or clock can change another's answer.
+//! a fake of its own, so no scenario's tokens, subscribers or clock can change another's
+//! answer. Every fake is seeded with two subscribers (so `{id}` paths have a subscriber to
+//! name and lists have a second page) and pages one item at a time.
+//!
+//! Each operation is sent with the credentials the spec's `security` names for it:
+//! Basic for most, a subscriber's access token as Bearer for invites, nothing for embed
+//! tokens (where any credentials sent are ignored, so every "wrong" credential still
+//! succeeds).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -14,17 +22,27 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openapiv3::{ReferenceOr, SecurityScheme};
 use serde_json::{Value, json};
 use signalwire_codegen::Spec;
 use signalwire_fabric_contract_tests::coverage::documented_pairs;
 use signalwire_fabric_contract_tests::schema::{
     closed, request_schema, required_names, response_schema, validator, violations,
 };
-use signalwire_fabric_contract_tests::{request_examples, response_media, spec};
-use signalwire_fabric_fake::{FakeSpace, Fault, Operation, REFRESH_TOKEN_LIFETIME};
+use signalwire_fabric_contract_tests::{openapi_operation, request_examples, response_media, spec};
+use signalwire_fabric_fake::{
+    ACCESS_TOKEN_LIFETIME, FakeSpace, Fault, Operation, PAGE_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME,
+};
 
 const CREATE: &str = "create_subscriber_token";
 const REFRESH: &str = "refresh_subscriber_token";
+const GUEST: &str = "create_subscriber_guest_token";
+const INVITE: &str = "create_subscriber_invite_token";
+const EMBED: &str = "create_guest_embed_token";
+const LIST: &str = "list_subscribers";
+const CREATE_SUBSCRIBER: &str = "create_subscriber";
+const UPDATE_SUBSCRIBER: &str = "update_subscriber";
+const LIST_ADDRESSES: &str = "list_subscriber_addresses";
 
 /// The media type the spec documents for every body, and the fake must label JSON with.
 const JSON: &str = "application/json";
@@ -47,14 +65,55 @@ const NEVER_PRODUCED: &[(&str, u16, &str)] = &[
          other servers); a 200 status fault would send {\"error\": \"OK\"}, which is a \
          fault's body, not a success body",
     ),
+    (
+        GUEST,
+        200,
+        "the fake answers a guest token with 201, as SignalWire does (the spec accepts 200 \
+         for other servers); a 200 status fault would send a fault's body",
+    ),
+    (
+        INVITE,
+        200,
+        "the fake answers an invite with 201, as SignalWire does (the spec accepts 200 for \
+         other servers); a 200 status fault would send a fault's body",
+    ),
+    (
+        EMBED,
+        200,
+        "the fake answers an embed token with 201, as SignalWire does (the spec accepts 200 \
+         for other servers); a 200 status fault would send a fault's body",
+    ),
 ];
 
 /// Stands for a refresh token the scenario's fake has just issued; replaced before the
 /// request is sent.
 const ISSUED_REFRESH_TOKEN: &str = "{a refresh token this fake issued}";
+/// Stands for the first address of the subscriber the requests act as (the one whose
+/// access token authenticates invites).
+const CALLER_ADDRESS: &str = "{an address of the calling subscriber}";
+/// Stands for the first address of the other seeded subscriber.
+const OTHER_ADDRESS: &str = "{an address of another subscriber}";
+/// Stands for the click-to-call token the scenario's fake accepts.
+const CLICK_TO_CALL: &str = "{the click-to-call token this fake accepts}";
 
-/// The reference of the subscriber the suite issues tokens for.
+/// The request properties whose example values name things only the server that made
+/// them knows, and what the suite sends instead. Tokens (`format: jwt`) are found from
+/// the schema; these are not (an address id is just a `uuid`, a click-to-call token just
+/// a string).
+const FAKE_STATE_VALUES: &[(&str, &str, &str)] = &[
+    (GUEST, "allowed_addresses", CALLER_ADDRESS),
+    (INVITE, "address_id", CALLER_ADDRESS),
+    (EMBED, "token", CLICK_TO_CALL),
+];
+
+/// The email of the subscriber the suite acts as (`{id}` paths name it, invites are sent
+/// with its access token).
 const REFERENCE: &str = "fake-vs-spec@example.com";
+/// The email of the second seeded subscriber.
+const OTHER_REFERENCE: &str = "fake-vs-spec-other@example.com";
+
+/// An address id no fake holds.
+const UNKNOWN_ADDRESS: &str = "0b8e2f7d-4c10-4a51-9e3c-6f1c2b9e4d7a";
 
 // ---------------------------------------------------------------------------------------
 // Talking to the fake.
@@ -93,13 +152,69 @@ impl Answer {
             self.text()
         }
     }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.shown()))
+    }
+}
+
+/// How an operation is authenticated, as the spec's `security` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// The project's Basic credentials.
+    Basic,
+    /// A subscriber's access token as a Bearer token.
+    Bearer,
+    /// Nothing.
+    None,
+}
+
+/// The scheme `operation_id` is authenticated with: its own `security`, else the
+/// document's.
+fn scheme(spec: &Spec, operation_id: &str) -> Scheme {
+    let document = spec.document();
+    let requirements = openapi_operation(spec, operation_id)
+        .security
+        .as_ref()
+        .or(document.security.as_ref());
+    let names: Vec<&String> = requirements
+        .map(|requirements| requirements.iter().flat_map(|r| r.keys()).collect())
+        .unwrap_or_default();
+    let name = match names.as_slice() {
+        [] => return Scheme::None,
+        [name] => *name,
+        several => panic!("{operation_id}: teach the suite about {several:?} together"),
+    };
+    let scheme = document
+        .components
+        .as_ref()
+        .and_then(|components| components.security_schemes.get(name));
+    match scheme {
+        Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
+            if scheme.eq_ignore_ascii_case("basic") =>
+        {
+            Scheme::Basic
+        }
+        Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
+            if scheme.eq_ignore_ascii_case("bearer") =>
+        {
+            Scheme::Bearer
+        }
+        other => panic!("{operation_id}: teach the suite about the scheme {name}: {other:?}"),
+    }
 }
 
 /// Which credentials a request carries.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Credentials {
-    /// The fake's project id and API token.
+    /// What the operation's scheme asks for: the project's Basic credentials, the calling
+    /// subscriber's access token as Bearer, or nothing.
     Valid,
+    /// The fake's project id and API token, whatever the operation asks for.
+    ProjectBasic,
+    /// A live access token the fake issued to the calling subscriber, as Bearer.
+    SubscriberBearer,
     /// The right project id with another API token.
     WrongApiToken,
     /// Another project id with the right API token.
@@ -107,53 +222,141 @@ enum Credentials {
     /// No `Authorization` header.
     Missing,
     /// The API token as a bearer token instead of Basic credentials.
-    Bearer,
+    ApiTokenAsBearer,
     /// `Basic` with text that is not base64.
     NotBase64,
+    /// A refresh token the fake issued, as Bearer.
+    RefreshTokenAsBearer,
+    /// An access token the fake issued, as Bearer, after the fake's clock has passed its
+    /// lifetime.
+    ExpiredAccessToken,
+    /// An access token the fake never issued, as Bearer.
+    UnissuedAccessToken,
+}
+
+impl Credentials {
+    /// Every credential but [`Credentials::Valid`].
+    const ALL_SPECIFIC: [Credentials; 10] = [
+        Credentials::ProjectBasic,
+        Credentials::SubscriberBearer,
+        Credentials::WrongApiToken,
+        Credentials::WrongProjectId,
+        Credentials::Missing,
+        Credentials::ApiTokenAsBearer,
+        Credentials::NotBase64,
+        Credentials::RefreshTokenAsBearer,
+        Credentials::ExpiredAccessToken,
+        Credentials::UnissuedAccessToken,
+    ];
+
+    /// Whether these credentials authenticate an operation with `scheme`.
+    fn satisfy(self, scheme: Scheme) -> bool {
+        matches!(
+            (self, scheme),
+            (Credentials::Valid, _)
+                | (_, Scheme::None)
+                | (Credentials::ProjectBasic, Scheme::Basic)
+                | (Credentials::SubscriberBearer, Scheme::Bearer)
+        )
+    }
 }
 
 /// What a request carries as its body.
 #[derive(Debug, Clone)]
 enum Body {
-    /// JSON; strings equal to [`ISSUED_REFRESH_TOKEN`] are replaced first.
+    /// JSON; placeholder strings are replaced first (see [`substitute`]).
     Json(Value),
     /// These bytes, labelled `application/json`.
     Raw(&'static str),
+    /// Nothing (the operations that take no body).
+    Empty,
+}
+
+/// One request: where, how authenticated, with what.
+struct Request<'a> {
+    method: &'a str,
+    /// The path, and the query if any.
+    path: &'a str,
+    scheme: Scheme,
+    credentials: Credentials,
+    body: &'a Body,
+}
+
+/// A request with the operation's valid credentials and `body`.
+fn valid_request<'a>(
+    method: &'a str,
+    path: &'a str,
+    scheme: Scheme,
+    body: &'a Body,
+) -> Request<'a> {
+    Request {
+        method,
+        path,
+        scheme,
+        credentials: Credentials::Valid,
+        body,
+    }
 }
 
 /// Sends one request to the fake.
-async fn send(fake: &FakeSpace, path: &str, credentials: Credentials, body: &Body) -> Answer {
+async fn send(fake: &FakeSpace, request: Request<'_>) -> Answer {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a plain reqwest client builds");
-    let mut request = http
-        .post(format!("{}{path}", fake.base_url()))
-        .header(reqwest::header::CONTENT_TYPE, JSON);
-    request = match credentials {
-        Credentials::Valid => request.basic_auth(fake.project_id(), Some(fake.api_token())),
-        Credentials::WrongApiToken => {
-            request.basic_auth(fake.project_id(), Some("PTnot-the-fakes-token"))
+    let method = reqwest::Method::from_bytes(request.method.as_bytes()).expect("a method");
+    let path = request.path;
+    let mut builder = http.request(method, format!("{}{path}", fake.base_url()));
+    let credentials = match (request.credentials, request.scheme) {
+        (Credentials::Valid, Scheme::Basic) => Credentials::ProjectBasic,
+        (Credentials::Valid, Scheme::Bearer) => Credentials::SubscriberBearer,
+        (Credentials::Valid, Scheme::None) => Credentials::Missing,
+        (other, _) => other,
+    };
+    builder = match credentials {
+        Credentials::Valid | Credentials::Missing => builder,
+        Credentials::ProjectBasic => builder.basic_auth(fake.project_id(), Some(fake.api_token())),
+        Credentials::SubscriberBearer => {
+            builder.bearer_auth(fake.create_subscriber_token(REFERENCE).token)
         }
-        Credentials::WrongProjectId => request.basic_auth(
+        Credentials::WrongApiToken => {
+            builder.basic_auth(fake.project_id(), Some("PTnot-the-fakes-token"))
+        }
+        Credentials::WrongProjectId => builder.basic_auth(
             "00000000-0000-4000-8000-000000000000",
             Some(fake.api_token()),
         ),
-        Credentials::Missing => request,
-        Credentials::Bearer => request.bearer_auth(fake.api_token()),
+        Credentials::ApiTokenAsBearer => builder.bearer_auth(fake.api_token()),
         Credentials::NotBase64 => {
-            request.header(reqwest::header::AUTHORIZATION, "Basic !!not-base64!!")
+            builder.header(reqwest::header::AUTHORIZATION, "Basic !!not-base64!!")
         }
+        Credentials::RefreshTokenAsBearer => {
+            builder.bearer_auth(fake.create_subscriber_token(REFERENCE).refresh_token)
+        }
+        Credentials::ExpiredAccessToken => {
+            let token = fake.create_subscriber_token(REFERENCE).token;
+            fake.clock()
+                .advance(ACCESS_TOKEN_LIFETIME + Duration::from_secs(1));
+            builder.bearer_auth(token)
+        }
+        Credentials::UnissuedAccessToken => builder.bearer_auth(unissued_access_token()),
     };
-    request = match body {
-        Body::Json(value) => request.body(substitute(fake, value).to_string()),
-        Body::Raw(text) => request.body(*text),
+    builder = match request.body {
+        Body::Json(value) => builder
+            .header(reqwest::header::CONTENT_TYPE, JSON)
+            .body(substitute(fake, value).to_string()),
+        Body::Raw(text) => builder
+            .header(reqwest::header::CONTENT_TYPE, JSON)
+            .body(*text),
+        Body::Empty => builder,
     };
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("POST {path}: no answer from the fake: {error}"));
+    let response = builder.send().await.unwrap_or_else(|error| {
+        panic!(
+            "{} {path}: no answer from the fake: {error}",
+            request.method
+        )
+    });
     let header = |name: reqwest::header::HeaderName| {
         response
             .headers()
@@ -172,18 +375,52 @@ async fn send(fake: &FakeSpace, path: &str, credentials: Credentials, body: &Bod
     }
 }
 
-/// `value` with every [`ISSUED_REFRESH_TOKEN`] replaced by a refresh token `fake` issues
-/// for it.
+/// `value` with every placeholder replaced by what `fake` holds: a refresh token it
+/// issues for [`REFERENCE`], an address of either seeded subscriber, its click-to-call
+/// token.
 fn substitute(fake: &FakeSpace, value: &Value) -> Value {
+    let address = |email: &str| {
+        let subscriber = fake
+            .subscriber(email)
+            .unwrap_or_else(|| panic!("the fake was seeded with {email}"));
+        Value::String(subscriber.address_ids[0].to_string())
+    };
     match value {
         Value::String(text) if text == ISSUED_REFRESH_TOKEN => {
             Value::String(fake.create_subscriber_token(REFERENCE).refresh_token)
+        }
+        Value::String(text) if text == CALLER_ADDRESS => address(REFERENCE),
+        Value::String(text) if text == OTHER_ADDRESS => address(OTHER_REFERENCE),
+        Value::String(text) if text == CLICK_TO_CALL => {
+            Value::String(fake.click_to_call_token().to_owned())
         }
         Value::Array(items) => Value::Array(items.iter().map(|v| substitute(fake, v)).collect()),
         Value::Object(fields) => Value::Object(
             fields
                 .iter()
                 .map(|(key, v)| (key.clone(), substitute(fake, v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `value` with every placeholder replaced by text of the right shape (for checking a
+/// body against the spec's schema without a fake).
+fn stand_ins(value: &Value) -> Value {
+    match value {
+        Value::String(text) if text == ISSUED_REFRESH_TOKEN => json!("a.b.c"),
+        Value::String(text) if text == CALLER_ADDRESS || text == OTHER_ADDRESS => {
+            json!(UNKNOWN_ADDRESS)
+        }
+        Value::String(text) if text == CLICK_TO_CALL => {
+            json!("c2c_00000000000000000000000000000000")
+        }
+        Value::Array(items) => Value::Array(items.iter().map(stand_ins).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, v)| (key.clone(), stand_ins(v)))
                 .collect(),
         ),
         other => other.clone(),
@@ -197,10 +434,15 @@ fn fake_operation(operation_id: &str) -> Operation {
         .unwrap_or_else(|| panic!("the fake does not serve {operation_id}"))
 }
 
-/// The spec's request example `example` of `operation_id`, with every property the request
-/// schema marks `format: jwt` (a token only the server that issued it accepts) replaced by
-/// [`ISSUED_REFRESH_TOKEN`].
-fn with_issued_tokens(spec: &Spec, operation_id: &str, example: &Value) -> Value {
+/// Whether the spec gives `operation_id` a request body.
+fn has_body(spec: &Spec, operation_id: &str) -> bool {
+    openapi_operation(spec, operation_id).request_body.is_some()
+}
+
+/// The spec's request example `example` of `operation_id`, with every value only a
+/// server that made it would know replaced by a placeholder: tokens (`format: jwt`) by
+/// [`ISSUED_REFRESH_TOKEN`], and the [`FAKE_STATE_VALUES`] (array items one by one).
+fn with_fake_values(spec: &Spec, operation_id: &str, example: &Value) -> Value {
     let schema = request_schema(spec, operation_id);
     let mut body = example.clone();
     if let (Some(fields), Some(properties)) = (
@@ -212,31 +454,84 @@ fn with_issued_tokens(spec: &Spec, operation_id: &str, example: &Value) -> Value
                 fields.insert(name.clone(), json!(ISSUED_REFRESH_TOKEN));
             }
         }
+        for (operation, name, placeholder) in FAKE_STATE_VALUES {
+            if *operation != operation_id {
+                continue;
+            }
+            match fields.get_mut(*name) {
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        *item = json!(placeholder);
+                    }
+                }
+                Some(value) => *value = json!(placeholder),
+                None => {}
+            }
+        }
     }
     body
 }
 
 /// A body the fake accepts for `operation_id`: the spec's first request example, with
-/// tokens this fake issued.
-fn valid_body(spec: &Spec, operation_id: &str) -> Value {
+/// values this fake knows; `None` for an operation without a request body.
+fn valid_body(spec: &Spec, operation_id: &str) -> Option<Value> {
+    if !has_body(spec, operation_id) {
+        return None;
+    }
     let (_, example) = request_examples(spec, operation_id)
         .into_iter()
         .next()
         .unwrap_or_else(|| panic!("{operation_id} has no request example"));
-    with_issued_tokens(spec, operation_id, &example)
+    Some(with_fake_values(spec, operation_id, &example))
+}
+
+/// A body for `operation_id` that sets every property of its request schema, when the
+/// first example does not already.
+fn every_property(operation_id: &str) -> Option<Value> {
+    match operation_id {
+        GUEST => Some(json!({
+            "allowed_addresses": [CALLER_ADDRESS, OTHER_ADDRESS],
+            "expire_at": signalwire_fabric_contract_tests::fixtures::EXPIRE_AT,
+            "region": "us-central",
+            "ch": "us-central",
+        })),
+        other => signalwire_fabric_contract_tests::fixtures::every_property(other),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // The scenarios: every kind of answer the fake can give.
 
+/// Which `{id}` a scenario puts in the path.
+#[derive(Debug, Clone, Copy)]
+enum Id {
+    /// A UUID no subscriber has.
+    Unknown,
+    /// Text that is not a UUID.
+    NotAUuid,
+    /// The calling subscriber's subscriber id (the one token responses name), which is not
+    /// its resource id.
+    SubscriberIdInstead,
+}
+
 /// How a scenario makes the fake answer.
 #[derive(Debug, Clone)]
 enum Provoke {
-    /// A request to the operation's path with these credentials and this body.
+    /// A request to the operation's path (`{id}`: the calling subscriber's resource id)
+    /// with these credentials and this body.
     Send(Credentials, Body),
     /// A valid request to the operation's path with this suffix added (a path the fake
-    /// does not serve).
+    /// does not serve, or an `{id}` it does not hold), with the project's credentials.
     PathSuffix(&'static str),
+    /// A valid request with this `{id}` in the path.
+    Id(Id),
+    /// A valid request with this query.
+    Query(&'static str),
+    /// A list's second page, by following the first page's `links.next`.
+    FollowNext,
+    /// A list's `links.next`, followed after the fake's clock has passed the page
+    /// token's lifetime.
+    StalePageToken,
     /// A refresh that sends the access token of a pair the fake issued.
     AccessTokenAsRefreshToken,
     /// A refresh that sends an issued refresh token after the fake's clock has passed its
@@ -308,10 +603,20 @@ struct Invalid {
     value: Value,
 }
 
+/// An item that fits `items` (a uuid, or a plain string), numbered so items differ.
+fn fitting_item(items: &Value, n: usize) -> Value {
+    match items.get("format").and_then(Value::as_str) {
+        Some("uuid") => json!(format!("00000000-0000-4000-8000-{n:012}")),
+        None => json!(format!("item-{n}")),
+        Some(other) => panic!("teach fitting_item about items of format {other}"),
+    }
+}
+
 /// For every property of `operation_id`'s request schema, values that break the spec's
 /// rules for it: the wrong JSON type, a string outside its `format`, `enum`, lengths or
-/// `pattern`, a fraction for an integer. Derived from the spec, so a property or rule
-/// added there is sent to the fake too.
+/// `pattern`, a fraction for an integer, an array with a bad item or too few or too many
+/// items. Derived from the spec, so a property or rule added there is sent to the fake
+/// too.
 fn invalid_values(spec: &Spec, operation_id: &str) -> Vec<Invalid> {
     let schema = request_schema(spec, operation_id);
     let properties = schema
@@ -327,11 +632,38 @@ fn invalid_values(spec: &Spec, operation_id: &str) -> Vec<Invalid> {
                 value,
             });
         };
+        let count = |keyword: &str| {
+            property
+                .get(keyword)
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+        };
         match property.get("type").and_then(Value::as_str) {
             Some("string") => add("a number instead of a string", json!(42)),
             Some("integer") => {
                 add("a string instead of an integer", json!("soon"));
                 add("a fraction instead of an integer", json!(1.5));
+            }
+            Some("array") => {
+                add("a string instead of an array", json!("not-an-array"));
+                let items = property.get("items").cloned().unwrap_or(json!({}));
+                match items.get("type").and_then(Value::as_str) {
+                    Some("string") => add("an item that is a number", json!([42])),
+                    other => panic!(
+                        "{operation_id}.{name}: teach invalid_values about items of type {other:?}"
+                    ),
+                }
+                if items.get("format") == Some(&json!("uuid")) {
+                    add("an item that is not a uuid", json!(["not-a-uuid"]));
+                }
+                if let Some(min) = count("minItems").filter(|min| *min > 0) {
+                    let fewer: Vec<Value> = (0..min - 1).map(|n| fitting_item(&items, n)).collect();
+                    add("fewer items than minItems", Value::Array(fewer));
+                }
+                if let Some(max) = count("maxItems") {
+                    let more: Vec<Value> = (0..=max).map(|n| fitting_item(&items, n)).collect();
+                    add("more items than maxItems", Value::Array(more));
+                }
             }
             other => panic!(
                 "{operation_id}.{name}: teach invalid_values about properties of type {other:?}"
@@ -353,20 +685,14 @@ fn invalid_values(spec: &Spec, operation_id: &str) -> Vec<Invalid> {
         {
             add("outside the enum", json!(format!("{first}-unknown")));
         }
-        let length = |keyword: &str| {
-            property
-                .get(keyword)
-                .and_then(Value::as_u64)
-                .and_then(|n| usize::try_from(n).ok())
-        };
-        if let Some(min) = length("minLength").filter(|min| *min > 0) {
+        if let Some(min) = count("minLength").filter(|min| *min > 0) {
             add("shorter than minLength", json!("A".repeat(min - 1)));
         }
-        if let Some(max) = length("maxLength") {
+        if let Some(max) = count("maxLength") {
             add("longer than maxLength", json!("A".repeat(max + 1)));
         }
         if property.get("pattern").is_some() {
-            let len = length("minLength").unwrap_or(1).max(1);
+            let len = count("minLength").unwrap_or(1).max(1);
             add("outside the pattern", json!("!".repeat(len)));
         }
     }
@@ -384,8 +710,8 @@ fn expected_code(required: bool, invalid: &Invalid) -> &'static str {
 }
 
 /// Rules the fake enforces that the spec's schema does not state (SignalWire's documented
-/// behaviour beyond the schema): valid by the spec's schema, refused with a documented
-/// 422 all the same.
+/// behaviour beyond the schema, and what it must know to say yes): valid by the spec's
+/// schema, refused with a documented 422 all the same. Bodies may hold placeholders.
 fn fake_only_rules() -> Vec<(
     &'static str,
     &'static str,
@@ -408,6 +734,83 @@ fn fake_only_rules() -> Vec<(
             "missing_required_parameter",
             "reference",
         ),
+        (
+            GUEST,
+            "an address the fake does not hold",
+            json!({"allowed_addresses": [CALLER_ADDRESS, UNKNOWN_ADDRESS]}),
+            "must_belong_to_project",
+            "allowed_addresses",
+        ),
+        (
+            GUEST,
+            "expire_at in the past",
+            json!({"allowed_addresses": [CALLER_ADDRESS], "expire_at": 0}),
+            "invalid_parameter",
+            "expire_at",
+        ),
+        (
+            INVITE,
+            "another subscriber's address",
+            json!({"address_id": OTHER_ADDRESS}),
+            "must_belong_to_project",
+            "address_id",
+        ),
+        (
+            INVITE,
+            "an address the fake does not hold",
+            json!({"address_id": UNKNOWN_ADDRESS}),
+            "must_belong_to_project",
+            "address_id",
+        ),
+        (
+            INVITE,
+            "expires_at in the past",
+            json!({"address_id": CALLER_ADDRESS, "expires_at": 0}),
+            "invalid_parameter",
+            "expires_at",
+        ),
+        (
+            EMBED,
+            "a token not shaped like c2c_ and 32 hex digits",
+            json!({"token": "widget-token"}),
+            "invalid_parameter",
+            "token",
+        ),
+        (
+            EMBED,
+            "a token of only spaces",
+            json!({"token": "   "}),
+            "missing_required_parameter",
+            "token",
+        ),
+        (
+            CREATE_SUBSCRIBER,
+            "an email without @",
+            json!({"email": "alice"}),
+            "invalid_parameter",
+            "email",
+        ),
+        (
+            CREATE_SUBSCRIBER,
+            "an email another subscriber has",
+            json!({"email": OTHER_REFERENCE}),
+            "invalid_parameter",
+            "email",
+        ),
+        (
+            UPDATE_SUBSCRIBER,
+            "an email another subscriber has",
+            json!({"email": OTHER_REFERENCE}),
+            "invalid_parameter",
+            "email",
+        ),
+        (
+            UPDATE_SUBSCRIBER,
+            "an email of only spaces",
+            json!({"email": "   "}),
+            "missing_required_parameter",
+            "email",
+        ),
     ]
 }
 
@@ -422,17 +825,23 @@ fn documented_scenarios(spec: &Spec) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
     for operation in spec.operations() {
         let id: &'static str = fake_operation(&operation.id).operation_id();
+        let scheme = scheme(spec, id);
         let valid = valid_body(spec, id);
+        let valid_as_sent = valid.clone().map_or(Body::Empty, Body::Json);
         let send = |credentials, body: Value| Provoke::Send(credentials, Body::Json(body));
 
         // Success.
         scenarios.push(scenario(
             id,
-            "the spec's first request example",
-            send(Credentials::Valid, valid.clone()),
+            if valid.is_some() {
+                "the spec's first request example"
+            } else {
+                "the request as documented"
+            },
+            Provoke::Send(Credentials::Valid, valid_as_sent.clone()),
             Expect::Success,
         ));
-        if let Some(every) = signalwire_fabric_contract_tests::fixtures::every_property(id) {
+        if let Some(every) = every_property(id) {
             scenarios.push(scenario(
                 id,
                 "every property set",
@@ -447,19 +856,19 @@ fn documented_scenarios(spec: &Spec) -> Vec<Scenario> {
             Expect::Success,
         ));
 
-        // 401.
-        for credentials in [
-            Credentials::WrongApiToken,
-            Credentials::WrongProjectId,
-            Credentials::Missing,
-            Credentials::Bearer,
-            Credentials::NotBase64,
-        ] {
+        // 401, or success where the operation takes no credentials (any sent are
+        // ignored).
+        for credentials in Credentials::ALL_SPECIFIC {
+            let expect = if credentials.satisfy(scheme) {
+                Expect::Success
+            } else {
+                Expect::Status(401)
+            };
             scenarios.push(scenario(
                 id,
-                format!("credentials {credentials:?}"),
-                send(credentials, valid.clone()),
-                Expect::Status(401),
+                format!("credentials {credentials:?} ({scheme:?} operation)"),
+                Provoke::Send(credentials, valid_as_sent.clone()),
+                expect,
             ));
         }
 
@@ -473,61 +882,126 @@ fn documented_scenarios(spec: &Spec) -> Vec<Scenario> {
                 Expect::Status(404),
             ));
         }
-
-        // 422: bodies that are no JSON object at all.
-        for (what, body) in [
-            ("an empty body", Body::Raw("")),
-            ("a body that is not JSON", Body::Raw("reference=alice")),
-            ("a JSON array", Body::Raw("[]")),
-            ("a JSON string", Body::Raw("\"alice\"")),
-        ] {
-            scenarios.push(scenario(
-                id,
-                what,
-                Provoke::Send(Credentials::Valid, body),
-                rejected("missing_required_parameter", None),
-            ));
-        }
-
-        // 422: every required property left out or null, every rule of every property
-        // broken, each on its own.
-        let schema = request_schema(spec, id);
-        let required = required_names(&schema);
-        for name in &required {
-            for (what, value) in [("left out", None), ("null", Some(Value::Null))] {
-                let mut body = valid.clone();
-                let fields = body.as_object_mut().expect("a request body is an object");
-                match value {
-                    None => fields.remove(name),
-                    Some(value) => fields.insert(name.clone(), value),
-                };
+        if operation.path.contains("{id}") {
+            for choice in [Id::Unknown, Id::NotAUuid, Id::SubscriberIdInstead] {
                 scenarios.push(scenario(
                     id,
-                    format!("required {name} {what}"),
-                    send(Credentials::Valid, body),
-                    rejected("missing_required_parameter", Some(name)),
+                    format!("the id {choice:?}"),
+                    Provoke::Id(choice),
+                    Expect::Status(404),
                 ));
             }
         }
-        for invalid in invalid_values(spec, id) {
-            let mut body = valid.clone();
-            body[invalid.property.as_str()] = invalid.value.clone();
-            let code = expected_code(required.contains(&invalid.property), &invalid);
+
+        // Lists: the next page, and page links the fake did not hand out.
+        if id == LIST || id == LIST_ADDRESSES {
             scenarios.push(scenario(
                 id,
-                format!("{}: {}", invalid.property, invalid.why),
-                send(Credentials::Valid, body),
-                rejected(code, Some(&invalid.property)),
+                "the second page, by links.next",
+                Provoke::FollowNext,
+                Expect::Success,
             ));
-        }
-        for (operation, what, body, code, attribute) in fake_only_rules() {
-            if operation == id {
+            scenarios.push(scenario(
+                id,
+                "a page_size on the first page",
+                Provoke::Query("page_size=5"),
+                Expect::Success,
+            ));
+            for (what, query) in [
+                (
+                    "a forged page_token",
+                    "page_number=1&page_size=1&page_token=PA0f3c9a1e2b",
+                ),
+                (
+                    "a later page without a page_token",
+                    "page_number=1&page_size=1",
+                ),
+                ("a page_size of 0", "page_size=0"),
+            ] {
                 scenarios.push(scenario(
                     id,
                     what,
-                    send(Credentials::Valid, body),
-                    rejected(code, Some(attribute)),
+                    Provoke::Query(query),
+                    Expect::Status(404),
                 ));
+            }
+            scenarios.push(scenario(
+                id,
+                "a page_token past its lifetime",
+                Provoke::StalePageToken,
+                Expect::Status(404),
+            ));
+        }
+
+        // 403: a click-to-call token of the right shape that this fake does not know.
+        if id == EMBED {
+            scenarios.push(scenario(
+                id,
+                "a click-to-call token this fake does not know",
+                send(
+                    Credentials::Valid,
+                    json!({"token": "c2c_00000000000000000000000000000000"}),
+                ),
+                Expect::Status(403),
+            ));
+        }
+
+        if let Some(valid) = &valid {
+            // 422: bodies that are no JSON object at all.
+            for (what, body) in [
+                ("an empty body", Body::Raw("")),
+                ("a body that is not JSON", Body::Raw("reference=alice")),
+                ("a JSON array", Body::Raw("[]")),
+                ("a JSON string", Body::Raw("\"alice\"")),
+            ] {
+                scenarios.push(scenario(
+                    id,
+                    what,
+                    Provoke::Send(Credentials::Valid, body),
+                    rejected("missing_required_parameter", None),
+                ));
+            }
+
+            // 422: every required property left out or null, every rule of every
+            // property broken, each on its own.
+            let schema = request_schema(spec, id);
+            let required = required_names(&schema);
+            for name in &required {
+                for (what, value) in [("left out", None), ("null", Some(Value::Null))] {
+                    let mut body = valid.clone();
+                    let fields = body.as_object_mut().expect("a request body is an object");
+                    match value {
+                        None => fields.remove(name),
+                        Some(value) => fields.insert(name.clone(), value),
+                    };
+                    scenarios.push(scenario(
+                        id,
+                        format!("required {name} {what}"),
+                        send(Credentials::Valid, body),
+                        rejected("missing_required_parameter", Some(name)),
+                    ));
+                }
+            }
+            for invalid in invalid_values(spec, id) {
+                let mut body = valid.clone();
+                body[invalid.property.as_str()] = invalid.value.clone();
+                let code = expected_code(required.contains(&invalid.property), &invalid);
+                scenarios.push(scenario(
+                    id,
+                    format!("{}: {}", invalid.property, invalid.why),
+                    send(Credentials::Valid, body),
+                    rejected(code, Some(&invalid.property)),
+                ));
+            }
+            for (operation, what, body, code, attribute) in fake_only_rules() {
+                if operation == id {
+                    scenarios.push(scenario(
+                        id,
+                        what,
+                        send(Credentials::Valid, body),
+                        rejected(code, Some(attribute)),
+                    ));
+                }
             }
         }
 
@@ -663,25 +1137,94 @@ fn fault_scenarios(spec: &Spec) -> Vec<Scenario> {
     scenarios
 }
 
+/// A fake for one scenario: pages of one item, and two seeded subscribers, the calling
+/// one with two addresses (so both lists have a second page).
+async fn seeded_fake() -> FakeSpace {
+    let fake = FakeSpace::builder()
+        .page_size(1)
+        .start()
+        .await
+        .expect("a fake on a random loopback port");
+    fake.create_subscriber(REFERENCE);
+    fake.create_subscriber(OTHER_REFERENCE);
+    fake.add_address(REFERENCE, "second room")
+        .expect("the subscriber was just seeded");
+    fake
+}
+
 /// Runs `scenario` against a fake of its own and returns the answer.
 async fn run(spec: &Spec, scenario: &Scenario) -> Answer {
-    let fake = FakeSpace::start().await;
+    let fake = seeded_fake().await;
+    let caller = fake.subscriber(REFERENCE).expect("seeded");
     let operation = fake_operation(scenario.operation);
-    let valid = Body::Json(valid_body(spec, scenario.operation));
+    let scheme = scheme(spec, scenario.operation);
+    let method = operation.method();
+    let path = operation.path_for(&caller.resource_id.to_string());
+    let valid = valid_body(spec, scenario.operation).map_or(Body::Empty, Body::Json);
+    let valid_request = |path| valid_request(method, path, scheme, &valid);
     let refresh_with = |token: String| Body::Json(json!({"refresh_token": token}));
+    let next_link = |first: &Answer| -> String {
+        assert_eq!(first.status, 200, "{}: the first page", scenario.what);
+        let next = first.json()["links"]["next"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: the first page has a next link", scenario.what))
+            .to_owned();
+        next.strip_prefix(fake.base_url())
+            .unwrap_or_else(|| panic!("{next} is not on the fake"))
+            .to_owned()
+    };
     match &scenario.provoke {
-        Provoke::Send(credentials, body) => send(&fake, operation.path(), *credentials, body).await,
+        Provoke::Send(credentials, body) => {
+            let request = Request {
+                method,
+                path: &path,
+                scheme,
+                credentials: *credentials,
+                body,
+            };
+            send(&fake, request).await
+        }
         Provoke::PathSuffix(suffix) => {
-            let path = format!("{}{suffix}", operation.path());
-            send(&fake, &path, Credentials::Valid, &valid).await
+            let path = format!("{path}{suffix}");
+            let request = Request {
+                credentials: Credentials::ProjectBasic,
+                ..valid_request(&path)
+            };
+            send(&fake, request).await
+        }
+        Provoke::Id(choice) => {
+            let id = match choice {
+                Id::Unknown => UNKNOWN_ADDRESS.to_owned(),
+                Id::NotAUuid => "not-a-uuid".to_owned(),
+                Id::SubscriberIdInstead => caller.subscriber_id.to_string(),
+            };
+            send(&fake, valid_request(&operation.path_for(&id))).await
+        }
+        Provoke::Query(query) => {
+            let path = format!("{path}?{query}");
+            send(&fake, valid_request(&path)).await
+        }
+        Provoke::FollowNext => {
+            let first = send(&fake, valid_request(&path)).await;
+            let next = next_link(&first);
+            send(&fake, valid_request(&next)).await
+        }
+        Provoke::StalePageToken => {
+            let first = send(&fake, valid_request(&path)).await;
+            let next = next_link(&first);
+            fake.clock()
+                .advance(PAGE_TOKEN_LIFETIME + Duration::from_secs(1));
+            send(&fake, valid_request(&next)).await
         }
         Provoke::AccessTokenAsRefreshToken => {
             let issued = fake.create_subscriber_token(REFERENCE);
+            let body = refresh_with(issued.token);
             send(
                 &fake,
-                operation.path(),
-                Credentials::Valid,
-                &refresh_with(issued.token),
+                Request {
+                    body: &body,
+                    ..valid_request(&path)
+                },
             )
             .await
         }
@@ -690,11 +1233,22 @@ async fn run(spec: &Spec, scenario: &Scenario) -> Answer {
             fake.clock()
                 .advance(REFRESH_TOKEN_LIFETIME + Duration::from_secs(1));
             let body = refresh_with(issued.refresh_token);
-            send(&fake, operation.path(), Credentials::Valid, &body).await
+            send(
+                &fake,
+                Request {
+                    body: &body,
+                    ..valid_request(&path)
+                },
+            )
+            .await
         }
         Provoke::SpentRefreshToken => {
             let body = refresh_with(fake.create_subscriber_token(REFERENCE).refresh_token);
-            let first = send(&fake, operation.path(), Credentials::Valid, &body).await;
+            let request = || Request {
+                body: &body,
+                ..valid_request(&path)
+            };
+            let first = send(&fake, request()).await;
             assert!(
                 (200..300).contains(&first.status),
                 "{}: the first exchange must succeed, got {} {}",
@@ -702,11 +1256,11 @@ async fn run(spec: &Spec, scenario: &Scenario) -> Answer {
                 first.status,
                 first.shown()
             );
-            send(&fake, operation.path(), Credentials::Valid, &body).await
+            send(&fake, request()).await
         }
         Provoke::Fault(fault) => {
             fake.inject(operation, fault.clone(), 1);
-            let answer = send(&fake, operation.path(), Credentials::Valid, &valid).await;
+            let answer = send(&fake, valid_request(&path)).await;
             assert_eq!(
                 fake.faults_pending(operation),
                 0,
@@ -765,13 +1319,19 @@ fn check(spec: &Spec, scenario: &Scenario, answer: &Answer) -> Option<u16> {
         Expect::AsFaultSays { .. } => unreachable!("handled above"),
     }
 
+    // A status the spec documents without a body (204) must come without one.
+    let Some(_) = response_media(spec, scenario.operation, answer.status) else {
+        assert!(
+            answer.body.is_empty(),
+            "{label}: the spec documents no body for this status, the fake sent {}",
+            answer.shown()
+        );
+        assert_eq!(answer.content_type, None, "{label}: a type for no body");
+        return Some(answer.status);
+    };
+
     // The body: JSON, labelled as the spec documents, fitting the spec's schema, with no
     // field the spec does not name.
-    let media = response_media(spec, scenario.operation, answer.status);
-    assert!(
-        media.is_some(),
-        "{label}: the spec documents no {JSON} body for this status"
-    );
     assert_eq!(answer.media_type().as_deref(), Some(JSON), "{label}");
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or_else(|error| {
         panic!(
@@ -854,7 +1414,7 @@ async fn every_answer_the_fake_gives_has_a_documented_status_and_a_body_that_fit
     }
 
     // Every documented pair the fake can produce was produced, and the exceptions hold.
-    let mut table = String::from("operation                  status  fake answers\n");
+    let mut table = format!("{:32}  status  fake answers\n", "operation");
     let mut problems = Vec::new();
     for (operation, status) in documented_pairs(&spec) {
         let seen = observed
@@ -881,7 +1441,7 @@ async fn every_answer_the_fake_gives_has_a_documented_status_and_a_body_that_fit
             }
             (seen, None) => format!("{seen} scenarios"),
         };
-        table.push_str(&format!("{operation:25}  {status:<6}  {note}\n"));
+        table.push_str(&format!("{operation:32}  {status:<6}  {note}\n"));
     }
     for (operation, status, _) in NEVER_PRODUCED {
         if !documented_pairs(&spec).contains(&((*operation).to_owned(), *status)) {
@@ -930,10 +1490,13 @@ async fn injected_undocumented_faults_send_exactly_what_the_fault_says() {
 #[tokio::test]
 async fn the_fake_accepts_every_request_example_of_the_spec_with_a_documented_success() {
     let spec = spec();
-    let mut accepted = 0;
+    let mut accepted = Vec::new();
     for operation in spec.operations() {
+        if !has_body(&spec, &operation.id) {
+            continue;
+        }
         for (name, example) in request_examples(&spec, &operation.id) {
-            let body = with_issued_tokens(&spec, &operation.id, &example);
+            let body = with_fake_values(&spec, &operation.id, &example);
             let scenario = scenario(
                 fake_operation(&operation.id).operation_id(),
                 format!("request example `{name}`"),
@@ -942,39 +1505,80 @@ async fn the_fake_accepts_every_request_example_of_the_spec_with_a_documented_su
             );
             let answer = run(&spec, &scenario).await;
             check(&spec, &scenario, &answer);
-            accepted += 1;
+            accepted.push(format!("{} {name}", operation.id));
         }
     }
     assert!(
-        accepted >= 3,
-        "only {accepted} request examples were sent: the spec has both create examples and \
-         the refresh example"
+        accepted.len() >= 8,
+        "only {accepted:?} were sent: the spec has two create examples and one each for \
+         refresh, guest, invite, embed, create_subscriber and update_subscriber"
     );
 }
 
 #[tokio::test]
-async fn a_token_in_a_request_example_must_be_replaced_by_one_the_fake_issued() {
-    // Why the previous test substitutes tokens: the example's own token text was never
-    // issued by this fake, so it is refused like any unknown token.
+async fn a_request_example_as_written_names_what_only_its_own_server_knows() {
+    // Why the previous test substitutes values: the example's own token, address ids and
+    // click-to-call token were never issued or held by this fake, so each is refused the
+    // way an unknown one is.
     let spec = spec();
-    let mut refused = 0;
+    let expected: BTreeMap<&str, Expect> = BTreeMap::from([
+        (REFRESH, rejected("token_invalid", Some("refresh_token"))),
+        (
+            GUEST,
+            rejected("must_belong_to_project", Some("allowed_addresses")),
+        ),
+        (
+            INVITE,
+            rejected("must_belong_to_project", Some("address_id")),
+        ),
+        (EMBED, Expect::Status(403)),
+    ]);
+    let mut refused = BTreeSet::new();
     for operation in spec.operations() {
+        if !has_body(&spec, &operation.id) {
+            continue;
+        }
         for (name, example) in request_examples(&spec, &operation.id) {
-            if with_issued_tokens(&spec, &operation.id, &example) == example {
+            if with_fake_values(&spec, &operation.id, &example) == example {
                 continue;
             }
+            let id = fake_operation(&operation.id).operation_id();
+            let expect = expected
+                .get(id)
+                .unwrap_or_else(|| panic!("{id}: say how its example as written is refused"))
+                .clone();
             let scenario = scenario(
-                fake_operation(&operation.id).operation_id(),
+                id,
                 format!("request example `{name}` as written"),
                 Provoke::Send(Credentials::Valid, Body::Json(example)),
-                rejected("token_invalid", Some("refresh_token")),
+                expect,
             );
             let answer = run(&spec, &scenario).await;
             check(&spec, &scenario, &answer);
-            refused += 1;
+            refused.insert(id);
         }
     }
-    assert_eq!(refused, 1, "the refresh example is the one with a token");
+    let expected: BTreeSet<&str> = expected.keys().copied().collect();
+    assert_eq!(refused, expected);
+}
+
+#[test]
+fn every_fake_state_value_names_a_property_of_its_operations_request() {
+    let spec = spec();
+    for (operation, property, placeholder) in FAKE_STATE_VALUES {
+        let schema = request_schema(&spec, operation);
+        assert!(
+            schema["properties"].get(*property).is_some(),
+            "{operation}.{property} ({placeholder}) is not in the spec's request schema"
+        );
+        let examples = request_examples(&spec, operation);
+        assert!(
+            examples
+                .iter()
+                .any(|(_, example)| example.get(*property).is_some()),
+            "no request example of {operation} sets {property}: nothing to replace"
+        );
+    }
 }
 
 #[test]
@@ -982,20 +1586,24 @@ fn every_invalid_value_the_suite_sends_breaks_the_spec_and_every_fake_only_rule_
     let spec = spec();
     let mut checked = 0;
     for operation in spec.operations() {
-        let request = validator(&request_schema(&spec, &operation.id));
-        let valid = valid_body(&spec, &operation.id);
-        let with_token = |mut body: Value| {
-            // Any JWT-shaped text stands in for the issued token here.
-            if body.get("refresh_token") == Some(&json!(ISSUED_REFRESH_TOKEN)) {
-                body["refresh_token"] = json!("a.b.c");
-            }
-            body
+        let Some(valid) = valid_body(&spec, &operation.id) else {
+            continue;
         };
+        let request = validator(&request_schema(&spec, &operation.id));
+        // Any text of the right shape stands in for what the fake would issue or hold.
+        let valid = stand_ins(&valid);
         assert!(
-            violations(&request, &with_token(valid.clone())).is_empty(),
+            violations(&request, &valid).is_empty(),
             "{}: the valid body breaks the spec",
             operation.id
         );
+        if let Some(every) = every_property(&operation.id) {
+            assert!(
+                violations(&request, &stand_ins(&every)).is_empty(),
+                "{}: the every-property body breaks the spec",
+                operation.id
+            );
+        }
         let invalid = invalid_values(&spec, &operation.id);
         let properties = request_schema(&spec, &operation.id)["properties"]
             .as_object()
@@ -1008,7 +1616,7 @@ fn every_invalid_value_the_suite_sends_breaks_the_spec_and_every_fake_only_rule_
             operation.id
         );
         for invalid in invalid {
-            let mut body = with_token(valid.clone());
+            let mut body = valid.clone();
             body[invalid.property.as_str()] = invalid.value.clone();
             assert!(
                 !violations(&request, &body).is_empty(),
@@ -1024,12 +1632,12 @@ fn every_invalid_value_the_suite_sends_breaks_the_spec_and_every_fake_only_rule_
     for (operation, what, body, _, _) in fake_only_rules() {
         let request = validator(&request_schema(&spec, operation));
         assert!(
-            violations(&request, &body).is_empty(),
+            violations(&request, &stand_ins(&body)).is_empty(),
             "{operation} {what}: the spec's schema refuses it too; move it to the spec-derived \
              invalid values"
         );
     }
-    assert!(checked >= 20, "only {checked} invalid values");
+    assert!(checked >= 40, "only {checked} invalid values");
 }
 
 #[test]

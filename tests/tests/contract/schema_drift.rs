@@ -28,7 +28,14 @@ const ACCEPTED: &[Accepted] = &[];
 /// (`#[schemars(inline)]`) into the property that uses them, where they are compared.
 const INLINED_WIRE_TYPES: &[(&str, &str)] = &[
     ("Scope", "inlined as SubscriberTokenRequest.scope"),
-    ("Region", "inlined as SubscriberTokenRequest.region"),
+    (
+        "Region",
+        "inlined as SubscriberTokenRequest.region and SubscriberGuestTokenRequest.region/ch",
+    ),
+    (
+        "ResourceType",
+        "inlined as SubscriberResponse.type and SubscriberAddress.type",
+    ),
 ];
 
 /// The name schemars gives `T` and the root schema it derives for it, as JSON.
@@ -46,6 +53,20 @@ fn wire_schemas() -> BTreeMap<String, Value> {
         derived::<wire::SubscriberTokenResponse>(),
         derived::<wire::RefreshSubscriberTokenRequest>(),
         derived::<wire::RefreshSubscriberTokenResponse>(),
+        derived::<wire::SubscriberGuestTokenRequest>(),
+        derived::<wire::SubscriberGuestTokenResponse>(),
+        derived::<wire::SubscriberInviteTokenRequest>(),
+        derived::<wire::SubscriberInviteTokenResponse>(),
+        derived::<wire::GuestEmbedTokenRequest>(),
+        derived::<wire::GuestEmbedTokenResponse>(),
+        derived::<wire::SubscriberRequest>(),
+        derived::<wire::SubscriberResponse>(),
+        derived::<wire::SubscriberDetails>(),
+        derived::<wire::SubscriberAddress>(),
+        derived::<wire::AddressChannels>(),
+        derived::<wire::PageLinks>(),
+        derived::<wire::SubscriberPage>(),
+        derived::<wire::SubscriberAddressPage>(),
         derived::<wire::ErrorResponse>(),
         derived::<wire::ValidationError>(),
     ])
@@ -511,4 +532,48 @@ fn an_accepted_difference_covers_exactly_its_finding_and_a_stale_one_is_named() 
     assert!(comparison.unaccepted(&[]).len() == 1);
     assert!(comparison.unaccepted(&[jwt, gone]).is_empty());
     assert_eq!(comparison.stale(&[jwt, gone]), vec![&gone]);
+}
+
+#[test]
+fn drift_in_the_guest_and_subscriber_components_is_reported_down_to_array_items() {
+    let findings = findings_after(
+        |spec| {
+            at(
+                spec,
+                "/SubscriberGuestTokenRequest/properties/allowed_addresses/items",
+            )
+            .as_object_mut()
+            .expect("a schema")
+            .remove("format");
+            at(
+                spec,
+                "/SubscriberGuestTokenRequest/properties/allowed_addresses",
+            )["maxItems"] = json!(20);
+            *at(spec, "/SubscriberPage/properties/data/items/$ref") =
+                json!("#/components/schemas/SubscriberAddress");
+            at(spec, "/SubscriberResponse/required")
+                .as_array_mut()
+                .expect("a list")
+                .push(json!("project_id"));
+        },
+        |wire| {
+            let schema = wire.get_mut("PageLinks").expect("registered");
+            at(schema, "/properties")
+                .as_object_mut()
+                .expect("properties")
+                .remove("prev");
+        },
+    );
+    assert_findings(
+        &findings,
+        &[
+            ("PageLinks", "properties"),
+            ("SubscriberGuestTokenRequest.allowed_addresses", "maxItems"),
+            ("SubscriberGuestTokenRequest.allowed_addresses[]", "format"),
+            ("SubscriberPage.data[]", "ref"),
+            ("SubscriberResponse", "required"),
+            // Required now, but the wire type's `Option` would still allow null.
+            ("SubscriberResponse.project_id", "nullable"),
+        ],
+    );
 }

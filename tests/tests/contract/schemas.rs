@@ -5,7 +5,9 @@ use serde_json::{Map, Value, json};
 use signalwire_fabric_contract_tests::schema::{
     is_jwt, is_uuid, request_schema, response_schema, to_json_schema, validator, violations,
 };
-use signalwire_fabric_contract_tests::{fixtures, request_examples, response_examples, spec};
+use signalwire_fabric_contract_tests::{
+    fixtures, has_request_body, request_examples, response_examples, spec,
+};
 
 fn components(value: Value) -> Map<String, Value> {
     match value {
@@ -103,21 +105,30 @@ fn every_request_and_response_example_in_the_spec_fits_its_own_schema() {
     let spec = spec();
     let mut checked = 0;
     for operation in spec.operations() {
-        let request = validator(&request_schema(&spec, &operation.id));
-        for (name, example) in request_examples(&spec, &operation.id) {
-            let broken = violations(&request, &example);
-            assert!(
-                broken.is_empty(),
-                "{} request example {name}: {broken:#?}",
-                operation.id
-            );
-            checked += 1;
-        }
-        if let Some(body) = fixtures::every_property(&operation.id) {
-            let broken = violations(&request, &body);
-            assert!(
-                broken.is_empty(),
-                "{} every-property body: {broken:#?}",
+        if has_request_body(&spec, &operation.id) {
+            let request = validator(&request_schema(&spec, &operation.id));
+            for (name, example) in request_examples(&spec, &operation.id) {
+                let broken = violations(&request, &example);
+                assert!(
+                    broken.is_empty(),
+                    "{} request example {name}: {broken:#?}",
+                    operation.id
+                );
+                checked += 1;
+            }
+            if let Some(body) = fixtures::every_property(&operation.id) {
+                let broken = violations(&request, &body);
+                assert!(
+                    broken.is_empty(),
+                    "{} every-property body: {broken:#?}",
+                    operation.id
+                );
+            }
+        } else {
+            assert_eq!(
+                fixtures::every_property(&operation.id),
+                None,
+                "{} takes no body",
                 operation.id
             );
         }
@@ -137,7 +148,7 @@ fn every_request_and_response_example_in_the_spec_fits_its_own_schema() {
             }
         }
     }
-    assert!(checked >= 15, "only {checked} examples were checked");
+    assert!(checked >= 40, "only {checked} examples were checked");
 }
 
 #[test]
@@ -195,6 +206,76 @@ fn the_request_validators_reject_bodies_that_break_the_spec() {
         assert!(
             !violations(&refresh, &body).is_empty(),
             "{rule}: {body} passed"
+        );
+    }
+}
+
+#[test]
+fn the_request_validators_of_the_guest_invite_embed_and_subscriber_operations_are_not_vacuous() {
+    let spec = spec();
+    let address = "f371a4d1-68fc-4be1-92ba-1728b766cf1c";
+    let eleven: Vec<String> = (0..11)
+        .map(|i| format!("0b6a2f1d-3c4e-4d5f-8a6b-{i:012}"))
+        .collect();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "create_subscriber_guest_token",
+            json!({}),
+            "allowed_addresses is required",
+        ),
+        (
+            "create_subscriber_guest_token",
+            json!({"allowed_addresses": []}),
+            "allowed_addresses has minItems 1",
+        ),
+        (
+            "create_subscriber_guest_token",
+            json!({"allowed_addresses": eleven}),
+            "allowed_addresses has maxItems 10",
+        ),
+        (
+            "create_subscriber_guest_token",
+            json!({"allowed_addresses": ["room-1"]}),
+            "allowed_addresses are uuids",
+        ),
+        (
+            "create_subscriber_guest_token",
+            json!({"allowed_addresses": [address], "ch": "eu-west"}),
+            "ch is an enum",
+        ),
+        (
+            "create_subscriber_invite_token",
+            json!({"address_id": "room-1"}),
+            "address_id is a uuid",
+        ),
+        (
+            "create_subscriber_invite_token",
+            json!({"address_id": address, "expires_at": "soon"}),
+            "expires_at is an integer",
+        ),
+        ("create_guest_embed_token", json!({}), "token is required"),
+        (
+            "create_guest_embed_token",
+            json!({"token": ""}),
+            "token has minLength 1",
+        ),
+        ("create_subscriber", json!({}), "email is required"),
+        (
+            "create_subscriber",
+            json!({"email": "a@example.com", "password": "p".repeat(7)}),
+            "password has minLength 8",
+        ),
+        (
+            "update_subscriber",
+            json!({"email": "a@example.com", "password": "p".repeat(73)}),
+            "password has maxLength 72",
+        ),
+    ];
+    for (operation, body, rule) in cases {
+        let request = validator(&request_schema(&spec, operation));
+        assert!(
+            !violations(&request, &body).is_empty(),
+            "{operation}: {rule}: {body} passed"
         );
     }
 }

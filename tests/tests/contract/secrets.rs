@@ -1,5 +1,7 @@
-//! No snapshot holds a secret: not the API token or the Basic credentials, not a password,
-//! not any token the suite sends or serves, nor a long piece of one.
+//! No snapshot holds a secret: not the API token or the Basic credentials, not the
+//! subscriber access token invites are sent with, not a password, not any token the suite
+//! sends or serves (access, refresh, guest, invite, embed, click-to-call), nor a long
+//! piece of one.
 
 use std::path::PathBuf;
 
@@ -68,7 +70,7 @@ fn snapshot_files() -> Vec<PathBuf> {
 fn no_snapshot_contains_a_secret_or_a_piece_of_one() {
     let secrets = fixtures::secrets(&spec());
     assert!(
-        secrets.len() >= 6,
+        secrets.len() >= 14,
         "the secret list looks incomplete: {} entries",
         secrets.len()
     );
@@ -129,6 +131,36 @@ fn the_scan_finds_a_planted_secret_whole_or_in_part() {
         .expect("segments");
     assert!(!leaks(&format!("body starts: {ciphertext}"), &forbidden).is_empty());
     assert!(!token_shaped_runs(token).is_empty());
+    // The secrets of the operations beyond create and refresh are listed too.
+    let spec = spec();
+    let bearer = fixtures::access_token();
+    assert!(!leaks(&format!("Authorization: Bearer {bearer}"), &forbidden).is_empty());
+    let from_request = |operation: &str, key: &str| -> String {
+        signalwire_fabric_contract_tests::request_examples(&spec, operation)
+            .into_iter()
+            .find_map(|(_, example)| example.get(key)?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("{operation} has no request example with {key}"))
+    };
+    let click_to_call = from_request("create_guest_embed_token", "token");
+    assert!(
+        click_to_call.len() < 40,
+        "a click-to-call token is short: only the list, not its shape, finds it"
+    );
+    assert!(!leaks(&format!("token: {click_to_call}"), &forbidden).is_empty());
+    let password = from_request("create_subscriber", "password");
+    assert!(!leaks(&format!("password: {password}"), &forbidden).is_empty());
+    assert!(!leaks(&format!("password: {}", fixtures::PASSWORD), &forbidden).is_empty());
+    for operation in ["create_subscriber_invite_token", "create_guest_embed_token"] {
+        let (_, example) = signalwire_fabric_contract_tests::success_example(&spec, operation);
+        let token = example
+            .get("token")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_else(|| panic!("{operation}: the success example has a token"));
+        assert!(
+            !leaks(&format!("issued: {token}"), &forbidden).is_empty(),
+            "{operation}"
+        );
+    }
     assert!(
         leaks(
             "display: 401 Unauthorized (server says: Unauthorized)",
