@@ -10,14 +10,16 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod exit;
 mod fake;
+mod guests;
 mod output;
+mod subscribers;
 mod tokens;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "signalwire-fabric",
     version,
-    about = "SignalWire Fabric subscriber tokens from the command line",
+    about = "SignalWire Fabric subscribers and their tokens from the command line",
     after_help = exit::TABLE
 )]
 struct Cli {
@@ -29,9 +31,12 @@ struct Cli {
 enum Command {
     /// Walk through a subscriber token's lifecycle against an in-process fake space.
     Demo,
-    /// Create or refresh subscriber tokens.
+    /// Create or refresh subscriber tokens; guest, invite and embed tokens.
     #[command(subcommand)]
     Tokens(Box<TokensCommand>),
+    /// Create, read, update, delete and list subscribers.
+    #[command(subcommand)]
+    Subscribers(Box<subscribers::SubscribersCommand>),
     /// Run a fake SignalWire space on this machine.
     #[command(subcommand)]
     Fake(FakeCommand),
@@ -44,6 +49,13 @@ enum TokensCommand {
     /// Exchange a refresh token for a new pair. The refresh token is read from stdin, or
     /// from --refresh-token-file; never from the command line, where other users can see it.
     Refresh(tokens::RefreshArgs),
+    /// Create a token pair for a guest allowed into some addresses.
+    Guest(guests::GuestArgs),
+    /// Create an invite to one of a subscriber's addresses, with the subscriber's access
+    /// token (read from stdin or --access-token-file).
+    Invite(guests::InviteArgs),
+    /// Exchange a click-to-call token for an embed token (no credentials needed).
+    Embed(guests::EmbedArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,7 +72,11 @@ async fn main() -> ExitCode {
         Command::Tokens(command) => match *command {
             TokensCommand::Create(args) => tokens::create(*args).await,
             TokensCommand::Refresh(args) => tokens::refresh(args).await,
+            TokensCommand::Guest(args) => guests::guest(args).await,
+            TokensCommand::Invite(args) => guests::invite(args).await,
+            TokensCommand::Embed(args) => guests::embed(args).await,
         },
+        Command::Subscribers(command) => subscribers::run(*command).await,
         Command::Fake(FakeCommand::Serve(args)) => fake::serve(args).await,
     };
     match result {

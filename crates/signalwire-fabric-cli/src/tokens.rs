@@ -31,23 +31,39 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn client(&self) -> Result<Client, Failure> {
+    /// A client with the project's credentials, which most commands need.
+    pub fn client(&self) -> Result<Client, Failure> {
+        self.build(true)
+    }
+
+    /// A client that uses the project's credentials when they are given, for commands
+    /// that can do without them (invite and embed tokens).
+    pub fn client_maybe_anonymous(&self) -> Result<Client, Failure> {
+        self.build(false)
+    }
+
+    fn build(&self, credentials_required: bool) -> Result<Client, Failure> {
         let api_token = match &self.api_token_file {
-            Some(path) => read_secret_file(path, "API token")?,
-            None => std::env::var(ENV_API_TOKEN).map_err(|_| {
-                Failure::usage(format!(
-                    "no API token: set {ENV_API_TOKEN} or pass --api-token-file"
-                ))
-            })?,
+            Some(path) => Some(read_secret_file(path, "API token")?),
+            None => std::env::var(ENV_API_TOKEN).ok(),
         };
-        let project_id = self.project_id.clone().ok_or_else(|| {
-            Failure::usage(format!(
-                "no project id: set {ENV_PROJECT_ID} or pass --project-id"
-            ))
-        })?;
-        let mut builder = Client::builder()
-            .project_id(project_id)
-            .api_token(api_token);
+        let mut builder = Client::builder();
+        match (self.project_id.clone(), api_token) {
+            (Some(project_id), Some(api_token)) => {
+                builder = builder.project_id(project_id).api_token(api_token);
+            }
+            _ if !credentials_required => {}
+            (None, _) => {
+                return Err(Failure::usage(format!(
+                    "no project id: set {ENV_PROJECT_ID} or pass --project-id"
+                )));
+            }
+            (Some(_), None) => {
+                return Err(Failure::usage(format!(
+                    "no API token: set {ENV_API_TOKEN} or pass --api-token-file"
+                )));
+            }
+        }
         builder = match (&self.base_url, &self.space) {
             (Some(base_url), _) => builder.base_url(base_url),
             (None, Some(space)) => builder.space(space),
@@ -68,7 +84,7 @@ impl Connection {
 pub struct OutputArgs {
     /// Print the result as JSON, with the full tokens, for scripts
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Also save the new pair to this file (replaced atomically, mode 0600)
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -195,18 +211,7 @@ pub async fn create(args: CreateArgs) -> Result<(), Failure> {
 
 pub async fn refresh(args: RefreshArgs) -> Result<(), Failure> {
     let client = args.connection.client()?;
-    let text = match &args.refresh_token_file {
-        Some(path) => read_secret_file(path, "refresh token")?,
-        None => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|error| {
-                    Failure::usage(format!("cannot read the refresh token from stdin: {error}"))
-                })?;
-            text
-        }
-    };
+    let text = read_secret(args.refresh_token_file.as_deref(), "refresh token")?;
     let refresh_token = RefreshToken::parse(text.trim()).map_err(|problem| {
         Failure::from(Error::InvalidInput {
             field: "refresh_token",
@@ -248,8 +253,25 @@ async fn report(
     Ok(())
 }
 
+/// Reads a secret from `file`, or from stdin when no file is given (never from argv,
+/// which other users can see).
+pub fn read_secret(file: Option<&std::path::Path>, what: &str) -> Result<String, Failure> {
+    match file {
+        Some(path) => read_secret_file(path, what),
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|error| {
+                    Failure::usage(format!("cannot read the {what} from stdin: {error}"))
+                })?;
+            Ok(text.trim().to_owned())
+        }
+    }
+}
+
 /// Reads a secret from a file, trimming the trailing newline editors add.
-fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, Failure> {
+pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<String, Failure> {
     std::fs::read_to_string(path)
         .map(|text| text.trim_end_matches(['\n', '\r']).to_owned())
         .map_err(|error| {

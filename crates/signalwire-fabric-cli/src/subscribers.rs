@@ -1,0 +1,257 @@
+//! `subscribers list|get|create|update|delete|addresses`.
+
+use std::path::PathBuf;
+use std::pin::pin;
+use std::time::SystemTime;
+
+use clap::{Args, Subcommand};
+use futures_util::TryStreamExt as _;
+use signalwire_fabric::{Subscriber, SubscriberAddress, SubscriberFields};
+
+use crate::exit::Failure;
+use crate::tokens::{Connection, read_secret_file};
+
+/// `subscribers ...`.
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// List every subscriber, page after page.
+    List(ListArgs),
+    /// Show one subscriber.
+    Get(IdArgs),
+    /// Create a subscriber.
+    Create(Box<FieldsArgs>),
+    /// Replace a subscriber's details.
+    Update(Box<UpdateArgs>),
+    /// Delete a subscriber.
+    Delete(IdArgs),
+    /// List a subscriber's addresses.
+    Addresses(IdListArgs),
+}
+
+/// Output for listings.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print one JSON object per line
+    #[arg(long)]
+    json: bool,
+}
+
+/// A subscriber by id.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The subscriber resource id
+    id: String,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// A subscriber's addresses.
+#[derive(Debug, Args)]
+pub struct IdListArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The subscriber resource id
+    id: String,
+    /// Print one JSON object per line
+    #[arg(long)]
+    json: bool,
+}
+
+/// A subscriber's details.
+#[derive(Debug, Args)]
+pub struct FieldsArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// The subscriber's email address
+    #[arg(long)]
+    email: String,
+    /// Set the password from this file (8 to 72 characters)
+    #[arg(long, value_name = "PATH")]
+    password_file: Option<PathBuf>,
+    /// First name
+    #[arg(long)]
+    first_name: Option<String>,
+    /// Last name
+    #[arg(long)]
+    last_name: Option<String>,
+    /// The name shown for the subscriber
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Job title
+    #[arg(long)]
+    job_title: Option<String>,
+    /// IANA time zone, e.g. Europe/Stockholm
+    #[arg(long)]
+    timezone: Option<String>,
+    /// Country
+    #[arg(long)]
+    country: Option<String>,
+    /// Company
+    #[arg(long)]
+    company_name: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// `subscribers update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The subscriber resource id
+    id: String,
+    #[command(flatten)]
+    fields: FieldsArgs,
+}
+
+impl FieldsArgs {
+    fn fields(&self) -> Result<SubscriberFields, Failure> {
+        let mut fields = SubscriberFields::new(self.email.clone());
+        if let Some(path) = &self.password_file {
+            fields = fields.password(read_secret_file(path, "password")?);
+        }
+        let optional = [
+            (
+                &self.first_name,
+                SubscriberFields::first_name as fn(_, String) -> _,
+            ),
+            (&self.last_name, SubscriberFields::last_name),
+            (&self.display_name, SubscriberFields::display_name),
+            (&self.job_title, SubscriberFields::job_title),
+            (&self.timezone, SubscriberFields::timezone),
+            (&self.country, SubscriberFields::country),
+            (&self.company_name, SubscriberFields::company_name),
+        ];
+        for (value, set) in optional {
+            if let Some(value) = value {
+                fields = set(fields, value.clone());
+            }
+        }
+        Ok(fields)
+    }
+}
+
+pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
+    match command {
+        SubscribersCommand::List(args) => {
+            let client = args.connection.client()?;
+            let mut stream = pin!(client.subscribers().list());
+            let mut count = 0usize;
+            // Each subscriber is printed as its page arrives.
+            while let Some(subscriber) = stream.try_next().await? {
+                print_subscriber(&subscriber, args.json);
+                count += 1;
+            }
+            if !args.json {
+                println!("{count} subscribers");
+            }
+        }
+        SubscribersCommand::Get(args) => {
+            let subscriber = args
+                .connection
+                .client()?
+                .subscribers()
+                .get(&args.id)
+                .await?;
+            print_subscriber(&subscriber, args.json);
+        }
+        SubscribersCommand::Create(args) => {
+            let client = args.connection.client()?;
+            let subscriber = client.subscribers().create(args.fields()?).await?;
+            print_subscriber(&subscriber, args.json);
+        }
+        SubscribersCommand::Update(args) => {
+            let client = args.fields.connection.client()?;
+            let subscriber = client
+                .subscribers()
+                .update(&args.id, args.fields.fields()?)
+                .await?;
+            print_subscriber(&subscriber, args.fields.json);
+        }
+        SubscribersCommand::Delete(args) => {
+            args.connection
+                .client()?
+                .subscribers()
+                .delete(&args.id)
+                .await?;
+            if args.json {
+                println!("{}", serde_json::json!({ "deleted": args.id }));
+            } else {
+                println!("deleted {}", args.id);
+            }
+        }
+        SubscribersCommand::Addresses(args) => {
+            let client = args.connection.client()?;
+            let mut stream = pin!(client.subscribers().addresses(&args.id));
+            while let Some(address) = stream.try_next().await? {
+                print_address(&address, args.json);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn time(at: Option<SystemTime>) -> Option<String> {
+    at.map(|at| humantime::format_rfc3339_seconds(at).to_string())
+}
+
+fn print_subscriber(subscriber: &Subscriber, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": subscriber.id,
+                "subscriber_id": subscriber.subscriber_id.as_ref().map(|id| id.as_str()),
+                "project_id": subscriber.project_id,
+                "email": subscriber.email,
+                "display_name": subscriber.display_name,
+                "first_name": subscriber.first_name,
+                "last_name": subscriber.last_name,
+                "job_title": subscriber.job_title,
+                "timezone": subscriber.timezone,
+                "country": subscriber.country,
+                "company_name": subscriber.company_name,
+                "created_at": time(subscriber.created_at),
+                "updated_at": time(subscriber.updated_at),
+            })
+        );
+    } else {
+        println!(
+            "{}  {}  {}",
+            subscriber.id,
+            subscriber.email.as_deref().unwrap_or("-"),
+            subscriber.display_name.as_deref().unwrap_or("-"),
+        );
+    }
+}
+
+fn print_address(address: &SubscriberAddress, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": address.id,
+                "name": address.name,
+                "display_name": address.display_name,
+                "locked": address.locked,
+                "channels": {
+                    "audio": address.channels.audio,
+                    "messaging": address.channels.messaging,
+                    "video": address.channels.video,
+                },
+                "created_at": time(address.created_at),
+            })
+        );
+    } else {
+        println!(
+            "{}  {}  {}",
+            address.id,
+            address.name.as_deref().unwrap_or("-"),
+            address.channels.video.as_deref().unwrap_or("-"),
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! `subscribers ...` and `tokens guest|invite|embed`, run as a user would against a fake.
+
+use std::process::{Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use signalwire_fabric_fake::{FakeSpace, Operation};
+
+const BIN: &str = "signalwire-fabric";
+
+fn command_for(fake: &FakeSpace) -> Command {
+    let mut command = Command::cargo_bin(BIN).expect("the binary is built");
+    command
+        .env_clear()
+        .env("SIGNALWIRE_BASE_URL", fake.base_url())
+        .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
+        .env("SIGNALWIRE_API_TOKEN", fake.api_token());
+    command
+}
+
+/// Runs `command` with `stdin`, returning (exit code, stdout, stderr).
+fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin.as_bytes())
+        .expect("written");
+    let output = child.wait_with_output().expect("finishes");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribers_can_be_created_read_updated_listed_and_deleted() {
+    let fake = FakeSpace::builder()
+        .page_size(2)
+        .start()
+        .await
+        .expect("starts");
+    let mut ids = Vec::new();
+    for name in ["ann", "ben", "cid"] {
+        let (code, stdout, stderr) = run(
+            command_for(&fake).args([
+                "subscribers",
+                "create",
+                "--email",
+                &format!("{name}@example.com"),
+                "--first-name",
+                name,
+                "--json",
+            ]),
+            "",
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let created = &json_lines(&stdout)[0];
+        assert_eq!(created["email"], format!("{name}@example.com"));
+        assert_eq!(created["first_name"], name);
+        ids.push(created["id"].as_str().expect("an id").to_owned());
+    }
+
+    let (code, stdout, stderr) = run(
+        command_for(&fake).args(["subscribers", "list", "--json"]),
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let listed: Vec<String> = json_lines(&stdout)
+        .iter()
+        .map(|s| s["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(listed, ids, "every subscriber, across two pages, in order");
+    assert_eq!(
+        fake.request_count(Operation::ListSubscribers),
+        2,
+        "followed links.next once"
+    );
+
+    let (code, stdout, stderr) = run(
+        command_for(&fake).args([
+            "subscribers",
+            "update",
+            &ids[1],
+            "--email",
+            "ben@example.com",
+            "--display-name",
+            "Ben B.",
+            "--json",
+        ]),
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json_lines(&stdout)[0]["display_name"], "Ben B.");
+
+    let (code, stdout, _) = run(command_for(&fake).args(["subscribers", "get", &ids[1]]), "");
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("ben@example.com") && stdout.contains("Ben B."),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = run(
+        command_for(&fake).args(["subscribers", "addresses", &ids[0], "--json"]),
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let addresses = json_lines(&stdout);
+    assert!(!addresses.is_empty(), "each subscriber has an address");
+    assert!(
+        addresses[0]["channels"]["video"].as_str().is_some(),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = run(
+        command_for(&fake).args(["subscribers", "delete", &ids[2]]),
+        "",
+    );
+    assert_eq!(
+        (code, stdout.trim()),
+        (0, format!("deleted {}", ids[2]).as_str()),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(command_for(&fake).args(["subscribers", "get", &ids[2]]), "");
+    assert_eq!(code, 1, "not found: {stderr}");
+    assert!(stderr.contains("404 Not Found"), "{stderr}");
+
+    let (code, _, stderr) = run(
+        command_for(&fake).args(["subscribers", "get", "not-a-uuid"]),
+        "",
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("invalid id: is not a UUID"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guest_invite_and_embed_tokens_come_out_shortened_or_as_json() {
+    let fake = FakeSpace::start().await;
+    let (code, stdout, stderr) = run(
+        command_for(&fake).args([
+            "tokens",
+            "create",
+            "--reference",
+            "dee@example.com",
+            "--json",
+        ]),
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let pair = &json_lines(&stdout)[0];
+    let access_token = pair["access_token"].as_str().expect("a token").to_owned();
+    let resource = {
+        let (_, stdout, _) = run(
+            command_for(&fake).args(["subscribers", "list", "--json"]),
+            "",
+        );
+        json_lines(&stdout)
+            .into_iter()
+            .find(|s| s["email"] == "dee@example.com")
+            .expect("the token's subscriber is a resource")
+    };
+    let (_, stdout, _) = run(
+        command_for(&fake).args([
+            "subscribers",
+            "addresses",
+            resource["id"].as_str().expect("id"),
+            "--json",
+        ]),
+        "",
+    );
+    let address = json_lines(&stdout)[0]["id"]
+        .as_str()
+        .expect("an address id")
+        .to_owned();
+
+    let (code, stdout, stderr) = run(
+        command_for(&fake).args(["tokens", "guest", "--address", &address]),
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("created a guest token pair"), "{stdout}");
+    assert!(stdout.contains("eyJhbGciOi... ("), "shortened: {stdout}");
+
+    // The invite needs no project credentials: only the subscriber's access token, on stdin.
+    let mut invite = Command::cargo_bin(BIN).expect("built");
+    invite
+        .env_clear()
+        .env("SIGNALWIRE_BASE_URL", fake.base_url());
+    let (code, stdout, stderr) = run(
+        invite.args(["tokens", "invite", "--address-id", &address, "--json"]),
+        &access_token,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        json_lines(&stdout)[0]["token"]
+            .as_str()
+            .is_some_and(|t| t.len() > 40),
+        "{stdout}"
+    );
+
+    // The embed token needs no credentials at all.
+    let mut embed = Command::cargo_bin(BIN).expect("built");
+    embed
+        .env_clear()
+        .env("SIGNALWIRE_BASE_URL", fake.base_url());
+    let c2c = fake.click_to_call_token().to_owned();
+    let (code, stdout, stderr) = run(embed.args(["tokens", "embed", "--c2c-token", &c2c]), "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("created an embed token: eyJ"),
+        "{stdout}"
+    );
+    let embed_request = fake
+        .journal()
+        .into_iter()
+        .rev()
+        .find(|entry| entry.operation == Some(Operation::EmbedToken))
+        .expect("journaled");
+    assert!(
+        !embed_request.authorization_sent,
+        "no credentials were sent"
+    );
+
+    // A guest token for 11 addresses is refused before sending.
+    let before = fake.journal().len();
+    let mut eleven = command_for(&fake);
+    eleven.args(["tokens", "guest"]);
+    for _ in 0..11 {
+        eleven.args(["--address", &address]);
+    }
+    let (code, _, stderr) = run(&mut eleven, "");
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("allows 1 to 10"), "{stderr}");
+    assert_eq!(fake.journal().len(), before);
+}
