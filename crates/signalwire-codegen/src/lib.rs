@@ -196,6 +196,11 @@ impl Spec {
     /// `crate::Exchange` and the crate must implement progenitor's `ClientHooks` for it,
     /// or compilation fails. That is where the bounded body read and the status record
     /// live.
+    ///
+    /// String `pattern`s are left out of what progenitor sees: for each one it would make
+    /// every user of the client compile a regular-expression engine (`regress`), while
+    /// the facade checks the same rules with plain code (see `check_fingerprint`) and the
+    /// contract suite checks request bodies against the full spec, patterns included.
     pub fn generate_client(&self) -> Result<String, Error> {
         let mut settings = GenerationSettings::new();
         settings
@@ -203,7 +208,15 @@ impl Spec {
             .with_tag(TagStyle::Merged)
             .with_hooks(HooksMode::Expected)
             .with_inner_type(inner_type()?);
-        let tokens = Generator::new(&settings).generate_tokens(&self.document)?;
+        let mut document = self.document.clone();
+        if let Some(components) = &mut document.components {
+            for schema in components.schemas.values_mut() {
+                if let ReferenceOr::Item(schema) = schema {
+                    strip_patterns(schema);
+                }
+            }
+        }
+        let tokens = Generator::new(&settings).generate_tokens(&document)?;
         let file: syn::File = syn::parse2(tokens)?;
         Ok(format!("{BANNER}\n{}", prettyplease::unparse(&file)))
     }
@@ -223,6 +236,38 @@ impl Spec {
             ));
         }
         table
+    }
+}
+
+/// Removes every string `pattern` from `schema` and the schemas nested in it.
+fn strip_patterns(schema: &mut openapiv3::Schema) {
+    use openapiv3::{SchemaKind, Type};
+
+    let nested = |schemas: &mut Vec<ReferenceOr<openapiv3::Schema>>| {
+        for schema in schemas.iter_mut() {
+            if let ReferenceOr::Item(schema) = schema {
+                strip_patterns(schema);
+            }
+        }
+    };
+    match &mut schema.schema_kind {
+        SchemaKind::Type(Type::String(string)) => string.pattern = None,
+        SchemaKind::Type(Type::Object(object)) => {
+            for property in object.properties.values_mut() {
+                if let ReferenceOr::Item(property) = property {
+                    strip_patterns(property);
+                }
+            }
+        }
+        SchemaKind::Type(Type::Array(array)) => {
+            if let Some(ReferenceOr::Item(items)) = &mut array.items {
+                strip_patterns(items);
+            }
+        }
+        SchemaKind::OneOf { one_of: schemas }
+        | SchemaKind::AllOf { all_of: schemas }
+        | SchemaKind::AnyOf { any_of: schemas } => nested(schemas),
+        _ => {}
     }
 }
 

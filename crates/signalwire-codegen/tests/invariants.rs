@@ -120,6 +120,27 @@ fn a_response_without_an_example_is_refused() {
 }
 
 #[test]
+fn string_patterns_do_not_pull_a_regex_engine_into_the_client() {
+    let yaml = broken(
+        "Thing: {type: object, properties: {name: {type: string}}}",
+        "Thing: {type: object, properties: {name: {type: string, pattern: '^[a-z]{3}$'}}}",
+    );
+    let source = Spec::parse(&yaml)
+        .expect("valid")
+        .generate_client()
+        .expect("generates");
+    assert!(
+        !source.contains("regress"),
+        "the pattern reached the generated code"
+    );
+    let document = format!("{:?}", Spec::parse(&yaml).expect("valid").document());
+    assert!(
+        document.contains("^[a-z]{3}$"),
+        "the spec itself keeps the pattern"
+    );
+}
+
+#[test]
 fn generation_is_deterministic() {
     let spec = Spec::parse(VALID).expect("valid");
     let first = spec.generate_client().expect("generates");

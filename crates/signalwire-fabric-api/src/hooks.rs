@@ -89,8 +89,9 @@ impl Exchange {
         self.head.get().map(|(status, _)| *status)
     }
 
-    /// The headers of the response, once one has arrived (for `Retry-After` on a
-    /// response whose body progenitor could not decode).
+    /// The headers of a failed (non-2xx) response, once one has arrived (for
+    /// `Retry-After` on a response whose body progenitor could not decode). Empty for a
+    /// success, whose headers progenitor hands back itself.
     pub fn headers(&self) -> Option<&reqwest::header::HeaderMap> {
         self.head.get().map(|(_, headers)| headers)
     }
@@ -144,9 +145,22 @@ impl ClientHooks<Exchange> for Client {
             None => self.client().execute(request).await?,
         };
         // Only the first response is recorded; `set` failing means this client was reused.
-        let _ = exchange
-            .head
-            .set((response.status(), response.headers().clone()));
+        // Headers are kept only for failures (Retry-After); a success needs the status alone.
+        let headers = if response.status().is_success() {
+            reqwest::header::HeaderMap::new()
+        } else {
+            response.headers().clone()
+        };
+        let _ = exchange.head.set((response.status(), headers));
+        // A body whose declared length fits needs no wrapper: hyper never reads past
+        // Content-Length. Anything else (chunked, or declared too long) is read through
+        // a length limit.
+        if response
+            .content_length()
+            .is_some_and(|length| length <= exchange.body_limit as u64)
+        {
+            return Ok(response);
+        }
         let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
         let limited = http_body_util::Limited::new(body, exchange.body_limit);
         Ok(http::Response::from_parts(parts, reqwest::Body::wrap(limited)).into())

@@ -76,13 +76,15 @@ fn inspect(text: &str) -> Result<Option<TokenKind>, TokenFormatError> {
     if text.len() > MAX_TOKEN_LEN {
         return Err(TokenFormatError::TooLong(text.len()));
     }
-    if let Some(at) = text
-        .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'))
-    {
+    // Written without early exits so the compiler can check many bytes at once; the
+    // position of a bad byte is only looked for once one is known to exist.
+    let allowed = |b: u8| b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_') | (b == b'.');
+    if !text.bytes().fold(true, |all, b| all & allowed(b)) {
+        let at = text.bytes().position(|b| !allowed(b)).unwrap_or_default();
         return Err(TokenFormatError::BadCharacter(at));
     }
-    let segments = text.split('.').count();
+    let dots = text.bytes().filter(|b| *b == b'.').count();
+    let segments = dots + 1;
     if segments != 3 && segments != 5 {
         return Err(TokenFormatError::SegmentCount(segments));
     }
