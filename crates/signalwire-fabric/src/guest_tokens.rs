@@ -2,14 +2,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use signalwire_fabric_api::{ClientInfo as _, types};
+use signalwire_fabric_api::types;
 use tokio::time::Instant;
 
 use crate::client::Auth;
 use crate::input;
-use crate::response::{Scrub, map_error};
+use crate::response::{Scrub, issued_badly, issued_tokens, settle};
 use crate::tokens::{ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME};
-use crate::{AccessToken, Client, EmbedToken, Error, InviteToken, RefreshToken, Region, TokenPair};
+use crate::{AccessToken, Client, EmbedToken, Error, InviteToken, Region, TokenPair};
 
 /// The most addresses one guest token may allow.
 pub const MAX_GUEST_ADDRESSES: usize = 10;
@@ -125,23 +125,17 @@ impl GuestTokens<'_> {
             secrets: &[self.client.api_token_text()],
         };
         let expected = "a guest token pair";
-        match result {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                let answer = answer.into_inner();
-                let access = AccessToken::parse(answer.token)
-                    .map_err(|problem| issued_badly(status, expected, "token", &problem))?;
-                let refresh = RefreshToken::parse(answer.refresh_token)
-                    .map_err(|problem| issued_badly(status, expected, "refresh_token", &problem))?;
-                Ok(TokenPair::new(
-                    access,
-                    refresh,
-                    issued_at + lifetime,
-                    issued_at + REFRESH_TOKEN_LIFETIME,
-                ))
-            }
-            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
-        }
+        settle(result, &api, expected, &scrub, |status, answer| {
+            let (access, refresh) =
+                issued_tokens(status, expected, answer.token, answer.refresh_token)?;
+            Ok(TokenPair::new(
+                access,
+                refresh,
+                issued_at + lifetime,
+                issued_at + REFRESH_TOKEN_LIFETIME,
+            ))
+        })
+        .await
     }
 }
 
@@ -180,14 +174,11 @@ impl InviteTokens<'_> {
             secrets: &[access_token.expose_secret()],
         };
         let expected = "an invite token";
-        match result {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                InviteToken::parse(answer.into_inner().token)
-                    .map_err(|problem| issued_badly(status, expected, "token", &problem))
-            }
-            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
-        }
+        settle(result, &api, expected, &scrub, |status, answer| {
+            InviteToken::parse(answer.token)
+                .map_err(|problem| issued_badly(status, expected, "token", &problem))
+        })
+        .await
     }
 }
 
@@ -215,29 +206,11 @@ impl EmbedTokens<'_> {
             secrets: &[click_to_call_token],
         };
         let expected = "an embed token";
-        match result {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                EmbedToken::parse(answer.into_inner().token)
-                    .map_err(|problem| issued_badly(status, expected, "token", &problem))
-            }
-            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
-        }
-    }
-}
-
-/// A decode error for a token the server issued that is not a token, never showing it.
-pub(crate) fn issued_badly(
-    status: u16,
-    expected: &'static str,
-    field: &str,
-    problem: &crate::TokenFormatError,
-) -> Error {
-    Error::Decode {
-        status,
-        expected,
-        reason: format!("its `{field}` {problem}"),
-        body: None,
+        settle(result, &api, expected, &scrub, |status, answer| {
+            EmbedToken::parse(answer.token)
+                .map_err(|problem| issued_badly(status, expected, "token", &problem))
+        })
+        .await
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use signalwire_fabric_api::{Exchange, body_limit_exceeded, types};
 
 use crate::error::{Delivery, Error, ErrorCode, FieldError};
+use crate::{AccessToken, RefreshToken};
 
 /// How much of a body an error keeps for diagnosis.
 pub(crate) const SNIPPET_BYTES: usize = 256;
@@ -160,6 +161,55 @@ pub(crate) async fn map_error(
             source: None,
         },
     }
+}
+
+/// The outcome of one generated call: `on_success` applied to the status and decoded
+/// body, or the failure mapped to an [`Error`] (see [`map_error`]).
+pub(crate) async fn settle<T, U>(
+    result: Result<signalwire_fabric_api::ResponseValue<T>, ApiError>,
+    api: &signalwire_fabric_api::Client,
+    expected: &'static str,
+    scrub: &Scrub<'_>,
+    on_success: impl FnOnce(u16, T) -> Result<U, Error>,
+) -> Result<U, Error> {
+    use signalwire_fabric_api::ClientInfo as _;
+    match result {
+        Ok(answer) => {
+            let status = answer.status().as_u16();
+            on_success(status, answer.into_inner())
+        }
+        Err(error) => Err(map_error(error, api.inner(), expected, scrub).await),
+    }
+}
+
+/// A decode error for a token the server issued that is not a token, never showing it.
+pub(crate) fn issued_badly(
+    status: u16,
+    expected: &'static str,
+    field: &str,
+    problem: &crate::TokenFormatError,
+) -> Error {
+    Error::Decode {
+        status,
+        expected,
+        reason: format!("its `{field}` {problem}"),
+        body: None,
+    }
+}
+
+/// Checks the tokens a server issued; a malformed one is a decode error that never shows
+/// the token.
+pub(crate) fn issued_tokens(
+    status: u16,
+    expected: &'static str,
+    access: String,
+    refresh: String,
+) -> Result<(AccessToken, RefreshToken), Error> {
+    let access = AccessToken::parse(access)
+        .map_err(|problem| issued_badly(status, expected, "token", &problem))?;
+    let refresh = RefreshToken::parse(refresh)
+        .map_err(|problem| issued_badly(status, expected, "refresh_token", &problem))?;
+    Ok((access, refresh))
 }
 
 /// A reqwest failure below HTTP, classified by whether the request may have been seen.

@@ -4,15 +4,14 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
-use signalwire_fabric_api::{ClientInfo as _, types};
+use signalwire_fabric_api::types;
 use tokio::time::Instant;
 
 use crate::client::Auth;
-use crate::guest_tokens::issued_badly;
 use crate::input;
-use crate::response::{Scrub, map_error};
+use crate::response::{Scrub, issued_tokens, settle};
 use crate::tokens::{ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME};
-use crate::{AccessToken, Client, Error, RefreshToken, TokenPair};
+use crate::{Client, Error, RefreshToken, TokenPair};
 
 /// How long an access token lives when `scope` is set without a `fingerprint`.
 pub const UNBOUND_SCOPED_LIFETIME: Duration = Duration::from_secs(60);
@@ -55,17 +54,13 @@ impl<'a> SubscriberTokens<'a> {
             secrets: &[self.client.api_token_text(), refresh_token.expose_secret()],
         };
         let expected = "a token pair";
-        match result {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                let answer = answer.into_inner();
-                let (access, refresh) =
-                    issued_tokens(status, expected, answer.token, answer.refresh_token)?;
-                tracing::debug!(status, "refresh answered");
-                Ok(TokenPair::issued_at(access, refresh, issued_at))
-            }
-            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
-        }
+        settle(result, &api, expected, &scrub, |status, answer| {
+            let (access, refresh) =
+                issued_tokens(status, expected, answer.token, answer.refresh_token)?;
+            tracing::debug!(status, "refresh answered");
+            Ok(TokenPair::issued_at(access, refresh, issued_at))
+        })
+        .await
     }
 
     /// Creates a subscriber's first token pair (creating the subscriber on first use).
@@ -104,41 +99,22 @@ impl<'a> SubscriberTokens<'a> {
             ],
         };
         let expected = "a subscriber token pair";
-        match result {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                let answer = answer.into_inner();
-                let (access, refresh) =
-                    issued_tokens(status, expected, answer.token, answer.refresh_token)?;
-                tracing::debug!(status, "create answered");
-                Ok(CreatedSubscriberToken {
-                    subscriber_id: SubscriberId::new(answer.subscriber_id.to_string()),
-                    pair: TokenPair::new(
-                        access,
-                        refresh,
-                        issued_at + lifetime,
-                        issued_at + REFRESH_TOKEN_LIFETIME,
-                    ),
-                })
-            }
-            Err(error) => Err(map_error(error, api.inner(), expected, &scrub).await),
-        }
+        settle(result, &api, expected, &scrub, |status, answer| {
+            let (access, refresh) =
+                issued_tokens(status, expected, answer.token, answer.refresh_token)?;
+            tracing::debug!(status, "create answered");
+            Ok(CreatedSubscriberToken {
+                subscriber_id: SubscriberId::new(answer.subscriber_id.to_string()),
+                pair: TokenPair::new(
+                    access,
+                    refresh,
+                    issued_at + lifetime,
+                    issued_at + REFRESH_TOKEN_LIFETIME,
+                ),
+            })
+        })
+        .await
     }
-}
-
-/// Checks the tokens a server issued; a malformed one is a decode error that never shows
-/// the token.
-fn issued_tokens(
-    status: u16,
-    expected: &'static str,
-    access: String,
-    refresh: String,
-) -> Result<(AccessToken, RefreshToken), Error> {
-    let access = AccessToken::parse(access)
-        .map_err(|problem| issued_badly(status, expected, "token", &problem))?;
-    let refresh = RefreshToken::parse(refresh)
-        .map_err(|problem| issued_badly(status, expected, "refresh_token", &problem))?;
-    Ok((access, refresh))
 }
 
 /// The id SignalWire gave a subscriber (a UUID).

@@ -5,12 +5,12 @@ use std::time::SystemTime;
 
 use futures_util::Stream;
 use secrecy::{ExposeSecret, SecretString};
-use signalwire_fabric_api::{ClientInfo as _, types};
+use signalwire_fabric_api::types;
 
 use crate::client::Auth;
 use crate::input;
 use crate::paging::{self, Page};
-use crate::response::{Scrub, map_error};
+use crate::response::{Scrub, settle};
 use crate::{Client, Error, SubscriberId};
 
 const SUBSCRIBERS_PATH: &str = "/api/fabric/resources/subscribers";
@@ -273,25 +273,15 @@ impl<'a> Subscribers<'a> {
         paging::items(client.url_for(SUBSCRIBERS_PATH), move |url| async move {
             let api = client.exchange_with(Auth::Project, url)?;
             let result = api.list_subscribers().send().await;
-            match result {
-                Ok(answer) => {
-                    let page = answer.into_inner();
-                    Ok(Page {
-                        items: page.data.into_iter().map(Subscriber::from).collect(),
-                        next: page.links.next,
-                    })
-                }
-                Err(error) => {
-                    let secrets = [client.api_token_text()];
-                    Err(map_error(
-                        error,
-                        api.inner(),
-                        "a page of subscribers",
-                        &Scrub { secrets: &secrets },
-                    )
-                    .await)
-                }
-            }
+            let secrets = [client.api_token_text()];
+            let scrub = Scrub { secrets: &secrets };
+            settle(result, &api, "a page of subscribers", &scrub, |_, page| {
+                Ok(Page {
+                    items: page.data.into_iter().map(Subscriber::from).collect(),
+                    next: page.links.next,
+                })
+            })
+            .await
         })
     }
 
@@ -301,16 +291,11 @@ impl<'a> Subscribers<'a> {
         let api = self.client.exchange(Auth::Project)?;
         let result = api.get_subscriber().id(id).send().await;
         let secrets = self.scrub();
-        match result {
-            Ok(answer) => Ok(Subscriber::from(answer.into_inner())),
-            Err(error) => Err(map_error(
-                error,
-                api.inner(),
-                "a subscriber",
-                &Scrub { secrets: &secrets },
-            )
-            .await),
-        }
+        let scrub = Scrub { secrets: &secrets };
+        settle(result, &api, "a subscriber", &scrub, |_, body| {
+            Ok(Subscriber::from(body))
+        })
+        .await
     }
 
     /// Creates a subscriber.
@@ -323,16 +308,11 @@ impl<'a> Subscribers<'a> {
             self.client.api_token_text(),
             password.as_ref().map_or("", |p| p.expose_secret()),
         ];
-        match result {
-            Ok(answer) => Ok(Subscriber::from(answer.into_inner())),
-            Err(error) => Err(map_error(
-                error,
-                api.inner(),
-                "a subscriber",
-                &Scrub { secrets: &secrets },
-            )
-            .await),
-        }
+        let scrub = Scrub { secrets: &secrets };
+        settle(result, &api, "a subscriber", &scrub, |_, body| {
+            Ok(Subscriber::from(body))
+        })
+        .await
     }
 
     /// Replaces a subscriber's details.
@@ -346,16 +326,11 @@ impl<'a> Subscribers<'a> {
             self.client.api_token_text(),
             password.as_ref().map_or("", |p| p.expose_secret()),
         ];
-        match result {
-            Ok(answer) => Ok(Subscriber::from(answer.into_inner())),
-            Err(error) => Err(map_error(
-                error,
-                api.inner(),
-                "a subscriber",
-                &Scrub { secrets: &secrets },
-            )
-            .await),
-        }
+        let scrub = Scrub { secrets: &secrets };
+        settle(result, &api, "a subscriber", &scrub, |_, body| {
+            Ok(Subscriber::from(body))
+        })
+        .await
     }
 
     /// Deletes a subscriber.
@@ -364,12 +339,8 @@ impl<'a> Subscribers<'a> {
         let api = self.client.exchange(Auth::Project)?;
         let result = api.delete_subscriber().id(id).send().await;
         let secrets = self.scrub();
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                Err(map_error(error, api.inner(), "no body", &Scrub { secrets: &secrets }).await)
-            }
-        }
+        let scrub = Scrub { secrets: &secrets };
+        settle(result, &api, "no body", &scrub, |_, ()| Ok(())).await
     }
 
     /// A subscriber's addresses, page after page (see [`Subscribers::list`]).
@@ -388,25 +359,15 @@ impl<'a> Subscribers<'a> {
             let id = id.ok_or_else(|| Error::invalid("id", "is not a UUID"))?;
             let api = client.exchange_with(Auth::Project, url)?;
             let result = api.list_subscriber_addresses().id(id).send().await;
-            match result {
-                Ok(answer) => {
-                    let page = answer.into_inner();
-                    Ok(Page {
-                        items: page.data.into_iter().map(SubscriberAddress::from).collect(),
-                        next: page.links.next,
-                    })
-                }
-                Err(error) => {
-                    let secrets = [client.api_token_text()];
-                    Err(map_error(
-                        error,
-                        api.inner(),
-                        "a page of addresses",
-                        &Scrub { secrets: &secrets },
-                    )
-                    .await)
-                }
-            }
+            let secrets = [client.api_token_text()];
+            let scrub = Scrub { secrets: &secrets };
+            settle(result, &api, "a page of addresses", &scrub, |_, page| {
+                Ok(Page {
+                    items: page.data.into_iter().map(SubscriberAddress::from).collect(),
+                    next: page.links.next,
+                })
+            })
+            .await
         })
     }
 }
