@@ -8,7 +8,7 @@ use reqwest::header::HeaderValue;
 use signalwire_fabric_api as api;
 
 use crate::Error;
-use crate::config::{ApiToken, ProjectId, Space, check_base_url};
+use crate::config::{ApiToken, ProjectId, Space, check_base_url, check_proxy};
 use crate::subscriber_tokens::SubscriberTokens;
 
 /// How long to wait for a connection by default.
@@ -83,8 +83,10 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from the environment: [`ENV_SPACE`] (or [`ENV_BASE_URL`]),
-    /// [`ENV_PROJECT_ID`] and [`ENV_API_TOKEN`]. The error names a missing variable.
+    /// A client configured from the environment: [`ENV_SPACE`] or [`ENV_BASE_URL`] (not
+    /// both), [`ENV_PROJECT_ID`] and [`ENV_API_TOKEN`]. The error names the variable at
+    /// fault. Proxy variables (`HTTPS_PROXY` and friends) are not read unless you opt in
+    /// with [`ClientBuilder::proxy_from_env`].
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -97,9 +99,19 @@ impl Client {
                 .ok_or_else(|| Error::invalid(name, "is not set"))
         };
         let mut builder = Client::builder();
-        builder = match lookup(ENV_BASE_URL).filter(|value| !value.is_empty()) {
-            Some(base_url) => builder.base_url(base_url),
-            None => builder.space(require(ENV_SPACE)?),
+        let space = lookup(ENV_SPACE).filter(|value| !value.is_empty());
+        builder = match (
+            lookup(ENV_BASE_URL).filter(|value| !value.is_empty()),
+            space,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    ENV_BASE_URL,
+                    format!("is set together with {ENV_SPACE}; set only one of them"),
+                ));
+            }
+            (Some(base_url), None) => builder.base_url(base_url),
+            (None, _) => builder.space(require(ENV_SPACE)?),
         };
         builder
             .project_id(require(ENV_PROJECT_ID)?)
@@ -211,6 +223,16 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
     max_response_bytes: Option<usize>,
+    proxy: Option<ProxySetting>,
+}
+
+/// Where requests go on their way to the base URL.
+#[derive(Debug, Clone)]
+enum ProxySetting {
+    /// Through this proxy, as given.
+    Url(String),
+    /// Through the proxy the environment names, if any.
+    FromEnv,
 }
 
 /// The API token as given, kept secret until it is checked.
@@ -226,6 +248,7 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -238,8 +261,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends requests under this URL instead of the space's, for fakes and proxies:
-    /// `https`, or `http` to a loopback host; no user info, query or fragment.
+    /// Sends requests under this URL instead of the space's, for fakes and reverse
+    /// proxies: `https`, or `http` to a loopback host; no user info, query, fragment,
+    /// whitespace or control characters. Give either this or [`ClientBuilder::space`],
+    /// not both.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(base_url.into());
         self
@@ -277,12 +302,42 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request through this forward proxy (`http://host:port` or
+    /// `https://host:port`, no user info).
+    ///
+    /// Without this (or [`ClientBuilder::proxy_from_env`]) no proxy is used, whatever
+    /// `HTTP_PROXY`, `HTTPS_PROXY` or `ALL_PROXY` say: an environment variable cannot
+    /// silently route the project's credentials elsewhere. An `https` base URL is
+    /// reached through the proxy with `CONNECT`, so TLS runs end to end and the proxy
+    /// never sees the credentials. With a plain-`http` (loopback) base URL the proxy
+    /// would see them, so it must then be on loopback too.
+    pub fn proxy(mut self, proxy: impl Into<String>) -> Self {
+        self.proxy = Some(ProxySetting::Url(proxy.into()));
+        self
+    }
+
+    /// Opts in to the proxy the environment names, checked like
+    /// [`ClientBuilder::proxy`]: `HTTPS_PROXY` (or `https_proxy`) for an `https` base URL,
+    /// `HTTP_PROXY` (or `http_proxy`) for an `http` one, else `ALL_PROXY` (or
+    /// `all_proxy`); `NO_PROXY` (or `no_proxy`) exempts hosts. No proxy when none is set.
+    pub fn proxy_from_env(mut self) -> Self {
+        self.proxy = Some(ProxySetting::FromEnv);
+        self
+    }
+
     /// Checks every setting and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         use secrecy::ExposeSecret as _;
 
         let base_url = match (&self.space, &self.base_url) {
-            (_, Some(base_url)) => check_base_url(base_url)?,
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "base_url",
+                    "was given together with space(); give one of them: space() for a \
+                     SignalWire space, base_url() for anything else",
+                ));
+            }
+            (None, Some(base_url)) => check_base_url(base_url)?,
             (Some(space), None) => Space::parse(space)?.base_url(),
             (None, None) => {
                 return Err(Error::invalid(
@@ -322,13 +377,30 @@ impl ClientBuilder {
             return Err(Error::invalid("timeout", "must be longer than zero"));
         }
 
-        let http = reqwest::Client::builder()
+        let proxy = match &self.proxy {
+            None => None,
+            Some(ProxySetting::Url(proxy)) => Some((check_proxy(proxy, &base_url)?, None)),
+            Some(ProxySetting::FromEnv) => {
+                proxy_from_env(&base_url, |name| std::env::var(name).ok())?
+            }
+        };
+
+        let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             // Redirects are never followed: Basic credentials stay with the configured host.
             .redirect(reqwest::redirect::Policy::none())
             .https_only(base_url.starts_with("https://"))
             .connect_timeout(connect_timeout)
             .timeout(timeout)
+            // reqwest reads the proxy variables of the environment unless told otherwise.
+            .no_proxy();
+        if let Some((url, no_proxy)) = proxy {
+            let proxy = reqwest::Proxy::all(url)
+                .map_err(|error| Error::invalid("proxy", error.to_string()))?
+                .no_proxy(no_proxy);
+            http = http.proxy(proxy);
+        }
+        let http = http
             .build()
             .map_err(|error| Error::invalid("http client", error.to_string()))?;
 
@@ -344,6 +416,37 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// The proxy the environment names for `base_url`, checked, with the `NO_PROXY` list.
+fn proxy_from_env(
+    base_url: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<(reqwest::Url, Option<reqwest::NoProxy>)>, Error> {
+    let names: &[&str] = if base_url.starts_with("https://") {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    let Some((name, value)) = names.iter().find_map(|name| {
+        lookup(name)
+            .filter(|value| !value.is_empty())
+            .map(|value| (*name, value))
+    }) else {
+        return Ok(None);
+    };
+    let url = check_proxy(&value, base_url).map_err(|error| match error {
+        Error::InvalidInput { reason, .. } => Error::InvalidInput {
+            field: "proxy",
+            reason: format!("{reason} (from {name})"),
+        },
+        other => other,
+    })?;
+    let no_proxy = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| lookup(name))
+        .and_then(|list| reqwest::NoProxy::from_string(&list));
+    Ok(Some((url, no_proxy)))
 }
 
 /// Which credentials an operation is sent with (the spec says, per operation).
@@ -469,6 +572,71 @@ mod tests {
             .build()
             .expect("no credentials is allowed");
         assert!(anonymous.project_id().is_none());
+    }
+
+    #[test]
+    fn a_space_and_a_base_url_together_are_refused() {
+        let both = Client::builder()
+            .space("evil.com#")
+            .base_url("https://example.com")
+            .project_id("p")
+            .api_token("t")
+            .build();
+        match both {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "base_url");
+                assert!(reason.contains("together with space()"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let from_env = Client::from_lookup(lookup(&[
+            (ENV_SPACE, "example"),
+            (ENV_BASE_URL, "http://127.0.0.1:9"),
+            (ENV_PROJECT_ID, "p"),
+            (ENV_API_TOKEN, "t"),
+        ]));
+        match from_env {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, ENV_BASE_URL);
+                assert!(reason.contains(ENV_SPACE), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_environment_proxy_is_chosen_by_scheme_and_checked() {
+        let https = "https://example.signalwire.com";
+        let http = "http://127.0.0.1:9";
+        let chosen = |base: &str, vars: &[(&str, &str)]| {
+            proxy_from_env(base, lookup(vars)).map(|found| found.map(|(url, _)| url.to_string()))
+        };
+        assert_eq!(chosen(https, &[]).ok(), Some(None));
+        let vars = [
+            ("HTTP_PROXY", "http://127.0.0.1:1"),
+            ("HTTPS_PROXY", "http://proxy.internal:2"),
+            ("ALL_PROXY", "http://127.0.0.1:3"),
+        ];
+        assert_eq!(
+            chosen(https, &vars).ok(),
+            Some(Some("http://proxy.internal:2/".to_owned()))
+        );
+        assert_eq!(
+            chosen(http, &vars).ok(),
+            Some(Some("http://127.0.0.1:1/".to_owned()))
+        );
+        assert_eq!(
+            chosen(https, &[("all_proxy", "http://127.0.0.1:3")]).ok(),
+            Some(Some("http://127.0.0.1:3/".to_owned()))
+        );
+        match chosen(http, &[("HTTP_PROXY", "http://proxy.internal:1")]) {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "proxy");
+                assert!(reason.contains("from HTTP_PROXY"), "{reason}");
+                assert!(reason.contains("loopback"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

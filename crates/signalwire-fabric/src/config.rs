@@ -148,14 +148,8 @@ fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> 
 /// is kept.
 pub(crate) fn check_base_url(input: &str) -> Result<String, Error> {
     let refuse = |reason: &str| Error::invalid("base_url", format!("{}: {reason}", shown(input)));
-    let url =
-        reqwest::Url::parse(input).map_err(|error| refuse(&format!("not a URL ({error})")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => return Err(refuse("has no host")),
-    };
+    let url = parse_url(input).map_err(|reason| refuse(&reason))?;
+    let loopback = is_loopback(&url).ok_or_else(|| refuse("has no host"))?;
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
@@ -182,6 +176,62 @@ pub(crate) fn check_base_url(input: &str) -> Result<String, Error> {
         return Err(refuse("must not have a fragment"));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Parses a URL the caller gave, refusing whitespace and control characters anywhere in
+/// it: the URL standard silently drops tabs and newlines and trims spaces, so
+/// `"https://ex\nample.com"` would otherwise name `example.com`, a host nobody wrote.
+fn parse_url(input: &str) -> Result<reqwest::Url, String> {
+    if let Some((at, _)) = input
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "contains whitespace or a control character at byte {at}; URLs are taken exactly as written"
+        ));
+    }
+    reqwest::Url::parse(input).map_err(|error| format!("not a URL ({error})"))
+}
+
+/// Whether the URL's host is loopback (`localhost`, `127.0.0.0/8`, `::1`); `None` when it
+/// has no host.
+fn is_loopback(url: &reqwest::Url) -> Option<bool> {
+    Some(match url.host()? {
+        url::Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => IpAddr::V4(ip).is_loopback(),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip).is_loopback(),
+    })
+}
+
+/// Checks a proxy URL for a client whose base URL is `base_url` (already checked).
+///
+/// The proxy must be `http://` or `https://` with a host and nothing after it (no user
+/// info, path, query or fragment). When the base URL is plain `http` (a loopback fake),
+/// requests cross the proxy unencrypted with the project's credentials, so the proxy must
+/// be on loopback too: credentials travel in the clear only on this machine. An `https`
+/// base URL is reached through the proxy with `CONNECT`, and TLS runs end to end.
+pub(crate) fn check_proxy(input: &str, base_url: &str) -> Result<reqwest::Url, Error> {
+    let refuse = |reason: &str| Error::invalid("proxy", format!("{}: {reason}", shown(input)));
+    let url = parse_url(input).map_err(|reason| refuse(&reason))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse("the scheme must be http or https"));
+    }
+    let loopback = is_loopback(&url).ok_or_else(|| refuse("has no host"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse(
+            "must not carry user info: proxies that need credentials are not supported",
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("must be only a scheme, a host and a port"));
+    }
+    if base_url.starts_with("http://") && !loopback {
+        return Err(refuse(
+            "the base URL is plain http, so the project's credentials would cross this proxy \
+             unencrypted; with an http base URL only a loopback proxy is allowed",
+        ));
+    }
+    Ok(url)
 }
 
 /// A SignalWire project id: the user name of the Basic credentials.
@@ -366,7 +416,22 @@ mod tests {
             ("https://user:pw@example.com", "user info"),
             ("https://example.com/?a=b", "query"),
             ("https://example.com/#frag", "fragment"),
-            ("not a url", "not a URL"),
+            ("not-a-url", "not a URL"),
+            // The URL standard would drop these silently and name another host.
+            (
+                "https://ex\nample.com",
+                "whitespace or a control character at byte 10",
+            ),
+            ("https://ex\tample.com", "whitespace or a control character"),
+            (
+                " https://example.com",
+                "whitespace or a control character at byte 0",
+            ),
+            (
+                "https://example.com\r\n",
+                "whitespace or a control character",
+            ),
+            ("not a url", "whitespace or a control character"),
         ] {
             match check_base_url(input) {
                 Err(Error::InvalidInput {
@@ -376,6 +441,46 @@ mod tests {
                     assert!(reason.contains(expected), "{input}: {reason}")
                 }
                 other => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn proxies_are_http_or_https_hosts_and_loopback_for_a_plain_http_base_url() {
+        let https_base = "https://example.signalwire.com";
+        let http_base = "http://127.0.0.1:9";
+        let accepted = [
+            ("http://proxy.internal:3128", https_base),
+            ("https://proxy.internal:3129/", https_base),
+            ("http://127.0.0.1:3128", http_base),
+            ("http://localhost:3128", http_base),
+            ("http://[::1]:3128", http_base),
+        ];
+        for (proxy, base) in accepted {
+            let url = check_proxy(proxy, base).unwrap_or_else(|e| panic!("{proxy}: {e}"));
+            assert_eq!(url.path(), "/", "{proxy}");
+        }
+        let refused = [
+            (
+                "http://proxy.internal:3128",
+                http_base,
+                "only a loopback proxy",
+            ),
+            ("socks5://127.0.0.1:1080", https_base, "scheme"),
+            ("http://user:pw@proxy.internal", https_base, "user info"),
+            ("http://proxy.internal/path", https_base, "only a scheme"),
+            ("http://proxy.internal/?a=b", https_base, "only a scheme"),
+            ("http://proxy.internal/#f", https_base, "only a scheme"),
+            ("http://pro\nxy.internal", https_base, "control character"),
+            ("proxy.internal:3128", https_base, "scheme"),
+        ];
+        for (proxy, base, expected) in refused {
+            match check_proxy(proxy, base) {
+                Err(Error::InvalidInput {
+                    field: "proxy",
+                    reason,
+                }) => assert!(reason.contains(expected), "{proxy}: {reason}"),
+                other => panic!("{proxy}: {other:?}"),
             }
         }
     }

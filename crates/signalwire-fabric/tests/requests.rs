@@ -240,3 +240,154 @@ async fn a_client_without_credentials_refuses_project_operations_before_sending(
             .is_empty()
     );
 }
+
+/// Every spelling of the proxy variables reqwest (and curl) read.
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+/// Tells [`child_refresh_under_proxy_variables`] which case to run.
+const CHILD_CASE: &str = "SIGNALWIRE_FABRIC_TEST_PROXY_CASE";
+
+/// Runs [`child_refresh_under_proxy_variables`] in a child process whose environment
+/// names `proxy` in every proxy variable (a test cannot set its own environment safely).
+fn run_child_with_proxy_variables(case: &str, proxy: &str) -> std::process::Output {
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    child
+        .args([
+            "--exact",
+            "child_refresh_under_proxy_variables",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_CASE, case)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    for name in PROXY_VARIABLES {
+        child.env(name, proxy);
+    }
+    child.output().expect("the test binary runs")
+}
+
+/// Not a test on its own: the child half of
+/// `proxy_variables_are_ignored_unless_the_client_opts_in`, run with the proxy variables
+/// set. It refreshes against a loopback server and checks whose pair came back.
+#[tokio::test]
+#[ignore = "run by proxy_variables_are_ignored_unless_the_client_opts_in in a child process"]
+async fn child_refresh_under_proxy_variables() {
+    let Ok(case) = std::env::var(CHILD_CASE) else {
+        return;
+    };
+    let server = server_answering(
+        201,
+        json!({"token": access("real"), "refresh_token": refresh("real")}),
+    )
+    .await;
+    let builder = signalwire_fabric::Client::builder()
+        .base_url(server.uri())
+        .project_id(PROJECT_ID)
+        .api_token(API_TOKEN);
+    let builder = match case.as_str() {
+        "ignored" => builder,
+        "opted-in" => builder.proxy_from_env(),
+        other => panic!("unknown case {other}"),
+    };
+    let token = refresh("old").parse().expect("valid");
+    let pair = builder
+        .build()
+        .expect("valid")
+        .subscriber_tokens()
+        .refresh(&token)
+        .await
+        .expect("an answer");
+    let reached = server.received_requests().await.expect("recording").len();
+    match case.as_str() {
+        "ignored" => {
+            assert_eq!(pair.access_token().expose_secret(), access("real"));
+            assert_eq!(reached, 1);
+        }
+        _ => {
+            assert_eq!(
+                pair.access_token().expose_secret(),
+                common::invented_access()
+            );
+            assert_eq!(reached, 0);
+        }
+    }
+    println!("child case {case}: checked");
+}
+
+#[tokio::test]
+async fn proxy_variables_are_ignored_unless_the_client_opts_in() {
+    let proxy = common::RecordingProxy::start();
+
+    let ignored = tokio::task::spawn_blocking({
+        let url = proxy.url();
+        move || run_child_with_proxy_variables("ignored", &url)
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&ignored.stdout);
+    assert!(
+        ignored.status.success() && stdout.contains("child case ignored: checked"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&ignored.stderr)
+    );
+    assert_eq!(
+        proxy.requests(),
+        Vec::<String>::new(),
+        "the proxy saw a request"
+    );
+
+    let opted_in = tokio::task::spawn_blocking({
+        let url = proxy.url();
+        move || run_child_with_proxy_variables("opted-in", &url)
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&opted_in.stdout);
+    assert!(
+        opted_in.status.success() && stdout.contains("child case opted-in: checked"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&opted_in.stderr)
+    );
+    assert_eq!(proxy.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_explicit_proxy_carries_the_request_in_absolute_form() {
+    let proxy = common::RecordingProxy::start();
+    let server = server_answering(
+        201,
+        json!({"token": access("real"), "refresh_token": refresh("real")}),
+    )
+    .await;
+    let client = signalwire_fabric::Client::builder()
+        .base_url(server.uri())
+        .project_id(PROJECT_ID)
+        .api_token(API_TOKEN)
+        .proxy(proxy.url())
+        .build()
+        .expect("a loopback proxy for a loopback base URL");
+    let token = refresh("old").parse().expect("valid");
+    client
+        .subscriber_tokens()
+        .refresh(&token)
+        .await
+        .expect("the proxy answers");
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1);
+    let request_line = requests[0].lines().next().unwrap_or_default();
+    assert_eq!(
+        request_line,
+        format!("POST {}{REFRESH_PATH} HTTP/1.1", server.uri())
+    );
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        0
+    );
+}
