@@ -30,9 +30,11 @@ struct Cursor {
 
 /// The items of every page, in order. `fetch(None)` reads the first page (found at
 /// `first_url`), `fetch(Some(url))` a checked next-page URL. A bad link ends the stream
-/// with an error after the items of the page that carried it.
+/// with an error after the items of the page that carried it; `scrub` cleans the link's
+/// text for that error (a server may have put a secret in it).
 pub(crate) fn items<'a, T, F, Fut>(
     first_url: Result<Url, Error>,
+    scrub: impl Fn(&str) -> String + Send + Sync + 'a,
     fetch: F,
 ) -> impl Stream<Item = Result<T, Error>> + Send + 'a
 where
@@ -46,8 +48,10 @@ where
         seen: HashSet::new(),
     });
     let fetch = std::sync::Arc::new(fetch);
+    let scrub = std::sync::Arc::new(scrub);
     stream::try_unfold(Some(start), move |state| {
         let fetch = std::sync::Arc::clone(&fetch);
+        let scrub = std::sync::Arc::clone(&scrub);
         async move {
             let Some(cursor) = state else {
                 return Ok(None);
@@ -56,7 +60,7 @@ where
             let page = fetch(cursor.fetch.take()).await?;
             cursor.seen.insert(cursor.here.clone());
             let next = page.next.filter(|link| !link.is_empty()).map(|link| {
-                check_next(&cursor.here, &link, &cursor.seen).map(|url| Cursor {
+                check_next(&cursor.here, &link, &cursor.seen, &*scrub).map(|url| Cursor {
                     fetch: Some(url.clone()),
                     here: url,
                     seen: cursor.seen,
@@ -71,9 +75,14 @@ where
 }
 
 /// Resolves `link` against the page it came from and checks it stays on the same origin.
-pub(crate) fn check_next(here: &Url, link: &str, seen: &HashSet<Url>) -> Result<Url, Error> {
+pub(crate) fn check_next(
+    here: &Url,
+    link: &str,
+    seen: &HashSet<Url>,
+    scrub: &dyn Fn(&str) -> String,
+) -> Result<Url, Error> {
     let refuse = |reason: &'static str| Error::UnsafeLink {
-        link: shown(link),
+        link: shown(&scrub(link)),
         reason,
     };
     let url = here.join(link).map_err(|_| refuse("is not a URL"))?;
@@ -116,7 +125,7 @@ mod tests {
         let seen = HashSet::new();
         let absolute = "https://example.signalwire.com/api/fabric/resources/subscribers?page_number=1&page_token=PA1";
         assert_eq!(
-            check_next(&here(), absolute, &seen)
+            check_next(&here(), absolute, &seen, &str::to_owned)
                 .map(|u| u.to_string())
                 .ok()
                 .as_deref(),
@@ -124,7 +133,7 @@ mod tests {
         );
         let relative = "/api/fabric/resources/subscribers?page_token=PA2";
         assert_eq!(
-            check_next(&here(), relative, &seen)
+            check_next(&here(), relative, &seen, &str::to_owned)
                 .map(|u| u.to_string())
                 .ok()
                 .as_deref(),
@@ -155,7 +164,7 @@ mod tests {
                 "repeats a page already read",
             ),
         ] {
-            match check_next(&here(), link, &seen) {
+            match check_next(&here(), link, &seen, &str::to_owned) {
                 Err(Error::UnsafeLink { reason: got, .. }) => assert_eq!(got, reason, "{link}"),
                 other => panic!("{link}: {other:?}"),
             }

@@ -253,11 +253,11 @@ fn from_error_body(
                 .errors
                 .iter()
                 .map(|error| FieldError {
-                    code: ErrorCode::from(error.code.as_str()),
+                    code: ErrorCode::from(scrub.text(&error.code).as_str()),
                     attribute: error.attribute.as_deref().map(|a| scrub.text(a)),
                     message: scrub.text(&error.message),
                     kind: scrub.text(&error.type_),
-                    url: error.url.clone(),
+                    url: scrub.text(&error.url),
                 })
                 .collect(),
         },

@@ -270,19 +270,29 @@ impl<'a> Subscribers<'a> {
     /// ```
     pub fn list(&self) -> impl Stream<Item = Result<Subscriber, Error>> + Send + 'a {
         let client = self.client;
-        paging::items(client.url_for(SUBSCRIBERS_PATH), move |url| async move {
-            let api = client.exchange_with(Auth::Project, url)?;
-            let result = api.list_subscribers().send().await;
-            let secrets = [client.api_token_text()];
-            let scrub = Scrub { secrets: &secrets };
-            settle(result, &api, "a page of subscribers", &scrub, |_, page| {
-                Ok(Page {
-                    items: page.data.into_iter().map(Subscriber::from).collect(),
-                    next: page.links.next,
+        let scrub = move |text: &str| {
+            Scrub {
+                secrets: &[client.api_token_text()],
+            }
+            .text(text)
+        };
+        paging::items(
+            client.url_for(SUBSCRIBERS_PATH),
+            scrub,
+            move |url| async move {
+                let api = client.exchange_with(Auth::Project, url)?;
+                let result = api.list_subscribers().send().await;
+                let secrets = [client.api_token_text()];
+                let scrub = Scrub { secrets: &secrets };
+                settle(result, &api, "a page of subscribers", &scrub, |_, page| {
+                    Ok(Page {
+                        items: page.data.into_iter().map(Subscriber::from).collect(),
+                        next: page.links.next,
+                    })
                 })
-            })
-            .await
-        })
+                .await
+            },
+        )
     }
 
     /// One subscriber, by resource id.
@@ -355,7 +365,13 @@ impl<'a> Subscribers<'a> {
             .map_err(Clone::clone)
             .and_then(|id| client.url_for(&format!("{SUBSCRIBERS_PATH}/{id}/addresses")));
         let id = parsed.ok();
-        paging::items(first_url, move |url| async move {
+        let scrub = move |text: &str| {
+            Scrub {
+                secrets: &[client.api_token_text()],
+            }
+            .text(text)
+        };
+        paging::items(first_url, scrub, move |url| async move {
             let id = id.ok_or_else(|| Error::invalid("id", "is not a UUID"))?;
             let api = client.exchange_with(Auth::Project, url)?;
             let result = api.list_subscriber_addresses().id(id).send().await;

@@ -169,3 +169,212 @@ async fn a_whole_lifecycle_logs_and_formats_no_secret() {
         assert!(!everything.contains(probe), "a secret leaked");
     }
 }
+
+/// A secret short enough to escape the "40 token characters in a row" rule, so only the
+/// known-secret scrubbing can catch it.
+const SHORT_API_TOKEN: &str = "PTshort-Key9";
+const PASSWORD: &str = "hunter2-pw";
+const PROJECT: &str = "8c2b3f1e-0d4a-4b6e-9f7a-1e2d3c4b5a69";
+
+/// Every error shape a server can answer with, each carrying `secret` in every field it
+/// has: the `error` text, every field of a 422 entry, extra fields, headers, a next link.
+fn echoing_answers(secret: &str) -> Vec<wiremock::ResponseTemplate> {
+    use serde_json::json;
+    use wiremock::ResponseTemplate;
+
+    let error_body = json!({"error": secret, "statusCode": secret});
+    let rejection = json!({
+        "errors": [{
+            "type": secret, "code": secret, "message": secret,
+            "attribute": secret, "url": format!("https://docs.example/{secret}")
+        }],
+        "statusCode": secret,
+    });
+    let mut answers: Vec<ResponseTemplate> = [401, 403, 404, 418, 500, 503]
+        .into_iter()
+        .map(|status| ResponseTemplate::new(status).set_body_json(&error_body))
+        .collect();
+    answers.extend([
+        ResponseTemplate::new(422).set_body_json(&rejection),
+        ResponseTemplate::new(422).set_body_string(format!("not json: {secret}")),
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", secret)
+            .set_body_string(secret),
+        ResponseTemplate::new(502)
+            .insert_header("content-type", "text/html")
+            .set_body_string(format!("<h1>Bad Gateway</h1><p>{secret}</p>")),
+        ResponseTemplate::new(302)
+            .insert_header("location", format!("https://evil.example/?t={secret}"))
+            .insert_header("content-type", format!("text/html; x={secret}"))
+            .set_body_string(secret),
+        ResponseTemplate::new(200).set_body_json(json!({"token": secret, "refresh_token": secret})),
+        ResponseTemplate::new(200).set_body_json(json!({"token": 7, "refresh_token": [secret]})),
+        ResponseTemplate::new(200).set_body_string(format!(r#"{{"token": "{secret}"#)),
+        ResponseTemplate::new(201).set_body_json(json!({"subscriber_id": secret, "token": secret})),
+    ]);
+    answers
+}
+
+/// Every text an error offers: `Display`, `Debug`, its sources, its 422 entries.
+fn everything_shown(error: &Error) -> String {
+    let mut shown = format!("{error}\n{error:?}\n");
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        shown.push_str(&format!("{inner}\n{inner:?}\n"));
+        source = inner.source();
+    }
+    for entry in error.field_errors() {
+        shown.push_str(&format!("{entry}\n{entry:?}\n{}\n", entry.code));
+    }
+    shown
+}
+
+#[tokio::test]
+async fn a_server_echoing_each_secret_into_every_error_field_shows_none_of_them() {
+    use futures_util::TryStreamExt as _;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let refresh_token: signalwire_fabric::RefreshToken = signalwire_fabric_fake::FakeSpace::start()
+        .await
+        .create_subscriber_token("echo@example.com")
+        .refresh_token
+        .parse()
+        .expect("the fake issues refresh tokens");
+    let secrets = [
+        SHORT_API_TOKEN.to_owned(),
+        PASSWORD.to_owned(),
+        refresh_token.expose_secret().to_owned(),
+    ];
+    let mut checked = 0;
+    for secret in &secrets {
+        for answer in echoing_answers(secret) {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(answer.clone())
+                .mount(&server)
+                .await;
+            // A list whose next link leaves the host, carrying the secret.
+            let page = serde_json::json!({
+                "data": [],
+                "links": {"self": "x", "first": "x", "next": format!("https://evil.example/?t={secret}")},
+            });
+            Mock::given(method("GET"))
+                .and(path("/api/fabric/resources/subscribers"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(page))
+                .mount(&server)
+                .await;
+            let client = signalwire_fabric::Client::builder()
+                .base_url(server.uri())
+                .project_id(PROJECT)
+                .api_token(SHORT_API_TOKEN)
+                .build()
+                .expect("valid");
+            // Each call with the secrets it handles: the API token always, plus what the
+            // call sent (a call cannot know a secret it never held).
+            let refresh_secret = refresh_token.expose_secret();
+            let mut errors: Vec<(Error, Vec<&str>)> = Vec::new();
+            if let Err(error) = client.subscriber_tokens().refresh(&refresh_token).await {
+                errors.push((error, vec![SHORT_API_TOKEN, refresh_secret]));
+            }
+            if let Err(error) = client
+                .subscriber_tokens()
+                .create(CreateSubscriberToken::new("echo@example.com").password(PASSWORD))
+                .await
+            {
+                errors.push((error, vec![SHORT_API_TOKEN, PASSWORD, refresh_secret]));
+            }
+            if let Err(error) = client.subscribers().list().try_collect::<Vec<_>>().await {
+                errors.push((error, vec![SHORT_API_TOKEN, refresh_secret]));
+            }
+            assert!(
+                !errors.is_empty(),
+                "every answer here is an error to some call"
+            );
+            for (error, probes) in &errors {
+                let shown = everything_shown(error);
+                for probe in probes {
+                    assert!(!shown.contains(probe), "a secret shows in {shown}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3 * 14 * 2, "only {checked} errors were checked");
+}
+
+#[tokio::test]
+async fn a_session_failing_on_echoed_secrets_logs_none_of_them() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = FakeSpace::start().await;
+    let seeded = fake.create_subscriber_token("echo@example.com");
+    let pair = TokenPair::issued_at(
+        seeded.token.parse().expect("access"),
+        seeded.refresh_token.parse().expect("refresh"),
+        Instant::now(),
+    );
+    let refresh_secret = pair.refresh_token().expose_secret().to_owned();
+    let server = MockServer::start().await;
+    // A 503 echoing the refresh token, then a 422 whose unknown code is the API token.
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_json(serde_json::json!({"error": format!("busy {refresh_secret}")})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(serde_json::json!({
+            "errors": [{"type": "validation_error", "code": SHORT_API_TOKEN,
+                        "message": "no", "attribute": null, "url": SHORT_API_TOKEN}]
+        })))
+        .mount(&server)
+        .await;
+    let client = signalwire_fabric::Client::builder()
+        .base_url(server.uri())
+        .project_id(PROJECT)
+        .api_token(SHORT_API_TOKEN)
+        .build()
+        .expect("valid");
+    let session = client
+        .session(due_now(&pair))
+        .retry(RetryPolicy {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+        })
+        .build();
+    let mut shown = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !session.status().ended && Instant::now() < deadline {
+        if let Err(error) = session.access_token().await {
+            shown.push(everything_shown(&error));
+        }
+    }
+    assert!(session.status().ended, "the 422 ends the session");
+    assert!(
+        server.received_requests().await.expect("recording").len() >= 2,
+        "the 503 and the 422 were both answered"
+    );
+    shown.push(format!("{:?}", session.status()));
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("not poisoned")).into_owned();
+    assert!(
+        logs.contains("refresh"),
+        "the session logged its attempts: {logs}"
+    );
+    let everything = format!("{logs}\n{}", shown.join("\n"));
+    for probe in [SHORT_API_TOKEN, refresh_secret.as_str()] {
+        assert!(!everything.contains(probe), "a secret leaked: {everything}");
+    }
+}
