@@ -184,16 +184,55 @@ pub enum Error {
 
     /// The [`SubscriberSession`](crate::SubscriberSession) can no longer refresh: the
     /// server refused its refresh token or the project credentials, or its refresh token
-    /// expired while refreshes kept failing. Create a new subscriber token and start a new
-    /// session.
+    /// ran out of time before a refresh succeeded. Create a new subscriber token and start
+    /// a new session.
     #[error(
         "the session cannot refresh any more: {}; create a new subscriber token",
-        match cause { Some(cause) => cause.to_string(), None => "its refresh token has expired".to_owned() }
+        ended_because(*reason, cause.as_deref())
     )]
     SessionEnded {
-        /// The error that ended it; `None` when the refresh token simply ran out of time.
+        /// Why it ended.
+        reason: SessionEnd,
+        /// The server's answer (or other failure) that ended it, or the last failed
+        /// attempt when the refresh token ran out of time; `None` when it ran out with no
+        /// attempt failing (the session was idle past its refresh token's life).
         cause: Option<Box<Error>>,
     },
+
+    /// The session's background refresh stopped part-way (a [`Refresher`](crate::Refresher)
+    /// or [`TokenStore`](crate::TokenStore) panicked, or the runtime shut down). Nothing
+    /// is wedged: the next call to the session starts the refresh again.
+    #[error(
+        "the session's background refresh stopped unexpectedly (a panic in a Refresher or \
+         TokenStore, or the runtime shutting down); the next call tries again"
+    )]
+    RefreshInterrupted,
+}
+
+/// Why a [`SubscriberSession`](crate::SubscriberSession) ended; see
+/// [`Error::SessionEnded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// The server refused the refresh token or the credentials (401, or a 422 such as
+    /// `token_invalid` or `token_expired`); the cause is its answer.
+    Refused,
+    /// The refresh token ran out of time before a refresh succeeded (retries kept
+    /// failing, the server asked to wait past its expiry, or the session sat idle).
+    RefreshTokenExpired,
+}
+
+fn ended_because(reason: SessionEnd, cause: Option<&Error>) -> String {
+    match (reason, cause) {
+        (SessionEnd::Refused, Some(cause)) => format!("the server refused the refresh: {cause}"),
+        (SessionEnd::Refused, None) => "the server refused the refresh".to_owned(),
+        (SessionEnd::RefreshTokenExpired, Some(cause)) => format!(
+            "its refresh token ran out of time before a refresh succeeded (the last attempt: {cause})"
+        ),
+        (SessionEnd::RefreshTokenExpired, None) => {
+            "its refresh token ran out of time before a refresh was attempted".to_owned()
+        }
+    }
 }
 
 /// Whether a failed request may have reached the server.
@@ -357,11 +396,12 @@ impl Error {
             | Error::UnexpectedResponse { status, .. }
             | Error::Decode { status, .. }
             | Error::ResponseTooLarge { status, .. } => Some(*status),
-            Error::SessionEnded { cause } => cause.as_ref().and_then(|cause| cause.status()),
+            Error::SessionEnded { cause, .. } => cause.as_ref().and_then(|cause| cause.status()),
             Error::InvalidInput { .. }
             | Error::Transport { .. }
             | Error::Store { .. }
-            | Error::UnsafeLink { .. } => None,
+            | Error::UnsafeLink { .. }
+            | Error::RefreshInterrupted => None,
         }
     }
 
@@ -373,7 +413,10 @@ impl Error {
     /// deals with that.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::RateLimited { .. } | Error::Server { .. } => true,
+            Error::Transport { .. }
+            | Error::RateLimited { .. }
+            | Error::Server { .. }
+            | Error::RefreshInterrupted => true,
             Error::Rejected { errors } => errors
                 .iter()
                 .any(|error| error.code == ErrorCode::RateLimitExceeded),
@@ -417,7 +460,7 @@ impl Error {
         match self {
             Error::InvalidInput { .. } | Error::Store { .. } => false,
             Error::Transport { delivery, .. } => *delivery != Delivery::NotSent,
-            Error::SessionEnded { cause } => cause
+            Error::SessionEnded { cause, .. } => cause
                 .as_ref()
                 .is_some_and(|cause| cause.may_have_reached_server()),
             _ => true,

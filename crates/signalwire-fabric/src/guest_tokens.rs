@@ -131,8 +131,8 @@ impl GuestTokens<'_> {
             Ok(TokenPair::new(
                 access,
                 refresh,
-                issued_at + lifetime,
-                issued_at + REFRESH_TOKEN_LIFETIME,
+                crate::clock::later(issued_at, lifetime),
+                crate::clock::later(issued_at, REFRESH_TOKEN_LIFETIME),
             ))
         })
         .await

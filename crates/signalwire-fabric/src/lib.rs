@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod clock;
 mod config;
 mod error;
 #[doc(hidden)]
@@ -55,7 +56,7 @@ pub use client::{
     ENV_API_TOKEN, ENV_BASE_URL, ENV_PROJECT_ID, ENV_SPACE,
 };
 pub use config::{ApiToken, ProjectId, Space};
-pub use error::{Delivery, Error, ErrorCode, FieldError};
+pub use error::{Delivery, Error, ErrorCode, FieldError, SessionEnd};
 pub use guest_tokens::{
     CreateGuestToken, EmbedTokens, GuestTokens, InviteTokens, MAX_GUEST_ADDRESSES,
 };

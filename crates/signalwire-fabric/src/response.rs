@@ -331,21 +331,25 @@ async fn read_prefix(
     Ok(bytes)
 }
 
-/// `Retry-After` as delta-seconds or an HTTP date.
+/// The longest `Retry-After` taken as given; longer ones (up to `u64::MAX` seconds, or a
+/// date centuries ahead) are read as this. A day is far past any token's life.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` as delta-seconds or an HTTP date, at most [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
-    )
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -410,5 +414,13 @@ mod tests {
         );
         headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().expect("valid"));
         assert_eq!(retry_after(&headers), None);
+        for huge in [
+            "18446744073709551615",
+            "86401",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            headers.insert(reqwest::header::RETRY_AFTER, huge.parse().expect("valid"));
+            assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER), "{huge}");
+        }
     }
 }

@@ -108,8 +108,8 @@ impl<'a> SubscriberTokens<'a> {
                 pair: TokenPair::new(
                     access,
                     refresh,
-                    issued_at + lifetime,
-                    issued_at + REFRESH_TOKEN_LIFETIME,
+                    crate::clock::later(issued_at, lifetime),
+                    crate::clock::later(issued_at, REFRESH_TOKEN_LIFETIME),
                 ),
             })
         })

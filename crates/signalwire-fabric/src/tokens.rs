@@ -270,8 +270,8 @@ impl TokenPair {
         Self::new(
             access_token,
             refresh_token,
-            issued_at + ACCESS_TOKEN_LIFETIME,
-            issued_at + REFRESH_TOKEN_LIFETIME,
+            crate::clock::later(issued_at, ACCESS_TOKEN_LIFETIME),
+            crate::clock::later(issued_at, REFRESH_TOKEN_LIFETIME),
         )
     }
 
@@ -429,7 +429,9 @@ where
 fn to_unix(at: Instant) -> u64 {
     let now = Instant::now();
     let wall = if at >= now {
-        SystemTime::now() + (at - now)
+        SystemTime::now()
+            .checked_add(at - now)
+            .unwrap_or_else(SystemTime::now)
     } else {
         SystemTime::now()
             .checked_sub(now - at)
@@ -443,10 +445,10 @@ fn to_unix(at: Instant) -> u64 {
 fn from_unix(unix: u64) -> Instant {
     let now = Instant::now();
     let Some(wall) = UNIX_EPOCH.checked_add(Duration::from_secs(unix)) else {
-        return now + MAX_STORED_AHEAD;
+        return crate::clock::later(now, MAX_STORED_AHEAD);
     };
     match wall.duration_since(SystemTime::now()) {
-        Ok(ahead) => now + ahead.min(MAX_STORED_AHEAD),
+        Ok(ahead) => crate::clock::later(now, ahead.min(MAX_STORED_AHEAD)),
         // Already past: anything at or before now reads as expired.
         Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
     }

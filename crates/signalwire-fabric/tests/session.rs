@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{access, refresh};
 use signalwire_fabric::{
     AccessToken, Delivery, Error, ErrorCode, FieldError, FileStore, MemoryStore, RefreshToken,
-    Refresher, StoredTokenPair, SubscriberSession, TokenPair, TokenStore,
+    Refresher, SessionEnd, StoredTokenPair, SubscriberSession, TokenPair, TokenStore,
 };
 use tokio::time::{Instant, advance};
 
@@ -339,7 +339,11 @@ async fn permanent_refusals_end_the_session_for_every_caller() {
 
         for _ in 0..3 {
             let error = session.access_token().await.expect_err("ended");
-            let Error::SessionEnded { cause: Some(cause) } = &error else {
+            let Error::SessionEnded {
+                reason: SessionEnd::Refused,
+                cause: Some(cause),
+            } = &error
+            else {
                 panic!("{shown}: {error:?}");
             };
             assert_eq!(cause.to_string(), shown);
@@ -377,12 +381,21 @@ async fn retries_stop_when_the_refresh_token_expires() {
         "kept retrying while the refresh token lived: {calls}"
     );
     let error = session.access_token().await.expect_err("ended");
+    match &error {
+        Error::SessionEnded {
+            reason: SessionEnd::RefreshTokenExpired,
+            cause: Some(cause),
+        } => assert_eq!(
+            cause.status(),
+            Some(503),
+            "the last attempt's answer is kept"
+        ),
+        other => panic!("{other:?}"),
+    }
     assert!(
-        matches!(error, Error::SessionEnded { cause: None }),
-        "{error:?}"
-    );
-    assert!(
-        error.to_string().contains("its refresh token has expired"),
+        error.to_string().contains(
+            "ran out of time before a refresh succeeded (the last attempt: server error 503"
+        ),
         "{error}"
     );
     advance(Duration::from_secs(3600)).await;
@@ -678,7 +691,13 @@ async fn a_refresh_token_is_sent_one_tick_before_its_expiry_but_not_at_it() {
             assert_eq!(token_text(&result.expect("refreshed")), access("gen1"));
         } else {
             assert!(
-                matches!(result, Err(Error::SessionEnded { cause: None })),
+                matches!(
+                    result,
+                    Err(Error::SessionEnded {
+                        reason: SessionEnd::RefreshTokenExpired,
+                        cause: None
+                    })
+                ),
                 "{result:?}"
             );
         }
@@ -763,4 +782,215 @@ async fn refreshes_are_traced_with_attempts_and_durations_but_no_secret() {
             assert!(!log.contains(&secret[..40]), "a token leaked into the log");
         }
     }
+}
+
+fn unavailable_for(retry_after: Duration) -> Error {
+    Error::Server {
+        status: 503,
+        message: Some("down for maintenance".into()),
+        body: None,
+        retry_after: Some(retry_after),
+    }
+}
+
+/// Waits for `future` on the paused clock, failing the test if it would wait an hour:
+/// a session that wedges shows up as this timeout instead of a hung test.
+async fn within_an_hour<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(3600), future)
+        .await
+        .expect("the call returned instead of hanging")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_retry_after_neither_panics_nor_wedges_the_session() {
+    let refresher = Scripted::new(Duration::ZERO, [Step::Fail(unavailable_for(Duration::MAX))]);
+    let session = new_session(&refresher);
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    let token = within_an_hour(session.access_token())
+        .await
+        .expect("still valid");
+    assert_eq!(token_text(&token), access("first"));
+    assert_eq!(refresher.calls(), 1);
+
+    // The access token expires; the server asked for an endless wait. Callers get the
+    // attempt's error at once, every time, instead of hanging.
+    advance(MARGIN + TICK).await;
+    for _ in 0..3 {
+        let error = within_an_hour(session.access_token())
+            .await
+            .expect_err("expired");
+        assert_eq!(error.status(), Some(503), "{error:?}");
+        assert!(error.is_retryable());
+    }
+    assert!(!session.status().ended);
+    assert_eq!(
+        refresher.calls(),
+        1,
+        "the wait the server asked for is honoured"
+    );
+
+    // At the last safe moment before the refresh token expires, it tries once more.
+    let refresh_left = Duration::from_secs(7500 - 7200) - TICK;
+    advance(refresh_left - Duration::from_secs(30)).await;
+    let token = within_an_hour(session.access_token())
+        .await
+        .expect("refreshed");
+    assert_eq!(token_text(&token), access("gen2"));
+    assert_eq!(refresher.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_past_the_refresh_tokens_life_gets_one_last_attempt_and_keeps_the_answer() {
+    // Due in 5 minutes, with 35 minutes of refresh token left then; the server asks for
+    // an hour, twice.
+    let refresher = Scripted::new(
+        Duration::ZERO,
+        [
+            Step::Fail(unavailable_for(Duration::from_secs(3600))),
+            Step::Fail(unavailable_for(Duration::from_secs(3600))),
+        ],
+    );
+    let now = Instant::now();
+    let pair = TokenPair::new(
+        AccessToken::parse(access("old")).expect("valid"),
+        RefreshToken::parse(refresh("old")).expect("valid"),
+        now + Duration::from_secs(10 * 60),
+        now + Duration::from_secs(40 * 60),
+    );
+    let session = SubscriberSession::builder(refresher.clone(), pair)
+        .refresh_ahead(Duration::from_secs(5 * 60))
+        .jitter(Duration::ZERO)
+        .build();
+    advance(Duration::from_secs(5 * 60)).await;
+    let token = within_an_hour(session.access_token()).await;
+    assert!(token.is_ok(), "the access token is still valid: {token:?}");
+    assert_eq!(refresher.calls(), 1);
+    assert!(
+        !session.status().ended,
+        "the session does not end while its refresh token has 35 minutes left"
+    );
+
+    advance(Duration::from_secs(34 * 60)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(refresher.calls(), 1, "nothing before the last safe moment");
+    advance(Duration::from_secs(30)).await;
+    let error = within_an_hour(session.access_token())
+        .await
+        .expect_err("ended");
+    assert_eq!(
+        refresher.calls(),
+        2,
+        "one last attempt 30 s before the expiry"
+    );
+    match &error {
+        Error::SessionEnded {
+            reason: SessionEnd::RefreshTokenExpired,
+            cause: Some(cause),
+        } => {
+            assert_eq!(cause.status(), Some(503));
+            assert_eq!(cause.retry_after(), Some(Duration::from_secs(3600)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let shown = error.to_string();
+    assert!(
+        shown.contains("server error 503 (server says: down for maintenance)")
+            && !shown.contains("has expired"),
+        "{shown}"
+    );
+}
+
+/// A refresher that panics on its first call, then issues pairs.
+#[derive(Clone, Default)]
+struct PanicsOnce(Arc<AtomicUsize>);
+
+#[async_trait::async_trait]
+impl Refresher for PanicsOnce {
+    async fn refresh(&self, _refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
+        let call = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if call == 1 {
+            panic!("a refresher bug");
+        }
+        Ok(issued(&format!("gen{call}")))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_refresher_wakes_its_waiters_and_the_next_call_starts_again() {
+    let refresher = PanicsOnce::default();
+    let now = Instant::now();
+    let expired = TokenPair::new(
+        AccessToken::parse(access("old")).expect("valid"),
+        RefreshToken::parse(refresh("old")).expect("valid"),
+        now,
+        now + Duration::from_secs(3600),
+    );
+    let session = SubscriberSession::builder(refresher.clone(), expired)
+        .jitter(Duration::ZERO)
+        .build();
+    let waiters: Vec<_> = (0..10)
+        .map(|_| {
+            let session = session.clone();
+            tokio::spawn(async move { session.access_token().await })
+        })
+        .collect();
+    for waiter in waiters {
+        let result = within_an_hour(waiter)
+            .await
+            .expect("the caller itself did not panic");
+        assert!(
+            matches!(result, Err(Error::RefreshInterrupted)),
+            "{result:?}"
+        );
+    }
+    assert!(Error::RefreshInterrupted.is_retryable());
+    let token = within_an_hour(session.access_token())
+        .await
+        .expect("a new worker refreshes");
+    assert_eq!(token_text(&token), access("gen2"));
+    assert_eq!(refresher.0.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_store_leaves_the_session_able_to_save_again() {
+    /// Panics on its first save, then keeps what it is given.
+    #[derive(Clone, Default)]
+    struct PanicsOnSave(Arc<Mutex<Vec<String>>>, Arc<AtomicUsize>);
+    #[async_trait::async_trait]
+    impl TokenStore for PanicsOnSave {
+        async fn load(&self) -> Result<Option<StoredTokenPair>, Error> {
+            Ok(None)
+        }
+        async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a store bug");
+            }
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .push(pair.refresh_token().expose_secret().to_owned());
+            Ok(())
+        }
+    }
+    let store = PanicsOnSave::default();
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = SubscriberSession::builder(refresher.clone(), issued("first"))
+        .store(store.clone())
+        .jitter(Duration::ZERO)
+        .build();
+    // The first call saves the initial pair: the save panics, the caller still gets its
+    // (valid) token, and the next call saves again.
+    let first = within_an_hour(session.access_token()).await;
+    assert_eq!(token_text(&first.expect("valid")), access("first"));
+    tokio::task::yield_now().await;
+    let _ = within_an_hour(session.access_token()).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        store.0.lock().expect("not poisoned").as_slice(),
+        [refresh("first")]
+    );
+    assert!(session.status().saved);
 }

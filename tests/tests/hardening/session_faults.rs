@@ -137,3 +137,64 @@ async fn a_restart_after_the_save_continues_with_the_newest_refresh_token() {
         .await
         .expect("the stored refresh token is the live one");
 }
+
+/// Runs `future` for at most ten seconds of real time; a wedged session shows up here.
+async fn promptly<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(10), future)
+        .await
+        .expect("answered instead of hanging")
+}
+
+#[tokio::test]
+async fn an_endless_retry_after_from_a_real_server_neither_panics_nor_wedges_the_session() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let fake = FakeSpace::start().await;
+    let seeded = fake.create_subscriber_token("erin@example.com");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("retry-after", "18446744073709551615")
+                .set_body_string("down"),
+        )
+        .mount(&server)
+        .await;
+    let client = signalwire_fabric::Client::builder()
+        .base_url(server.uri())
+        .project_id(fake.project_id())
+        .api_token(fake.api_token())
+        .build()
+        .expect("valid");
+    // The access token has expired; the refresh token has an hour left.
+    let now = Instant::now();
+    let pair = TokenPair::new(
+        seeded.token.parse().expect("access"),
+        seeded.refresh_token.parse().expect("refresh"),
+        now,
+        now + std::time::Duration::from_secs(3600),
+    );
+    let session = client.session(pair).build();
+    for call in 0..3 {
+        let error = promptly(session.access_token())
+            .await
+            .expect_err("no valid token");
+        assert_eq!(error.status(), Some(503), "call {call}: {error:?}");
+        assert_eq!(
+            error.retry_after(),
+            Some(std::time::Duration::from_secs(24 * 60 * 60)),
+            "an endless Retry-After is read as a day"
+        );
+    }
+    let status = session.status();
+    assert!(
+        !status.ended,
+        "one last attempt is still to come: {status:?}"
+    );
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        1,
+        "the server's wait is honoured until the last safe moment"
+    );
+}

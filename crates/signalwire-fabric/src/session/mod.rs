@@ -89,7 +89,7 @@ impl RetryPolicy {
             .checked_mul(1u32 << exponent)
             .unwrap_or(self.max)
             .min(self.max);
-        let jittered = ceiling.mul_f64(fastrand::f64());
+        let jittered = crate::clock::scaled(ceiling, fastrand::f64());
         jittered.max(retry_after.unwrap_or(Duration::ZERO))
     }
 }
@@ -118,12 +118,23 @@ impl RetryPolicy {
 /// - `access_token` returns the current token while it has more than the refresh-ahead
 ///   margin (plus this session's random jitter) left; past that, it waits for a refresh.
 /// - At most one refresh request is in flight; every waiter gets its result.
-/// - A new pair is saved to the [`TokenStore`] before its access token is handed out. A
+/// - A new pair is saved to the [`TokenStore`] before its access token is handed out.
+///   If that save fails, the pair is kept in memory and served anyway (its refresh
+///   token is the only live one, and the access token does not spend it), the save is
+///   retried with backoff, and [`SessionStatus::saved`] is false until it succeeds. A
 ///   refresh token that was exchanged successfully is never sent again.
 /// - A failed refresh never replaces a still-valid access token: callers keep getting it
 ///   while retries go on. Transient failures (transport, 408, 429, 5xx, a success body
-///   that could not be read) are retried with backoff; anything else ends the session
-///   ([`Error::SessionEnded`]), as does the refresh token running out of time.
+///   that could not be read) are retried with backoff, never sooner than `Retry-After`;
+///   when the server asks for a longer wait than the refresh token has left, one last
+///   attempt is made shortly before it expires. Anything else ends the session
+///   ([`Error::SessionEnded`]), as does the refresh token running out of time; the error
+///   keeps the answer that ended it.
+/// - Once the access token has expired, a caller waits for an attempt that is due or
+///   under way; while a later retry is scheduled, it gets the last attempt's (retryable)
+///   error at once instead of waiting for it.
+/// - If a [`Refresher`] or [`TokenStore`] panics, the callers waiting on it get
+///   [`Error::RefreshInterrupted`] and the next call starts over: nothing stays wedged.
 ///
 /// # When an answer is lost
 ///
@@ -177,6 +188,8 @@ struct State {
     outcome: u64,
     last_outcome: Option<Result<(), Error>>,
     failed_attempts: u32,
+    /// When the next attempt is scheduled, after a failed one.
+    retry_at: Option<Instant>,
     last_error: Option<Error>,
     ended: Option<Error>,
     refreshes: u64,
@@ -235,7 +248,7 @@ impl SessionBuilder {
     /// Builds the session. Nothing is sent; the pair is saved to the store by the first
     /// call that needs the session (unless it came from the store).
     pub fn build(self) -> SubscriberSession {
-        let jitter = self.jitter.mul_f64(fastrand::f64());
+        let jitter = crate::clock::scaled(self.jitter, fastrand::f64());
         let margin = self.refresh_ahead.saturating_add(jitter);
         let refresh_at = refresh_at(&self.pair, margin);
         let hot = Hot {
@@ -259,6 +272,7 @@ impl SessionBuilder {
                     outcome: 0,
                     last_outcome: None,
                     failed_attempts: 0,
+                    retry_at: None,
                     last_error: None,
                     ended: None,
                     refreshes: 0,
@@ -273,7 +287,7 @@ impl SessionBuilder {
 /// expires, but no earlier than half-way through what is left of its life.
 fn refresh_at(pair: &TokenPair, margin: Duration) -> Instant {
     let left = pair.access_expires_in();
-    pair.access_expires_at() - margin.min(left / 2)
+    crate::clock::earlier(pair.access_expires_at(), margin.min(left / 2))
 }
 
 impl Client {
@@ -346,6 +360,16 @@ impl SubscriberSession {
                     match &state.last_outcome {
                         Some(Err(error)) if !valid => return Err(error.clone()),
                         _ => return Ok(state.pair.access_token().clone()),
+                    }
+                }
+                let retry_pending = state.retry_at.is_some_and(|at| now < at);
+                if !valid && retry_pending && !state.refreshing {
+                    // Retries are under way and the next attempt is scheduled (perhaps far
+                    // off, as Retry-After asked): answer with the last attempt's error now
+                    // rather than holding the caller until then.
+                    if let Some(error) = state.last_error.clone() {
+                        self.shared.ensure_worker(&mut state);
+                        return Err(error);
                     }
                 }
                 let due = now >= state.refresh_at;
@@ -496,7 +520,7 @@ impl Shared {
     fn ensure_worker(self: &Arc<Self>, state: &mut State) {
         if !state.worker_running {
             state.worker_running = true;
-            tokio::spawn(worker::run(Arc::clone(self)));
+            tokio::spawn(worker::supervised(Arc::clone(self)));
         }
     }
 

@@ -10,7 +10,41 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Shared, State, refresh_at};
-use crate::{Error, RefreshToken, StoredTokenPair, TokenPair};
+use crate::clock::{earlier, later};
+use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
+
+/// How long before its refresh token expires a session makes its last attempt, when the
+/// server asked it to wait longer than the token has left (`Retry-After`). Long enough
+/// for one exchange to finish.
+pub(super) const LAST_ATTEMPT_LEAD: Duration = Duration::from_secs(30);
+
+/// Runs the worker, and makes sure that however it stops (returning, panicking in a
+/// `Refresher` or `TokenStore`, or dropped with its runtime) the session is left able to
+/// start another: waiters are woken with [`Error::RefreshInterrupted`] and the next call
+/// spawns a new worker.
+pub(super) async fn supervised(shared: Arc<Shared>) {
+    let mut guard = Interrupted(Some(Arc::clone(&shared)));
+    run(shared).await;
+    // It returned: nothing to clean up.
+    guard.0 = None;
+}
+
+/// Cleans up after a worker that did not return; see [`supervised`].
+struct Interrupted(Option<Arc<Shared>>);
+
+impl Drop for Interrupted {
+    fn drop(&mut self) {
+        let Some(shared) = self.0.take() else { return };
+        let mut state = shared.lock();
+        tracing::error!(
+            "the session's refresh task stopped part-way; the next call starts it again"
+        );
+        state.worker_running = false;
+        state.refreshing = false;
+        state.last_error = Some(Error::RefreshInterrupted);
+        shared.announce(&mut state, Err(Error::RefreshInterrupted));
+    }
+}
 
 enum Job {
     Refresh {
@@ -43,10 +77,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 refresh_expires_at,
                 attempt,
             } => {
-                if let Some(wait) =
+                if let Some(at) =
                     refresh(&shared, &refresh_token, refresh_expires_at, attempt).await
                 {
-                    pause_or_end(&shared, wait, refresh_expires_at).await;
+                    pause_until(&shared, at).await;
                 }
             }
             Job::Save(stored) => {
@@ -55,7 +89,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
                     save_retry_at = None;
                 } else {
                     save_failures += 1;
-                    save_retry_at = Some(Instant::now() + shared.retry.delay(save_failures, None));
+                    save_retry_at = Some(later(
+                        Instant::now(),
+                        shared.retry.delay(save_failures, None),
+                    ));
                 }
             }
             Job::SleepUntil(at) => tokio::time::sleep_until(at).await,
@@ -70,10 +107,15 @@ fn next_job(shared: &Shared, state: &mut State, save_retry_at: Option<Instant>) 
     let now = Instant::now();
     if now >= state.refresh_at {
         if now >= state.pair.refresh_expires_at() {
-            end(shared, state, None);
+            let last_attempt = match state.failed_attempts {
+                0 => None,
+                _ => state.last_error.take(),
+            };
+            end(shared, state, SessionEnd::RefreshTokenExpired, last_attempt);
             return None;
         }
         state.refreshing = true;
+        state.retry_at = None;
         return Some(Job::Refresh {
             refresh_token: state.pair.refresh_token().clone(),
             refresh_expires_at: state.pair.refresh_expires_at(),
@@ -89,14 +131,14 @@ fn next_job(shared: &Shared, state: &mut State, save_retry_at: Option<Instant>) 
     None
 }
 
-/// One refresh attempt. Returns how long to wait before the next attempt when it failed
-/// transiently.
+/// One refresh attempt. Returns when to make the next attempt when it failed transiently
+/// and there is time for another.
 async fn refresh(
     shared: &Arc<Shared>,
     refresh_token: &RefreshToken,
     refresh_expires_at: Instant,
     attempt: u32,
-) -> Option<Duration> {
+) -> Option<Instant> {
     let started = Instant::now();
     tracing::info!(attempt, "subscriber token refresh started");
     let result = shared.refresher.refresh(refresh_token).await;
@@ -112,34 +154,58 @@ async fn refresh(
             None
         }
         Err(error) if is_transient(&error) => {
-            let wait = shared.retry.delay(attempt, error.retry_after());
-            let wait_ms = wait.as_millis() as u64;
-            tracing::warn!(attempt, elapsed_ms, wait_ms, error = %error, "subscriber token refresh failed; will retry");
+            let now = Instant::now();
+            let wanted = later(now, shared.retry.delay(attempt, error.retry_after()));
+            // The last moment an attempt can surely still finish before the refresh token
+            // expires.
+            let last_chance = earlier(refresh_expires_at, LAST_ATTEMPT_LEAD);
+            let next = if wanted < refresh_expires_at {
+                Some(wanted)
+            } else if now < last_chance {
+                // The server asks for a longer wait than the token has: waiting would
+                // certainly end the session, so try once more at the last safe moment.
+                Some(last_chance)
+            } else {
+                None
+            };
             let mut state = shared.lock();
             state.failed_attempts = attempt;
-            state.last_error = Some(error.clone());
             state.refreshing = false;
-            shared.announce(&mut state, Err(error));
-            if Instant::now() + wait >= refresh_expires_at {
-                end(shared, &mut state, None);
+            state.retry_at = next;
+            match next {
+                Some(at) => {
+                    let wait_ms = at.saturating_duration_since(now).as_millis() as u64;
+                    tracing::warn!(attempt, elapsed_ms, wait_ms, error = %error, "subscriber token refresh failed; will retry");
+                    state.last_error = Some(error.clone());
+                    shared.announce(&mut state, Err(error));
+                }
+                None => {
+                    tracing::error!(attempt, elapsed_ms, error = %error, "subscriber token refresh failed and its refresh token has no time left for another attempt; the session has ended");
+                    end(
+                        shared,
+                        &mut state,
+                        SessionEnd::RefreshTokenExpired,
+                        Some(error),
+                    );
+                }
             }
-            Some(wait)
+            next
         }
         Err(error) => {
             tracing::error!(attempt, elapsed_ms, error = %error, "subscriber token refresh refused; the session has ended");
             let mut state = shared.lock();
             state.failed_attempts = attempt;
-            end(shared, &mut state, Some(error));
+            end(shared, &mut state, SessionEnd::Refused, Some(error));
             None
         }
     }
 }
 
-async fn pause_or_end(shared: &Shared, wait: Duration, refresh_expires_at: Instant) {
+async fn pause_until(shared: &Shared, at: Instant) {
     if shared.lock().ended.is_some() {
         return;
     }
-    tokio::time::sleep_until((Instant::now() + wait).min(refresh_expires_at)).await;
+    tokio::time::sleep_until(at).await;
 }
 
 /// Installs a new pair. Called with the state locked.
@@ -184,13 +250,14 @@ async fn save(shared: &Shared, stored: &StoredTokenPair) -> bool {
 }
 
 /// Ends the session. Called with the state locked.
-fn end(shared: &Shared, state: &mut State, cause: Option<Error>) {
-    if cause.is_none() {
+fn end(shared: &Shared, state: &mut State, reason: SessionEnd, cause: Option<Error>) {
+    if reason == SessionEnd::RefreshTokenExpired && cause.is_none() {
         tracing::error!(
-            "the refresh token expired before a refresh succeeded; the session has ended"
+            "the refresh token expired before a refresh was attempted; the session has ended"
         );
     }
     let ended = Error::SessionEnded {
+        reason,
         cause: cause.map(Box::new),
     };
     state.refreshing = false;
