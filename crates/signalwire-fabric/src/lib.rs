@@ -61,8 +61,9 @@ pub use guest_tokens::{
     CreateGuestToken, EmbedTokens, GuestTokens, InviteTokens, MAX_GUEST_ADDRESSES,
 };
 pub use session::{
-    AutoRefresh, DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, FileStore, MemoryStore, Refresher,
-    RetryPolicy, SessionBuilder, SessionStatus, SubscriberSession, TokenStore,
+    AutoRefresh, DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, FILE_STORE_LEFTOVER_AGE, FileStore,
+    MemoryStore, Refresher, RetryPolicy, SessionBuilder, SessionStatus, SubscriberSession,
+    TokenStore,
 };
 pub use subscriber_tokens::{
     CreateSubscriberToken, CreatedSubscriberToken, Region, Scope, SubscriberId, SubscriberTokens,

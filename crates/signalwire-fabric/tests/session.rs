@@ -994,3 +994,139 @@ async fn a_panicking_store_leaves_the_session_able_to_save_again() {
     );
     assert!(session.status().saved);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_memory_store_clone_shows_what_the_session_stored() {
+    let store = MemoryStore::new();
+    let refresher = Scripted::new(Duration::ZERO, []);
+    let session = SubscriberSession::builder(refresher.clone(), issued("first"))
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .store(store.clone())
+        .build();
+    assert!(
+        store.pair().is_none(),
+        "nothing is saved before the session is used"
+    );
+    session.access_token().await.expect("valid");
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let stored = store.pair().expect("the first pair is saved");
+    assert_eq!(stored.refresh_token().expose_secret(), refresh("first"));
+
+    advance(Duration::from_secs(7200) - MARGIN).await;
+    session.access_token().await.expect("refreshed");
+    let stored = store.pair().expect("the new pair is saved");
+    assert_eq!(stored.refresh_token().expose_secret(), refresh("gen1"));
+    assert_eq!(stored.access_token().expose_secret(), access("gen1"));
+}
+
+/// Tells [`child_saves_in_a_loop_until_killed`] where to save.
+const SAVE_LOOP_PATH: &str = "SIGNALWIRE_FABRIC_TEST_SAVE_LOOP_PATH";
+
+/// Not a test on its own: the child half of
+/// `leftovers_of_saves_killed_midway_are_removed_by_the_next_load`, saving a pair to the
+/// file named by [`SAVE_LOOP_PATH`] until it is killed.
+#[tokio::test]
+#[ignore = "run by leftovers_of_saves_killed_midway_are_removed_by_the_next_load"]
+async fn child_saves_in_a_loop_until_killed() {
+    let Ok(path) = std::env::var(SAVE_LOOP_PATH) else {
+        return;
+    };
+    let store = FileStore::new(path);
+    let stored = issued("looped").to_stored();
+    loop {
+        store.save(&stored).await.expect("saved");
+    }
+}
+
+/// The temporary files a [`FileStore`] at `path` left next to it.
+fn leftovers(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let name = path
+        .file_name()
+        .expect("a file")
+        .to_string_lossy()
+        .into_owned();
+    std::fs::read_dir(path.parent().expect("a directory"))
+        .expect("readable")
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|candidate| {
+            let candidate = candidate.file_name().unwrap_or_default().to_string_lossy();
+            candidate.starts_with(&format!(".{name}.")) && candidate.ends_with(".tmp")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn leftovers_of_saves_killed_midway_are_removed_by_the_next_load() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("tokens.json");
+    // Kill a child that saves in a loop until kills have left temporary files behind.
+    let mut kills = 0;
+    while leftovers(&path).len() < 2 && kills < 200 {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", "child_saves_in_a_loop_until_killed", "--ignored"])
+            .env(SAVE_LOOP_PATH, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the test binary runs");
+        while !path.exists() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(u64::from(fastrand::u8(0..20))));
+        child.kill().expect("killed");
+        child.wait().expect("reaped");
+        kills += 1;
+    }
+    let left = leftovers(&path);
+    assert!(left.len() >= 2, "{kills} kills left {} files", left.len());
+    for file in &left {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        assert!(
+            text.is_empty() || text.contains(&refresh("looped")),
+            "a leftover is part of a pair"
+        );
+    }
+
+    // A young leftover may be another process's save in progress: it stays.
+    let store = FileStore::new(&path);
+    let loaded = store.load().await.expect("loads");
+    assert_eq!(
+        loaded.expect("a pair").refresh_token().expose_secret(),
+        refresh("looped")
+    );
+    assert_eq!(leftovers(&path).len(), left.len());
+
+    // Once they are older than a save could take, the next load removes every one.
+    let old = std::time::SystemTime::now() - signalwire_fabric::FILE_STORE_LEFTOVER_AGE;
+    for file in &left {
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .and_then(|file| file.set_modified(old))
+            .expect("backdated");
+    }
+    let loaded = store.load().await.expect("loads");
+    assert!(loaded.is_some());
+    assert_eq!(leftovers(&path), Vec::<std::path::PathBuf>::new());
+
+    // And a save does the same.
+    let stale = dir.path().join(".tokens.json.AbCdEf.tmp");
+    std::fs::write(&stale, "{}").expect("written");
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|file| file.set_modified(old))
+        .expect("backdated");
+    let unrelated = dir.path().join(".other.json.AbCdEf.tmp");
+    std::fs::write(&unrelated, "{}").expect("written");
+    store
+        .save(&issued("next").to_stored())
+        .await
+        .expect("saved");
+    assert!(!stale.exists(), "the save removed the stale leftover");
+    assert!(unrelated.exists(), "another store's file is not touched");
+}

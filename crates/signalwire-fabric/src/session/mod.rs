@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub use store::{FileStore, MemoryStore, TokenStore};
+pub use store::{FILE_STORE_LEFTOVER_AGE, FileStore, MemoryStore, TokenStore};
 
 use crate::{AccessToken, Client, Error, InviteToken, RefreshToken, TokenPair};
 

@@ -3,7 +3,8 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::{Error, StoredTokenPair};
 
@@ -41,9 +42,21 @@ pub trait TokenStore: Send + Sync + 'static {
 }
 
 /// Keeps the pair in memory only: the default. A restart loses it.
-#[derive(Debug, Default)]
+///
+/// Clones share one pair, so a test (or the app) can keep a clone and read what a session
+/// stored:
+///
+/// ```
+/// use signalwire_fabric::MemoryStore;
+///
+/// let store = MemoryStore::new();
+/// let for_the_session = store.clone(); // hand this one to SessionBuilder::store
+/// # drop(for_the_session);
+/// assert!(store.pair().is_none()); // nothing saved yet
+/// ```
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    pair: Mutex<Option<StoredTokenPair>>,
+    pair: Arc<Mutex<Option<StoredTokenPair>>>,
 }
 
 impl MemoryStore {
@@ -51,16 +64,20 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The pair last saved, if any (a copy: as secret as the tokens in it).
+    pub fn pair(&self) -> Option<StoredTokenPair> {
+        self.pair
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
 #[async_trait::async_trait]
 impl TokenStore for MemoryStore {
     async fn load(&self) -> Result<Option<StoredTokenPair>, Error> {
-        Ok(self
-            .pair
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone())
+        Ok(self.pair())
     }
 
     async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
@@ -72,10 +89,20 @@ impl TokenStore for MemoryStore {
     }
 }
 
+/// How old a save's temporary file must be before a [`FileStore`] takes it for the
+/// leftover of a process that died mid-save and removes it. A save takes milliseconds;
+/// the margin spares a slow save by another process sharing the file.
+pub const FILE_STORE_LEFTOVER_AGE: Duration = Duration::from_secs(30);
+
 /// Keeps the pair in a JSON file, replaced atomically on every save: written to a new
 /// file in the same directory (readable by its owner only, mode `0600` on Unix),
 /// flushed to disk, then renamed over the old one. A crash leaves the old pair or the new
 /// one, never a torn file.
+///
+/// The temporary file of a save is named after the store's file (`.tokens.json.XXXXXX.tmp`
+/// next to `tokens.json`). A process killed mid-save leaves one behind, holding a whole
+/// pair; every load and save removes such leftovers once they are older than
+/// [`FILE_STORE_LEFTOVER_AGE`].
 #[derive(Debug, Clone)]
 pub struct FileStore {
     path: PathBuf,
@@ -92,16 +119,65 @@ impl FileStore {
         &self.path
     }
 
-    fn save_blocking(path: &Path, json: &[u8]) -> Result<(), Error> {
-        let shown = path.display().to_string();
-        let dir = match path.parent() {
+    fn dir(path: &Path) -> PathBuf {
+        match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
+        }
+    }
+
+    /// The start and end of this store's temporary file names.
+    fn temp_affixes(path: &Path) -> (String, &'static str) {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (format!(".{name}."), ".tmp")
+    }
+
+    /// Removes temporary files that saves of this store left behind (see the type's
+    /// docs). Best effort: a leftover that cannot be removed is tried again next time.
+    fn remove_leftovers(path: &Path) {
+        let (prefix, suffix) = Self::temp_affixes(path);
+        let Ok(entries) = std::fs::read_dir(Self::dir(path)) else {
+            return;
         };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let ours = name.len() > prefix.len() + suffix.len()
+                && name.starts_with(&prefix)
+                && name.ends_with(suffix);
+            let old = entry
+                .metadata()
+                .and_then(|metadata| metadata.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age >= FILE_STORE_LEFTOVER_AGE);
+            if ours && old && entry.file_type().is_ok_and(|kind| kind.is_file()) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => tracing::info!("removed the leftover of an interrupted save"),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot remove the leftover of an interrupted save")
+                    }
+                }
+            }
+        }
+    }
+
+    fn save_blocking(path: &Path, json: &[u8]) -> Result<(), Error> {
+        let shown = path.display().to_string();
+        let dir = Self::dir(path);
+        Self::remove_leftovers(path);
+        let (prefix, suffix) = Self::temp_affixes(path);
         // tempfile creates the file with mode 0600 on Unix.
-        let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(|error| {
-            Error::store(format!("cannot create a file in {}", dir.display()), error)
-        })?;
+        let mut file = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(suffix)
+            .tempfile_in(&dir)
+            .map_err(|error| {
+                Error::store(format!("cannot create a file in {}", dir.display()), error)
+            })?;
         file.write_all(json)
             .and_then(|()| file.as_file().sync_all())
             .map_err(|error| Error::store(format!("cannot write {shown}"), error))?;
@@ -120,9 +196,12 @@ impl FileStore {
 impl TokenStore for FileStore {
     async fn load(&self) -> Result<Option<StoredTokenPair>, Error> {
         let path = self.path.clone();
-        let read = tokio::task::spawn_blocking(move || std::fs::read(&path))
-            .await
-            .map_err(|error| Error::store("the load task failed", error))?;
+        let read = tokio::task::spawn_blocking(move || {
+            Self::remove_leftovers(&path);
+            std::fs::read(&path)
+        })
+        .await
+        .map_err(|error| Error::store("the load task failed", error))?;
         let bytes = match read {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
