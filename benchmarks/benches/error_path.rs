@@ -7,7 +7,7 @@
 //!   differ only in the answer. Each result is checked (a pair; an `Error::Rejected`
 //!   whose one field error is `TokenExpired`). Ratio: 422 / 201.
 //! - `error_path_generated`: the generated client alone, answered in-process by
-//!   `Exchange::with_responder` (no sockets), so the figure is building the request plus
+//!   `CallContext::with_responder` (no sockets), so the figure is building the request plus
 //!   decoding the body into `types::ErrorResponse` or the success type. A new generated
 //!   client per call, as the facade makes one per exchange.
 

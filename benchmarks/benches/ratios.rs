@@ -131,7 +131,7 @@ fn main() {
             let api = signalwire_fabric_api::Client::new_with_client(
                 base_url,
                 generated_http.clone(),
-                signalwire_fabric_api::Exchange::new(1024 * 1024),
+                signalwire_fabric_api::CallContext::new(1024 * 1024),
             );
             let body = types::RefreshSubscriberTokenRequest {
                 refresh_token: old.expose_secret().to_owned(),
@@ -145,7 +145,7 @@ fn main() {
             let api = signalwire_fabric_api::Client::new_with_client(
                 base_url,
                 generated_http.clone(),
-                signalwire_fabric_api::Exchange::new(1024 * 1024),
+                signalwire_fabric_api::CallContext::new(1024 * 1024),
             );
             let body = types::RefreshSubscriberTokenRequest {
                 refresh_token: old.expose_secret().to_owned(),

@@ -361,7 +361,7 @@ impl HyperClient {
 }
 
 /// A responder for the generated client's in-process exchanges
-/// ([`signalwire_fabric_api::Exchange::with_responder`]): answers every request with
+/// ([`signalwire_fabric_api::CallContext::with_responder`]): answers every request with
 /// `status` and the JSON `body`.
 pub fn responder(status: u16, body: impl Into<Vec<u8>>) -> signalwire_fabric_api::Responder {
     let body = body.into();
@@ -384,7 +384,7 @@ pub fn in_process_client(
     signalwire_fabric_api::Client::new_with_client(
         "http://127.0.0.1:9",
         http.clone(),
-        signalwire_fabric_api::Exchange::with_responder(1024 * 1024, Arc::clone(responder)),
+        signalwire_fabric_api::CallContext::with_responder(1024 * 1024, Arc::clone(responder)),
     )
 }
 

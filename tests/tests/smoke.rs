@@ -1,7 +1,7 @@
 //! First smoke test of the contract: the spec's own examples decode through the generated
 //! client, for every status the refresh operation documents.
 
-use signalwire_fabric_api::{Client, Error, Exchange, types};
+use signalwire_fabric_api::{Client, Error, CallContext, types};
 use signalwire_fabric_contract_tests::{response_examples, spec};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -33,7 +33,7 @@ async fn every_documented_refresh_example_decodes_through_the_generated_client()
             let client = Client::new_with_client(
                 &server.uri(),
                 reqwest::Client::new(),
-                Exchange::new(1 << 16),
+                CallContext::new(1 << 16),
             );
             let result = client
                 .refresh_subscriber_token()

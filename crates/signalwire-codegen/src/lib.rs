@@ -42,7 +42,7 @@ pub const BANNER: &str = "\
 
 /// The hooks type the generated `Client` carries. It is written by hand in the
 /// `signalwire-fabric-api` crate, next to the generated code.
-const INNER_TYPE: &str = "crate::Exchange";
+const INNER_TYPE: &str = "crate::CallContext";
 
 /// The media type of every request and response body in the contract.
 const JSON: &str = "application/json";
@@ -193,7 +193,7 @@ impl Spec {
     ///   separate tags would put every operation behind a trait users must import.
     ///
     /// Hooks are *expected*: the generated client carries a hand-written
-    /// `crate::Exchange` and the crate must implement progenitor's `ClientHooks` for it,
+    /// `crate::CallContext` and the crate must implement progenitor's `ClientHooks` for it,
     /// or compilation fails. That is where the bounded body read and the status record
     /// live.
     ///
@@ -217,7 +217,8 @@ impl Spec {
             }
         }
         let tokens = Generator::new(&settings).generate_tokens(&document)?;
-        let file: syn::File = syn::parse2(tokens)?;
+        let mut file: syn::File = syn::parse2(tokens)?;
+        syn::visit_mut::VisitMut::visit_file_mut(&mut WithoutApiVersionHeader, &mut file);
         Ok(format!("{BANNER}\n{}", prettyplease::unparse(&file)))
     }
 
@@ -237,6 +238,34 @@ impl Spec {
         }
         table
     }
+}
+
+/// Removes the statement progenitor writes into every request builder to send
+/// `api-version: <info.version>`. SignalWire defines no such header and our spec's version
+/// is ours, not theirs; progenitor has no setting for it, so the statement is taken out of
+/// the generated code rather than the header out of every request.
+struct WithoutApiVersionHeader;
+
+impl syn::visit_mut::VisitMut for WithoutApiVersionHeader {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        block.stmts.retain(|stmt| !adds_api_version_header(stmt));
+        syn::visit_mut::visit_block_mut(self, block);
+    }
+}
+
+/// True for `header_map.append(HeaderName::from_static("api-version"), ..);`.
+fn adds_api_version_header(stmt: &syn::Stmt) -> bool {
+    let syn::Stmt::Expr(syn::Expr::MethodCall(call), _) = stmt else {
+        return false;
+    };
+    let Some(syn::Expr::Call(name)) = call.args.first() else {
+        return false;
+    };
+    call.method == "append"
+        && matches!(
+            name.args.first(),
+            Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. })) if text.value() == "api-version"
+        )
 }
 
 /// Removes every string `pattern` from `schema` and the schemas nested in it.

@@ -9,26 +9,28 @@ use reqwest::StatusCode;
 
 use crate::Client;
 
-/// Answers a request in-process instead of sending it: see [`Exchange::with_responder`].
+/// Answers a request in-process instead of sending it: see [`CallContext::with_responder`].
 pub type Responder = Arc<dyn Fn(&reqwest::Request) -> http::Response<Vec<u8>> + Send + Sync>;
 
-/// State the hooks keep for a [`Client`]: the bound on response bodies, and the status
-/// and headers of the response it received.
+/// One call's settings and record, carried by a [`Client`] for progenitor's hooks: the
+/// credentials to send, the URL to send to (when a page link overrides the operation's),
+/// the bound on the response body, and the status and headers of the response.
 ///
-/// Build one `Client` (with a fresh `Exchange`) per request when you need
-/// [`Exchange::status`]: the status is recorded once, for the first response.
+/// Build one `Client` (with a fresh `CallContext`) per call when you need
+/// [`CallContext::status`]: the status is recorded once, for the first response. Clones
+/// share the record, so a clone of the `Client` can send while another reads.
 #[derive(Clone)]
-pub struct Exchange {
+pub struct CallContext {
     body_limit: usize,
-    head: OnceLock<(StatusCode, reqwest::header::HeaderMap)>,
+    head: Arc<OnceLock<(StatusCode, reqwest::header::HeaderMap)>>,
     responder: Option<Responder>,
     authorization: Option<reqwest::header::HeaderValue>,
     url: Option<reqwest::Url>,
 }
 
-impl fmt::Debug for Exchange {
+impl fmt::Debug for CallContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Exchange")
+        f.debug_struct("CallContext")
             .field("body_limit", &self.body_limit)
             .field("status", &self.status())
             .field("in_process", &self.responder.is_some())
@@ -38,13 +40,13 @@ impl fmt::Debug for Exchange {
     }
 }
 
-impl Exchange {
-    /// An exchange that reads at most `body_limit` bytes of a response body; a longer body
+impl CallContext {
+    /// A call context that reads at most `body_limit` bytes of a response body; a longer body
     /// fails to read (see [`body_limit_exceeded`]).
     pub fn new(body_limit: usize) -> Self {
         Self {
             body_limit,
-            head: OnceLock::new(),
+            head: Arc::new(OnceLock::new()),
             responder: None,
             authorization: None,
             url: None,
@@ -66,7 +68,7 @@ impl Exchange {
         self
     }
 
-    /// An exchange whose requests never leave the process: `responder` answers each one,
+    /// A call context whose requests never leave the process: `responder` answers each one,
     /// and the answer goes through the same hooks and decoding as a real response. For
     /// fuzzing and property tests of response handling.
     pub fn with_responder(body_limit: usize, responder: Responder) -> Self {
@@ -98,7 +100,7 @@ impl Exchange {
 }
 
 /// True when `error` (or an error it wraps) says a response body was longer than the
-/// [`Exchange`]'s limit.
+/// [`CallContext`]'s limit.
 pub fn body_limit_exceeded(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(error) = next {
@@ -110,25 +112,19 @@ pub fn body_limit_exceeded(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// progenitor stamps every request with `api-version: <info.version of our spec>`.
-/// SignalWire defines no such header, and our spec's version is ours, not theirs, so it
-/// is not sent.
-const API_VERSION: &str = "api-version";
-
-impl ClientHooks<Exchange> for Client {
+impl ClientHooks<CallContext> for Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
-        request.headers_mut().remove(API_VERSION);
-        let exchange = self.inner();
-        if let Some(value) = &exchange.authorization {
+        let call = self.inner();
+        if let Some(value) = &call.authorization {
             request
                 .headers_mut()
                 .insert(reqwest::header::AUTHORIZATION, value.clone());
         }
-        if let Some(url) = &exchange.url {
+        if let Some(url) = &call.url {
             *request.url_mut() = url.clone();
         }
         Ok(())
@@ -139,8 +135,8 @@ impl ClientHooks<Exchange> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let exchange = self.inner();
-        let response = match &exchange.responder {
+        let call = self.inner();
+        let response = match &call.responder {
             Some(responder) => reqwest::Response::from(responder(&request)),
             None => self.client().execute(request).await?,
         };
@@ -151,18 +147,18 @@ impl ClientHooks<Exchange> for Client {
         } else {
             response.headers().clone()
         };
-        let _ = exchange.head.set((response.status(), headers));
+        let _ = call.head.set((response.status(), headers));
         // A body whose declared length fits needs no wrapper: hyper never reads past
         // Content-Length. Anything else (chunked, or declared too long) is read through
         // a length limit.
         if response
             .content_length()
-            .is_some_and(|length| length <= exchange.body_limit as u64)
+            .is_some_and(|length| length <= call.body_limit as u64)
         {
             return Ok(response);
         }
         let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
-        let limited = http_body_util::Limited::new(body, exchange.body_limit);
+        let limited = http_body_util::Limited::new(body, call.body_limit);
         Ok(http::Response::from_parts(parts, reqwest::Body::wrap(limited)).into())
     }
 }

@@ -2,7 +2,7 @@
 //! hand-written hooks do to the response.
 
 use serde_json::json;
-use signalwire_fabric_api::{Client, ClientInfo, Error, Exchange, body_limit_exceeded, types};
+use signalwire_fabric_api::{CallContext, Client, ClientInfo, Error, body_limit_exceeded, types};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -12,7 +12,7 @@ fn client(server: &MockServer, body_limit: usize) -> Client {
     Client::new_with_client(
         &server.uri(),
         reqwest::Client::new(),
-        Exchange::new(body_limit),
+        CallContext::new(body_limit),
     )
 }
 

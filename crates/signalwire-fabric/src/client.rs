@@ -9,7 +9,6 @@ use signalwire_fabric_api as api;
 
 use crate::Error;
 use crate::config::{ApiToken, ProjectId, Space, check_base_url, check_proxy};
-use crate::subscriber_tokens::SubscriberTokens;
 
 /// How long to wait for a connection by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,11 +118,6 @@ impl Client {
             .build()
     }
 
-    /// Creating and refreshing subscriber tokens.
-    pub fn subscriber_tokens(&self) -> SubscriberTokens<'_> {
-        SubscriberTokens::new(self)
-    }
-
     /// The URL requests are sent under, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
@@ -134,22 +128,19 @@ impl Client {
         self.inner.credentials.as_ref().map(|c| &c.project_id)
     }
 
-    /// A generated client for one exchange, with a fresh [`api::Exchange`] to record it.
-    /// Fails, before anything is sent, when `auth` needs credentials the client lacks.
-    pub(crate) fn exchange(&self, auth: Auth<'_>) -> Result<api::Client, Error> {
-        self.exchange_with(auth, None)
-    }
-
-    /// Like [`Client::exchange`], sending to `url` (a page link the caller checked).
-    pub(crate) fn exchange_with(
+    /// A generated client for one call, with a fresh [`api::CallContext`] carrying the
+    /// credentials `auth` names and recording the answer; sent to `url` when given (a page
+    /// link the caller checked). Fails, before anything is sent, when `auth` needs
+    /// credentials the client lacks.
+    pub(crate) fn generated(
         &self,
         auth: Auth<'_>,
         url: Option<reqwest::Url>,
     ) -> Result<api::Client, Error> {
         let limit = self.inner.max_response_bytes;
-        let mut exchange = match &self.inner.responder {
-            Some(responder) => api::Exchange::with_responder(limit, responder.clone()),
-            None => api::Exchange::new(limit),
+        let mut call = match &self.inner.responder {
+            Some(responder) => api::CallContext::with_responder(limit, responder.clone()),
+            None => api::CallContext::new(limit),
         };
         match auth {
             Auth::Project => {
@@ -160,18 +151,18 @@ impl Client {
                          (give project_id() and api_token())",
                     )
                 })?;
-                exchange = exchange.authorize(credentials.basic_authorization.clone());
+                call = call.authorize(credentials.basic_authorization.clone());
             }
-            Auth::Subscriber(token) => exchange = exchange.authorize(bearer_authorization(token)),
+            Auth::Subscriber(token) => call = call.authorize(bearer_authorization(token)),
             Auth::None => {}
         }
         if let Some(url) = url {
-            exchange = exchange.at_url(url);
+            call = call.at_url(url);
         }
         Ok(api::Client::new_with_client(
             &self.inner.base_url,
             self.inner.http.clone(),
-            exchange,
+            call,
         ))
     }
 

@@ -3,11 +3,10 @@
 use std::time::{Duration, SystemTime};
 
 use signalwire_fabric_api::types;
-use tokio::time::Instant;
 
 use crate::client::Auth;
 use crate::input;
-use crate::response::{Scrub, issued_badly, issued_tokens, settle};
+use crate::response::{issued_badly, issued_tokens};
 use crate::tokens::{ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME};
 use crate::{AccessToken, Client, EmbedToken, Error, InviteToken, Region, TokenPair};
 
@@ -118,24 +117,26 @@ impl GuestTokens<'_> {
     #[tracing::instrument(level = "debug", name = "create_subscriber_guest_token", skip_all)]
     pub async fn create(&self, request: CreateGuestToken) -> Result<TokenPair, Error> {
         let (body, lifetime) = request.into_wire()?;
-        let api = self.client.exchange(Auth::Project)?;
-        let result = api.create_subscriber_guest_token().body(body).send().await;
-        let issued_at = Instant::now();
-        let scrub = Scrub {
-            secrets: &[self.client.api_token_text()],
-        };
-        let expected = "a guest token pair";
-        settle(result, &api, expected, &scrub, |status, answer| {
-            let (access, refresh) =
-                issued_tokens(status, expected, answer.token, answer.refresh_token)?;
-            Ok(TokenPair::new(
-                access,
-                refresh,
-                crate::clock::later(issued_at, lifetime),
-                crate::clock::later(issued_at, REFRESH_TOKEN_LIFETIME),
-            ))
-        })
-        .await
+        self.client
+            .call(Auth::Project, "a guest token pair")
+            .send(
+                |api| async move { api.create_subscriber_guest_token().body(body).send().await },
+                |answer| {
+                    let (access, refresh) = issued_tokens(
+                        answer.status,
+                        answer.expected,
+                        answer.body.token,
+                        answer.body.refresh_token,
+                    )?;
+                    Ok(TokenPair::new(
+                        access,
+                        refresh,
+                        crate::clock::later(answer.received_at, lifetime),
+                        crate::clock::later(answer.received_at, REFRESH_TOKEN_LIFETIME),
+                    ))
+                },
+            )
+            .await
     }
 }
 
@@ -161,24 +162,21 @@ impl InviteTokens<'_> {
         let expires_at = expires_at
             .map(|at| input::future_unix("expires_at", at).map(|(unix, _)| unix))
             .transpose()?;
-        let api = self.client.exchange(Auth::Subscriber(access_token))?;
-        let result = api
-            .create_subscriber_invite_token()
-            .body(types::SubscriberInviteTokenRequest {
-                address_id,
-                expires_at,
-            })
-            .send()
-            .await;
-        let scrub = Scrub {
-            secrets: &[access_token.expose_secret()],
+        let body = types::SubscriberInviteTokenRequest {
+            address_id,
+            expires_at,
         };
-        let expected = "an invite token";
-        settle(result, &api, expected, &scrub, |status, answer| {
-            InviteToken::parse(answer.token)
-                .map_err(|problem| issued_badly(status, expected, "token", &problem))
-        })
-        .await
+        self.client
+            .call(Auth::Subscriber(access_token), "an invite token")
+            .send(
+                |api| async move { api.create_subscriber_invite_token().body(body).send().await },
+                |answer| {
+                    InviteToken::parse(answer.body.token).map_err(|problem| {
+                        issued_badly(answer.status, answer.expected, "token", &problem)
+                    })
+                },
+            )
+            .await
     }
 }
 
@@ -196,21 +194,23 @@ impl EmbedTokens<'_> {
         input::text("token", click_to_call_token)?;
         let token = types::GuestEmbedTokenRequestToken::try_from(click_to_call_token.to_owned())
             .map_err(|error| Error::invalid("token", error.to_string()))?;
-        let api = self.client.exchange(Auth::None)?;
-        let result = api
-            .create_guest_embed_token()
-            .body(types::GuestEmbedTokenRequest { token })
-            .send()
-            .await;
-        let scrub = Scrub {
-            secrets: &[click_to_call_token],
-        };
-        let expected = "an embed token";
-        settle(result, &api, expected, &scrub, |status, answer| {
-            EmbedToken::parse(answer.token)
-                .map_err(|problem| issued_badly(status, expected, "token", &problem))
-        })
-        .await
+        self.client
+            .call(Auth::None, "an embed token")
+            .scrubbing(click_to_call_token)
+            .send(
+                |api| async move {
+                    api.create_guest_embed_token()
+                        .body(types::GuestEmbedTokenRequest { token })
+                        .send()
+                        .await
+                },
+                |answer| {
+                    EmbedToken::parse(answer.body.token).map_err(|problem| {
+                        issued_badly(answer.status, answer.expected, "token", &problem)
+                    })
+                },
+            )
+            .await
     }
 }
 

@@ -30,11 +30,11 @@ struct Cursor {
 
 /// The items of every page, in order. `fetch(None)` reads the first page (found at
 /// `first_url`), `fetch(Some(url))` a checked next-page URL. A bad link ends the stream
-/// with an error after the items of the page that carried it; `scrub` cleans the link's
-/// text for that error (a server may have put a secret in it).
+/// with an error after the items of the page that carried it, whose text is scrubbed of
+/// `client`'s secrets (a server may have put one in the link).
 pub(crate) fn items<'a, T, F, Fut>(
     first_url: Result<Url, Error>,
-    scrub: impl Fn(&str) -> String + Send + Sync + 'a,
+    client: &'a crate::Client,
     fetch: F,
 ) -> impl Stream<Item = Result<T, Error>> + Send + 'a
 where
@@ -48,7 +48,12 @@ where
         seen: HashSet::new(),
     });
     let fetch = std::sync::Arc::new(fetch);
-    let scrub = std::sync::Arc::new(scrub);
+    let scrub = std::sync::Arc::new(move |text: &str| {
+        crate::response::Scrub {
+            secrets: &[client.api_token_text()],
+        }
+        .text(text)
+    });
     stream::try_unfold(Some(start), move |state| {
         let fetch = std::sync::Arc::clone(&fetch);
         let scrub = std::sync::Arc::clone(&scrub);

@@ -2,13 +2,13 @@
 //!
 //! progenitor reports failures in shapes that lose information (an undocumented status
 //! comes back with its body unread; a body that fails to decode loses its status). This
-//! module puts the status back (from the [`Exchange`] record), reads at most a snippet of
+//! module puts the status back (from the [`CallContext`] record), reads at most a snippet of
 //! any body, scrubs anything token-shaped from it, and picks the variant a caller acts on.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use signalwire_fabric_api::{Exchange, body_limit_exceeded, types};
+use signalwire_fabric_api::{CallContext, body_limit_exceeded, types};
 
 use crate::error::{Delivery, Error, ErrorCode, FieldError};
 use crate::{AccessToken, RefreshToken};
@@ -16,7 +16,7 @@ use crate::{AccessToken, RefreshToken};
 /// How much of a body an error keeps for diagnosis.
 pub(crate) const SNIPPET_BYTES: usize = 256;
 
-type ApiError = signalwire_fabric_api::Error<types::ErrorResponse>;
+pub(crate) type ApiError = signalwire_fabric_api::Error<types::ErrorResponse>;
 
 /// Secrets that must never appear in an error, even when a server echoes them.
 pub(crate) struct Scrub<'a> {
@@ -92,7 +92,7 @@ pub(crate) fn snippet(bytes: &[u8], scrub: &Scrub<'_>) -> Option<String> {
 /// should have been ("a token pair").
 pub(crate) async fn map_error(
     error: ApiError,
-    exchange: &Exchange,
+    exchange: &CallContext,
     expected: &'static str,
     scrub: &Scrub<'_>,
 ) -> Error {
@@ -160,25 +160,6 @@ pub(crate) async fn map_error(
             delivery: Delivery::Unknown,
             source: None,
         },
-    }
-}
-
-/// The outcome of one generated call: `on_success` applied to the status and decoded
-/// body, or the failure mapped to an [`Error`] (see [`map_error`]).
-pub(crate) async fn settle<T, U>(
-    result: Result<signalwire_fabric_api::ResponseValue<T>, ApiError>,
-    api: &signalwire_fabric_api::Client,
-    expected: &'static str,
-    scrub: &Scrub<'_>,
-    on_success: impl FnOnce(u16, T) -> Result<U, Error>,
-) -> Result<U, Error> {
-    use signalwire_fabric_api::ClientInfo as _;
-    match result {
-        Ok(answer) => {
-            let status = answer.status().as_u16();
-            on_success(status, answer.into_inner())
-        }
-        Err(error) => Err(map_error(error, api.inner(), expected, scrub).await),
     }
 }
 
@@ -271,7 +252,11 @@ fn from_error_body(
     }
 }
 
-async fn unexpected(response: reqwest::Response, exchange: &Exchange, scrub: &Scrub<'_>) -> Error {
+async fn unexpected(
+    response: reqwest::Response,
+    exchange: &CallContext,
+    scrub: &Scrub<'_>,
+) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers();
     let retry_after = retry_after(headers);

@@ -5,11 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
 use signalwire_fabric_api::types;
-use tokio::time::Instant;
 
 use crate::client::Auth;
 use crate::input;
-use crate::response::{Scrub, issued_tokens, settle};
+use crate::response::issued_tokens;
 use crate::tokens::{ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME};
 use crate::{Client, Error, RefreshToken, TokenPair};
 
@@ -41,26 +40,27 @@ impl<'a> SubscriberTokens<'a> {
     /// ```
     #[tracing::instrument(level = "debug", name = "refresh_subscriber_token", skip_all)]
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
-        let api = self.client.exchange(Auth::Project)?;
-        let result = api
-            .refresh_subscriber_token()
-            .body(types::RefreshSubscriberTokenRequest {
-                refresh_token: refresh_token.expose_secret().to_owned(),
-            })
-            .send()
-            .await;
-        let issued_at = Instant::now();
-        let scrub = Scrub {
-            secrets: &[self.client.api_token_text(), refresh_token.expose_secret()],
+        let body = types::RefreshSubscriberTokenRequest {
+            refresh_token: refresh_token.expose_secret().to_owned(),
         };
-        let expected = "a token pair";
-        settle(result, &api, expected, &scrub, |status, answer| {
-            let (access, refresh) =
-                issued_tokens(status, expected, answer.token, answer.refresh_token)?;
-            tracing::debug!(status, "refresh answered");
-            Ok(TokenPair::issued_at(access, refresh, issued_at))
-        })
-        .await
+        self.client
+            .call(Auth::Project, "a token pair")
+            .scrubbing(refresh_token.expose_secret())
+            .send(
+                |api| async move { api.refresh_subscriber_token().body(body).send().await },
+                |answer| {
+                    let body = answer.body;
+                    let (access, refresh) = issued_tokens(
+                        answer.status,
+                        answer.expected,
+                        body.token,
+                        body.refresh_token,
+                    )?;
+                    tracing::debug!(status = answer.status, "refresh answered");
+                    Ok(TokenPair::issued_at(access, refresh, answer.received_at))
+                },
+            )
+            .await
     }
 
     /// Creates a subscriber's first token pair (creating the subscriber on first use).
@@ -89,31 +89,36 @@ impl<'a> SubscriberTokens<'a> {
             .password
             .as_deref()
             .map(|p| SecretString::from(p.to_owned()));
-        let api = self.client.exchange(Auth::Project)?;
-        let result = api.create_subscriber_token().body(body).send().await;
-        let issued_at = Instant::now();
-        let scrub = Scrub {
-            secrets: &[
-                self.client.api_token_text(),
-                password.as_ref().map_or("", |p| p.expose_secret()),
-            ],
-        };
-        let expected = "a subscriber token pair";
-        settle(result, &api, expected, &scrub, |status, answer| {
-            let (access, refresh) =
-                issued_tokens(status, expected, answer.token, answer.refresh_token)?;
-            tracing::debug!(status, "create answered");
-            Ok(CreatedSubscriberToken {
-                subscriber_id: SubscriberId::new(answer.subscriber_id.to_string()),
-                pair: TokenPair::new(
-                    access,
-                    refresh,
-                    crate::clock::later(issued_at, lifetime),
-                    crate::clock::later(issued_at, REFRESH_TOKEN_LIFETIME),
-                ),
-            })
-        })
-        .await
+        self.client
+            .call(Auth::Project, "a subscriber token pair")
+            .scrubbing(password.as_ref().map_or("", |p| p.expose_secret()))
+            .send(
+                |api| async move { api.create_subscriber_token().body(body).send().await },
+                |answer| {
+                    let (status, issued_at, body) =
+                        (answer.status, answer.received_at, answer.body);
+                    let (access, refresh) =
+                        issued_tokens(status, answer.expected, body.token, body.refresh_token)?;
+                    tracing::debug!(status, "create answered");
+                    Ok(CreatedSubscriberToken {
+                        subscriber_id: SubscriberId::new(body.subscriber_id.to_string()),
+                        pair: TokenPair::new(
+                            access,
+                            refresh,
+                            crate::clock::later(issued_at, lifetime),
+                            crate::clock::later(issued_at, REFRESH_TOKEN_LIFETIME),
+                        ),
+                    })
+                },
+            )
+            .await
+    }
+}
+
+impl Client {
+    /// Creating and refreshing subscriber tokens.
+    pub fn subscriber_tokens(&self) -> SubscriberTokens<'_> {
+        SubscriberTokens::new(self)
     }
 }
 

@@ -10,7 +10,6 @@ use signalwire_fabric_api::types;
 use crate::client::Auth;
 use crate::input;
 use crate::paging::{self, Page};
-use crate::response::{Scrub, settle};
 use crate::{Client, Error, SubscriberId};
 
 const SUBSCRIBERS_PATH: &str = "/api/fabric/resources/subscribers";
@@ -244,11 +243,6 @@ pub struct Subscribers<'a> {
 }
 
 impl<'a> Subscribers<'a> {
-    fn scrub(&self) -> [&'a str; 1] {
-        [self.client.api_token_text()]
-    }
-
-    /// The password a request body carries, kept secret, for scrubbing error text.
     fn password_of(body: &types::SubscriberRequest) -> Option<SecretString> {
         body.password
             .as_ref()
@@ -270,27 +264,23 @@ impl<'a> Subscribers<'a> {
     /// ```
     pub fn list(&self) -> impl Stream<Item = Result<Subscriber, Error>> + Send + 'a {
         let client = self.client;
-        let scrub = move |text: &str| {
-            Scrub {
-                secrets: &[client.api_token_text()],
-            }
-            .text(text)
-        };
         paging::items(
             client.url_for(SUBSCRIBERS_PATH),
-            scrub,
+            client,
             move |url| async move {
-                let api = client.exchange_with(Auth::Project, url)?;
-                let result = api.list_subscribers().send().await;
-                let secrets = [client.api_token_text()];
-                let scrub = Scrub { secrets: &secrets };
-                settle(result, &api, "a page of subscribers", &scrub, |_, page| {
-                    Ok(Page {
-                        items: page.data.into_iter().map(Subscriber::from).collect(),
-                        next: page.links.next,
-                    })
-                })
-                .await
+                client
+                    .call(Auth::Project, "a page of subscribers")
+                    .at(url)
+                    .send(
+                        |api| async move { api.list_subscribers().send().await },
+                        |answer| {
+                            Ok(Page {
+                                items: answer.body.data.into_iter().map(Subscriber::from).collect(),
+                                next: answer.body.links.next,
+                            })
+                        },
+                    )
+                    .await
             },
         )
     }
@@ -298,31 +288,27 @@ impl<'a> Subscribers<'a> {
     /// One subscriber, by resource id.
     pub async fn get(&self, id: &str) -> Result<Subscriber, Error> {
         let id = input::uuid("id", id)?;
-        let api = self.client.exchange(Auth::Project)?;
-        let result = api.get_subscriber().id(id).send().await;
-        let secrets = self.scrub();
-        let scrub = Scrub { secrets: &secrets };
-        settle(result, &api, "a subscriber", &scrub, |_, body| {
-            Ok(Subscriber::from(body))
-        })
-        .await
+        self.client
+            .call(Auth::Project, "a subscriber")
+            .send(
+                |api| async move { api.get_subscriber().id(id).send().await },
+                |answer| Ok(Subscriber::from(answer.body)),
+            )
+            .await
     }
 
     /// Creates a subscriber.
     pub async fn create(&self, fields: SubscriberFields) -> Result<Subscriber, Error> {
         let body = fields.into_wire()?;
         let password = Self::password_of(&body);
-        let api = self.client.exchange(Auth::Project)?;
-        let result = api.create_subscriber().body(body).send().await;
-        let secrets = [
-            self.client.api_token_text(),
-            password.as_ref().map_or("", |p| p.expose_secret()),
-        ];
-        let scrub = Scrub { secrets: &secrets };
-        settle(result, &api, "a subscriber", &scrub, |_, body| {
-            Ok(Subscriber::from(body))
-        })
-        .await
+        self.client
+            .call(Auth::Project, "a subscriber")
+            .scrubbing(password.as_ref().map_or("", |p| p.expose_secret()))
+            .send(
+                |api| async move { api.create_subscriber().body(body).send().await },
+                |answer| Ok(Subscriber::from(answer.body)),
+            )
+            .await
     }
 
     /// Replaces a subscriber's details.
@@ -330,27 +316,26 @@ impl<'a> Subscribers<'a> {
         let id = input::uuid("id", id)?;
         let body = fields.into_wire()?;
         let password = Self::password_of(&body);
-        let api = self.client.exchange(Auth::Project)?;
-        let result = api.update_subscriber().id(id).body(body).send().await;
-        let secrets = [
-            self.client.api_token_text(),
-            password.as_ref().map_or("", |p| p.expose_secret()),
-        ];
-        let scrub = Scrub { secrets: &secrets };
-        settle(result, &api, "a subscriber", &scrub, |_, body| {
-            Ok(Subscriber::from(body))
-        })
-        .await
+        self.client
+            .call(Auth::Project, "a subscriber")
+            .scrubbing(password.as_ref().map_or("", |p| p.expose_secret()))
+            .send(
+                |api| async move { api.update_subscriber().id(id).body(body).send().await },
+                |answer| Ok(Subscriber::from(answer.body)),
+            )
+            .await
     }
 
     /// Deletes a subscriber.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
         let id = input::uuid("id", id)?;
-        let api = self.client.exchange(Auth::Project)?;
-        let result = api.delete_subscriber().id(id).send().await;
-        let secrets = self.scrub();
-        let scrub = Scrub { secrets: &secrets };
-        settle(result, &api, "no body", &scrub, |_, ()| Ok(())).await
+        self.client
+            .call(Auth::Project, "no body")
+            .send(
+                |api| async move { api.delete_subscriber().id(id).send().await },
+                |_| Ok(()),
+            )
+            .await
     }
 
     /// A subscriber's addresses, page after page (see [`Subscribers::list`]).
@@ -365,25 +350,26 @@ impl<'a> Subscribers<'a> {
             .map_err(Clone::clone)
             .and_then(|id| client.url_for(&format!("{SUBSCRIBERS_PATH}/{id}/addresses")));
         let id = parsed.ok();
-        let scrub = move |text: &str| {
-            Scrub {
-                secrets: &[client.api_token_text()],
-            }
-            .text(text)
-        };
-        paging::items(first_url, scrub, move |url| async move {
+        paging::items(first_url, client, move |url| async move {
             let id = id.ok_or_else(|| Error::invalid("id", "is not a UUID"))?;
-            let api = client.exchange_with(Auth::Project, url)?;
-            let result = api.list_subscriber_addresses().id(id).send().await;
-            let secrets = [client.api_token_text()];
-            let scrub = Scrub { secrets: &secrets };
-            settle(result, &api, "a page of addresses", &scrub, |_, page| {
-                Ok(Page {
-                    items: page.data.into_iter().map(SubscriberAddress::from).collect(),
-                    next: page.links.next,
-                })
-            })
-            .await
+            client
+                .call(Auth::Project, "a page of addresses")
+                .at(url)
+                .send(
+                    |api| async move { api.list_subscriber_addresses().id(id).send().await },
+                    |answer| {
+                        Ok(Page {
+                            items: answer
+                                .body
+                                .data
+                                .into_iter()
+                                .map(SubscriberAddress::from)
+                                .collect(),
+                            next: answer.body.links.next,
+                        })
+                    },
+                )
+                .await
         })
     }
 }
