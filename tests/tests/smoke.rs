@@ -1,7 +1,7 @@
 //! First smoke test of the contract: the spec's own examples decode through the generated
 //! client, for every status the refresh operation documents.
 
-use signalwire_fabric_api::{Client, Error, CallContext, types};
+use signalwire_fabric_api::{CallContext, Client, Error, types};
 use signalwire_fabric_contract_tests::{response_examples, spec};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -53,7 +53,8 @@ struct Inner {
     /// (embed tokens) or a subscriber's token (invites).
     credentials: Option<Credentials>,
     max_response_bytes: usize,
-    /// Answers requests in-process instead of sending them (see [`crate::fuzzing`]).
+    /// Answers requests in-process instead of sending them (see `crate::fuzzing`).
+    #[cfg(feature = "test-util")]
     responder: Option<api::Responder>,
 }
 
@@ -138,10 +139,13 @@ impl Client {
         url: Option<reqwest::Url>,
     ) -> Result<api::Client, Error> {
         let limit = self.inner.max_response_bytes;
+        #[cfg(feature = "test-util")]
         let mut call = match &self.inner.responder {
             Some(responder) => api::CallContext::with_responder(limit, responder.clone()),
             None => api::CallContext::new(limit),
         };
+        #[cfg(not(feature = "test-util"))]
+        let mut call = api::CallContext::new(limit);
         match auth {
             Auth::Project => {
                 let credentials = self.inner.credentials.as_ref().ok_or_else(|| {
@@ -166,6 +170,7 @@ impl Client {
         ))
     }
 
+    #[cfg(feature = "test-util")]
     /// This client, answering every request in-process with `responder` and reading at
     /// most `max_response_bytes` of each answer.
     pub(crate) fn with_responder(
@@ -403,6 +408,7 @@ impl ClientBuilder {
                 max_response_bytes: self
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                #[cfg(feature = "test-util")]
                 responder: None,
             }),
         })

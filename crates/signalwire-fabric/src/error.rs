@@ -27,6 +27,7 @@ use std::time::Duration;
 pub enum Error {
     /// The SDK refused an input before sending anything.
     #[error("invalid {field}: {reason} (nothing was sent)")]
+    #[non_exhaustive]
     InvalidInput {
         /// The setting, argument or request field at fault.
         field: &'static str,
@@ -42,6 +43,7 @@ pub enum Error {
          that the subscriber's access token is still valid",
         server_says(message)
     )]
+    #[non_exhaustive]
     Unauthorized {
         /// The server's `error` text, when it sent one.
         message: Option<String>,
@@ -50,6 +52,7 @@ pub enum Error {
     /// 403: the request is not allowed (for example an embed token for a click-to-call
     /// token the space does not know).
     #[error("403 Forbidden{}", server_says(message))]
+    #[non_exhaustive]
     Forbidden {
         /// The server's `error` text, when it sent one.
         message: Option<String>,
@@ -62,6 +65,7 @@ pub enum Error {
          link has not expired",
         server_says(message)
     )]
+    #[non_exhaustive]
     NotFound {
         /// The server's `error` text, when it sent one.
         message: Option<String>,
@@ -74,13 +78,18 @@ pub enum Error {
         FieldErrors(errors),
         dead_token_hint(errors)
     )]
+    #[non_exhaustive]
     Rejected {
         /// One entry per broken rule, in the server's order.
         errors: Vec<FieldError>,
+        /// How long the server asked us to wait, from `Retry-After` (it may send one with
+        /// `rate_limit_exceeded`).
+        retry_after: Option<Duration>,
     },
 
     /// 429: too many requests; wait before trying again.
     #[error("429 Too Many Requests: {}", retry_hint(retry_after))]
+    #[non_exhaustive]
     RateLimited {
         /// How long the server asked us to wait, from `Retry-After`.
         retry_after: Option<Duration>,
@@ -93,6 +102,7 @@ pub enum Error {
         snippet(body),
         retry_hint(retry_after)
     )]
+    #[non_exhaustive]
     Server {
         /// The HTTP status.
         status: u16,
@@ -112,9 +122,12 @@ pub enum Error {
         location.as_deref().map(|l| format!(" redirecting to {l}: redirects are not followed, so credentials never leave the configured host")).unwrap_or_default(),
         snippet(body)
     )]
+    #[non_exhaustive]
     UnexpectedResponse {
         /// The HTTP status.
         status: u16,
+        /// How long the server asked us to wait, from `Retry-After` (a 408 may carry one).
+        retry_after: Option<Duration>,
         /// The response's `Content-Type`, when it had one.
         content_type: Option<String>,
         /// Where a redirect pointed.
@@ -128,6 +141,7 @@ pub enum Error {
         "the {status} response body is not {expected}: {reason}{}",
         snippet(body)
     )]
+    #[non_exhaustive]
     Decode {
         /// The HTTP status.
         status: u16,
@@ -143,6 +157,7 @@ pub enum Error {
     #[error(
         "the {status} response body is larger than the {limit}-byte limit (see ClientBuilder::max_response_bytes)"
     )]
+    #[non_exhaustive]
     ResponseTooLarge {
         /// The HTTP status.
         status: u16,
@@ -152,6 +167,7 @@ pub enum Error {
 
     /// The exchange failed below HTTP: no connection, a timeout, a reset.
     #[error("{message} ({})", delivery.describe())]
+    #[non_exhaustive]
     Transport {
         /// What went wrong.
         message: String,
@@ -165,6 +181,7 @@ pub enum Error {
     /// A page's `links.next` was not followed: it pointed elsewhere (credentials never
     /// leave the configured host) or back to a page already read.
     #[error("the server's next-page link {link:?} {reason}; it was not followed")]
+    #[non_exhaustive]
     UnsafeLink {
         /// The link, as the server gave it (cut short when long).
         link: String,
@@ -174,6 +191,7 @@ pub enum Error {
 
     /// A [`TokenStore`](crate::TokenStore) failed to load or save a pair.
     #[error("token store: {message}")]
+    #[non_exhaustive]
     Store {
         /// What failed, without any token.
         message: String,
@@ -190,6 +208,7 @@ pub enum Error {
         "the session cannot refresh any more: {}; create a new subscriber token",
         ended_because(*reason, cause.as_deref())
     )]
+    #[non_exhaustive]
     SessionEnded {
         /// Why it ended.
         reason: SessionEnd,
@@ -197,6 +216,19 @@ pub enum Error {
         /// attempt when the refresh token ran out of time; `None` when it ran out with no
         /// attempt failing (the session was idle past its refresh token's life).
         cause: Option<Box<Error>>,
+    },
+
+    /// The sessions' [`Coordinator`](crate::Coordinator) could not be reached or failed,
+    /// or could not grant the refresh lease in time. Nothing was sent to SignalWire (a
+    /// session never refreshes without the lease); retry later.
+    #[error("session coordinator: {message}")]
+    #[non_exhaustive]
+    Coordinator {
+        /// What failed, without any token.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The session's background refresh stopped part-way (a [`Refresher`](crate::Refresher)
@@ -401,6 +433,7 @@ impl Error {
             | Error::Transport { .. }
             | Error::Store { .. }
             | Error::UnsafeLink { .. }
+            | Error::Coordinator { .. }
             | Error::RefreshInterrupted => None,
         }
     }
@@ -416,8 +449,9 @@ impl Error {
             Error::Transport { .. }
             | Error::RateLimited { .. }
             | Error::Server { .. }
+            | Error::Coordinator { .. }
             | Error::RefreshInterrupted => true,
-            Error::Rejected { errors } => errors
+            Error::Rejected { errors, .. } => errors
                 .iter()
                 .any(|error| error.code == ErrorCode::RateLimitExceeded),
             Error::UnexpectedResponse { status, .. } => *status == 408,
@@ -430,7 +464,7 @@ impl Error {
     /// created with [`SubscriberTokens::create`](crate::SubscriberTokens::create).
     pub fn requires_new_subscriber_token(&self) -> bool {
         match self {
-            Error::Rejected { errors } => errors
+            Error::Rejected { errors, .. } => errors
                 .iter()
                 .any(|error| error.code.means_dead_refresh_token()),
             Error::SessionEnded { .. } => true,
@@ -438,18 +472,106 @@ impl Error {
         }
     }
 
-    /// How long the server asked to wait before retrying (`Retry-After`).
+    /// How long the server asked to wait before retrying (`Retry-After`, at most a day),
+    /// for every answer that can carry it: 408, 422 `rate_limit_exceeded`, 429 and 5xx
+    /// (inside a [`Error::SessionEnded`], its cause's). `None` when the server said
+    /// nothing, or no answer came (a transport error): back off on your own then.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::RateLimited { retry_after } | Error::Server { retry_after, .. } => *retry_after,
+            Error::RateLimited { retry_after }
+            | Error::Server { retry_after, .. }
+            | Error::Rejected { retry_after, .. }
+            | Error::UnexpectedResponse { retry_after, .. } => *retry_after,
+            Error::SessionEnded { cause, .. } => {
+                cause.as_ref().and_then(|cause| cause.retry_after())
+            }
             _ => None,
         }
+    }
+
+    /// A 401, as a server (or a custom [`Refresher`](crate::Refresher)) would give.
+    pub fn unauthorized() -> Self {
+        Error::Unauthorized { message: None }
+    }
+
+    /// A 422 rejection with these broken rules.
+    ///
+    /// ```
+    /// use signalwire_fabric::{Error, ErrorCode, FieldError};
+    ///
+    /// let spent = Error::rejected([FieldError::new(ErrorCode::TokenInvalid, "Token is invalid.")]);
+    /// assert!(spent.requires_new_subscriber_token());
+    /// ```
+    pub fn rejected(errors: impl IntoIterator<Item = FieldError>) -> Self {
+        Error::Rejected {
+            errors: errors.into_iter().collect(),
+            retry_after: None,
+        }
+    }
+
+    /// A 429.
+    pub fn rate_limited() -> Self {
+        Error::RateLimited { retry_after: None }
+    }
+
+    /// A server error with this status (a 5xx, or a 503 from a proxy).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use signalwire_fabric::Error;
+    ///
+    /// let busy = Error::server(503).with_retry_after(Duration::from_secs(30));
+    /// assert!(busy.is_retryable());
+    /// assert_eq!(busy.retry_after(), Some(Duration::from_secs(30)));
+    /// ```
+    pub fn server(status: u16) -> Self {
+        Error::Server {
+            status,
+            message: None,
+            body: None,
+            retry_after: None,
+        }
+    }
+
+    /// A failure below HTTP (no connection, a timeout, a reset).
+    pub fn transport(message: impl Into<String>, delivery: Delivery) -> Self {
+        Error::Transport {
+            message: message.into(),
+            delivery,
+            source: None,
+        }
+    }
+
+    /// The same error with `Retry-After` set, where its kind can carry one (408, 422, 429,
+    /// 5xx); other kinds are returned unchanged.
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        match &mut self {
+            Error::RateLimited { retry_after }
+            | Error::Server { retry_after, .. }
+            | Error::Rejected { retry_after, .. }
+            | Error::UnexpectedResponse { retry_after, .. } => *retry_after = Some(wait),
+            _ => {}
+        }
+        self
+    }
+
+    /// The same error with the server's `error` text set, where its kind has one (401,
+    /// 403, 404, 5xx); other kinds are returned unchanged.
+    pub fn with_message(mut self, text: impl Into<String>) -> Self {
+        match &mut self {
+            Error::Unauthorized { message }
+            | Error::Forbidden { message }
+            | Error::NotFound { message }
+            | Error::Server { message, .. } => *message = Some(text.into()),
+            _ => {}
+        }
+        self
     }
 
     /// The broken rules of a 422, empty for every other error.
     pub fn field_errors(&self) -> &[FieldError] {
         match self {
-            Error::Rejected { errors } => errors,
+            Error::Rejected { errors, .. } => errors,
             _ => &[],
         }
     }
@@ -458,12 +580,41 @@ impl Error {
     /// before sending, or no connection was made).
     pub fn may_have_reached_server(&self) -> bool {
         match self {
-            Error::InvalidInput { .. } | Error::Store { .. } => false,
+            Error::InvalidInput { .. } | Error::Store { .. } | Error::Coordinator { .. } => false,
             Error::Transport { delivery, .. } => *delivery != Delivery::NotSent,
             Error::SessionEnded { cause, .. } => cause
                 .as_ref()
                 .is_some_and(|cause| cause.may_have_reached_server()),
             _ => true,
+        }
+    }
+
+    /// A [`Coordinator`](crate::Coordinator) failure (for implementations of it).
+    pub fn coordinator(message: impl Into<String>) -> Self {
+        Error::Coordinator {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A [`Coordinator`](crate::Coordinator) failure caused by `source` (for
+    /// implementations of it). Make sure neither says anything secret.
+    pub fn coordinator_caused_by(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Coordinator {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// A [`TokenStore`](crate::TokenStore) failure without an underlying error (for
+    /// implementations of it).
+    pub fn store_failure(message: impl Into<String>) -> Self {
+        Error::Store {
+            message: message.into(),
+            source: None,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Entry points for fuzzers and property tests; not part of the supported API.
+//! Entry points for fuzzers and property tests (feature `test-util`).
 //!
 //! They run the real response path (the generated client's decoding, the hooks' body
 //! limit, this crate's error mapping) on an answer made in-process, so untrusted bytes

@@ -41,7 +41,7 @@ mod client;
 mod clock;
 mod config;
 mod error;
-#[doc(hidden)]
+#[cfg(feature = "test-util")]
 pub mod fuzzing;
 mod guest_tokens;
 mod input;
@@ -50,6 +50,8 @@ mod response;
 mod session;
 mod subscriber_tokens;
 mod subscribers;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod tokens;
 
 pub use client::{
@@ -62,9 +64,10 @@ pub use guest_tokens::{
     CreateGuestToken, EmbedTokens, GuestTokens, InviteTokens, MAX_GUEST_ADDRESSES,
 };
 pub use session::{
-    AutoRefresh, DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, FILE_STORE_LEFTOVER_AGE, FileStore,
-    MemoryStore, Refresher, RetryPolicy, SessionBuilder, SessionStatus, SubscriberSession,
-    TokenStore,
+    AutoRefresh, CommitOutcome, Coordinator, DEFAULT_JITTER, DEFAULT_LEASE, DEFAULT_REFRESH_AHEAD,
+    FILE_STORE_LEFTOVER_AGE, FileStore, InProcessCoordinator, Lease, LeaseOutcome, MemoryStore,
+    Refresher, RetryPolicy, SessionBuilder, SessionKey, SessionStatus, SharedPair,
+    SubscriberSession, TokenStore,
 };
 pub use subscriber_tokens::{
     CreateSubscriberToken, CreatedSubscriberToken, Region, Scope, SubscriberId, SubscriberTokens,

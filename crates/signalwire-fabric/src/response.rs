@@ -120,7 +120,10 @@ pub(crate) async fn map_error(
                 403 => Error::Forbidden { message: None },
                 404 => Error::NotFound { message: None },
                 // A rejection whose reasons could not be read is still a rejection.
-                422 => Error::Rejected { errors: Vec::new() },
+                422 => Error::Rejected {
+                    errors: Vec::new(),
+                    retry_after,
+                },
                 429 => Error::RateLimited { retry_after },
                 500..=599 => Error::Server {
                     status,
@@ -230,6 +233,7 @@ fn from_error_body(
         403 => Error::Forbidden { message },
         404 => Error::NotFound { message },
         422 => Error::Rejected {
+            retry_after,
             errors: body
                 .errors
                 .iter()
@@ -294,6 +298,7 @@ async fn unexpected(
         },
         _ => Error::UnexpectedResponse {
             status,
+            retry_after,
             content_type,
             location,
             body,

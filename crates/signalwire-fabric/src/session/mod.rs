@@ -1,32 +1,77 @@
 //! [`SubscriberSession`]: keeps one subscriber's token pair alive.
 //!
-//! How it works, in one place:
+//! # How it works
 //!
-//! - The newest pair lives in `State`, behind a mutex that is never held across an await.
-//!   A copy of what the hot path needs (the access token and when to refresh it) is
-//!   published through an `ArcSwap`, so a cached [`SubscriberSession::access_token`] takes
-//!   no lock.
-//! - All I/O (refresh exchanges, saves) happens in one *worker* task per session, spawned
-//!   when needed and gone when there is nothing to do. There is never more than one, so
-//!   there is never more than one refresh in flight, and because it is spawned, a caller
-//!   that stops waiting cannot cancel an exchange half-way and lose its answer.
-//! - Callers that need the worker's result wait on a `Notify`; every outcome (new pair,
-//!   failed attempt, end of session) bumps a sequence number and wakes them.
+//! The session's state is one value in a `tokio::sync::watch` channel: the newest pair
+//! and its [`Coordinator`] generation, when it is due, whether it is saved, counters, and
+//! the **phase**. Every change goes through that channel, and callers that must wait for
+//! the worker wait for the next change. What the hot path needs (the access token and
+//! when it is due) is copied into an `ArcSwap` at every change, so a cached
+//! [`SubscriberSession::access_token`] takes no lock.
+//!
+//! All I/O (leases, exchanges, commits, saves) happens in one *worker* task per session,
+//! spawned when needed and gone when there is nothing to do: there is never more than one
+//! refresh in flight per session, and a caller that stops waiting cannot cancel an
+//! exchange half-way. Between sessions, the [`Coordinator`] lease does the same job.
+//!
+//! # Phases and transitions
+//!
+//! ```text
+//!            due, or refresh_if_current(the current token)
+//!   Current ───────────────────────────────────────────────► Refreshing
+//!      ▲                                                        │  │  │
+//!      │ a newer pair: refreshed here and committed, or         │  │  │
+//!      └─ adopted from the coordinator (a sibling refreshed) ◄──┘  │  │
+//!                                                                  │  │
+//!   RetryingAt(t) ◄── the attempt failed and can pass (transport, ─┘  │
+//!      │   ▲          5xx, 429, coordinator unreachable); t is         │
+//!      │   │          before the refresh token's last safe moment     │
+//!      └───┘ at t ─► Refreshing                                        │
+//!                                                                      │
+//!   Ended(error) ◄── refused (after the coordinator had nothing newer), ┘
+//!                    or the refresh token ran out of time
+//! ```
+//!
+//! - **Current**: the pair is served. The worker may still have to save it to the
+//!   [`TokenStore`], or publish it to the coordinator (a session built from a new pair).
+//! - **Refreshing**: the worker asks the coordinator for the lease. A newer generation is
+//!   adopted without any request; a lease held by a sibling is waited for (asking again
+//!   every few milliseconds, up to a quarter of a second apart); a granted lease leads to
+//!   one exchange, whose pair is committed to the coordinator (fenced by generation), saved
+//!   to the store, and only then served.
+//! - **RetryingAt(t)**: callers keep getting the still-valid access token; once it has
+//!   expired they get the last attempt's (retryable) error at once.
+//! - **Ended(error)**: every caller gets [`Error::SessionEnded`] from now on.
+//!
+//! A refusal of the refresh token as spent or unknown first checks the coordinator: if a
+//! sibling stored a newer generation, it is adopted and the session goes on. When the
+//! lease this session got had been *taken over* from a holder that never finished, that
+//! holder may still store the pair it got, so the session keeps looking for it for the
+//! lease's length before it ends.
 
+mod coordinator;
 mod store;
 mod worker;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+pub use coordinator::{
+    CommitOutcome, Coordinator, InProcessCoordinator, Lease, LeaseOutcome, SessionKey, SharedPair,
+};
 pub use store::{FILE_STORE_LEFTOVER_AGE, FileStore, MemoryStore, TokenStore};
 
 use crate::{AccessToken, Client, Error, InviteToken, RefreshToken, TokenPair};
+
+/// How long a session holds its coordinator's lease while it refreshes, by default:
+/// longer than one exchange may take (the client's timeout is 30 s by default), so a slow
+/// answer does not let a sibling send the same refresh token.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(45);
 
 /// How long before the access token expires a session refreshes it, by default.
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
@@ -152,6 +197,7 @@ pub struct SubscriberSession {
 impl fmt::Debug for SubscriberSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SubscriberSession")
+            .field("key", &self.shared.key)
             .field("status", &self.status())
             .finish()
     }
@@ -160,12 +206,15 @@ impl fmt::Debug for SubscriberSession {
 struct Shared {
     refresher: Arc<dyn Refresher>,
     store: Arc<dyn TokenStore>,
+    coordinator: Arc<dyn Coordinator>,
+    key: SessionKey,
     /// The refresh-ahead margin including this session's jitter.
     margin: Duration,
     retry: RetryPolicy,
+    lease: Duration,
+    /// What the hot path reads without a lock; rewritten at every change of `state`.
     hot: ArcSwap<Hot>,
-    state: Mutex<State>,
-    changed: Notify,
+    state: watch::Sender<State>,
 }
 
 /// What the hot path reads without a lock.
@@ -173,46 +222,81 @@ struct Hot {
     access_token: AccessToken,
     /// Before this instant, and while `fresh`, the cached token is handed out as is.
     refresh_at: Instant,
-    /// False while something needs the slow path: an unsaved pair or an ended session.
+    /// False while something needs the slow path: the worker has something to do, or the
+    /// session has ended.
     fresh: bool,
 }
 
+/// The session's state: one value, changed only through [`Shared::change`].
 struct State {
     pair: TokenPair,
+    /// The coordinator's generation of `pair`; 0 until the pair is published there.
+    generation: u64,
     /// When the current pair is due for a refresh.
     refresh_at: Instant,
+    /// Whether `pair` is in the [`TokenStore`].
     saved: bool,
-    worker_running: bool,
-    refreshing: bool,
-    /// Counts outcomes (success or failed attempt); waiters compare it.
-    outcome: u64,
-    last_outcome: Option<Result<(), Error>>,
-    failed_attempts: u32,
-    /// When the next attempt is scheduled, after a failed one.
-    retry_at: Option<Instant>,
-    last_error: Option<Error>,
-    ended: Option<Error>,
+    /// A pair this session got but could not commit yet: the lease it was got under and
+    /// the generation it replaced. Committing it comes before anything else.
+    uncommitted: Option<(Lease, u64)>,
+    phase: Phase,
+    /// Whether a worker task is running.
+    worker: bool,
+    /// How many attempts have finished (refreshed, adopted, failed or interrupted); a
+    /// caller waiting for an attempt waits for this to grow.
+    outcomes: u64,
     refreshes: u64,
+    failed_attempts: u32,
+    last_error: Option<Error>,
+}
+
+/// See the module docs.
+#[derive(Debug, Clone)]
+enum Phase {
+    Current,
+    Refreshing,
+    RetryingAt(Instant),
+    Ended(Error),
+}
+
+impl State {
+    fn ended(&self) -> Option<&Error> {
+        match &self.phase {
+            Phase::Ended(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Whether the worker has something to do other than a refresh.
+    fn chores(&self) -> bool {
+        !self.saved || self.generation == 0 || self.uncommitted.is_some()
+    }
 }
 
 /// Configures a [`SubscriberSession`]; see [`Client::session`].
 pub struct SessionBuilder {
     refresher: Arc<dyn Refresher>,
     pair: TokenPair,
+    generation: u64,
     store: Arc<dyn TokenStore>,
     saved: bool,
+    coordinator: Option<(Arc<dyn Coordinator>, SessionKey)>,
     refresh_ahead: Duration,
     jitter: Duration,
     retry: RetryPolicy,
+    lease: Duration,
 }
 
 impl fmt::Debug for SessionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionBuilder")
             .field("pair", &self.pair)
+            .field("generation", &self.generation)
+            .field("coordinator", &self.coordinator)
             .field("refresh_ahead", &self.refresh_ahead)
             .field("jitter", &self.jitter)
             .field("retry", &self.retry)
+            .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
 }
@@ -233,9 +317,31 @@ impl SessionBuilder {
         self
     }
 
-    /// Where every new pair is saved (default: [`MemoryStore`]).
+    /// Where every new pair is saved in this process (default: [`MemoryStore`]), for
+    /// [`SubscriberSession::restore`] after a restart.
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Arc::new(store);
+        self
+    }
+
+    /// Shares the subscriber's pair with every other session that uses `coordinator`
+    /// under `key` (in this process with an [`InProcessCoordinator`], across processes
+    /// with `signalwire-fabric-redis`): exactly one of them refreshes per rotation, and the
+    /// others adopt its pair. Without it, the session has a coordinator of its own.
+    ///
+    /// The pair this builder was made with is published to the coordinator as the newest
+    /// generation when the session first runs, unless it came from there
+    /// ([`SubscriberSession::join`]).
+    pub fn coordinator(mut self, coordinator: impl Coordinator, key: SessionKey) -> Self {
+        self.coordinator = Some((Arc::new(coordinator), key));
+        self
+    }
+
+    /// How long the coordinator's lease is held while refreshing (default
+    /// [`DEFAULT_LEASE`]). Keep it longer than an exchange can take: a sibling may send the
+    /// same refresh token once it runs out.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
         self
     }
 
@@ -245,39 +351,41 @@ impl SessionBuilder {
         self
     }
 
-    /// Builds the session. Nothing is sent; the pair is saved to the store by the first
-    /// call that needs the session (unless it came from the store).
+    /// Builds the session. Nothing is sent; the pair is saved to the store (and published
+    /// to the coordinator) by the first call that needs the session.
     pub fn build(self) -> SubscriberSession {
         let jitter = crate::clock::scaled(self.jitter, fastrand::f64());
         let margin = self.refresh_ahead.saturating_add(jitter);
         let refresh_at = refresh_at(&self.pair, margin);
-        let hot = Hot {
-            access_token: self.pair.access_token().clone(),
+        let (coordinator, key) = self.coordinator.unwrap_or_else(|| {
+            let key = SessionKey::internal("this session");
+            (Arc::new(InProcessCoordinator::new()), key)
+        });
+        let state = State {
+            pair: self.pair,
+            generation: self.generation,
             refresh_at,
-            fresh: self.saved,
+            saved: self.saved,
+            uncommitted: None,
+            phase: Phase::Current,
+            worker: false,
+            outcomes: 0,
+            refreshes: 0,
+            failed_attempts: 0,
+            last_error: None,
         };
+        let hot = hot_view(&state);
         SubscriberSession {
             shared: Arc::new(Shared {
                 refresher: self.refresher,
                 store: self.store,
+                coordinator,
+                key,
                 margin,
                 retry: self.retry,
+                lease: self.lease,
                 hot: ArcSwap::from_pointee(hot),
-                state: Mutex::new(State {
-                    pair: self.pair,
-                    refresh_at,
-                    saved: self.saved,
-                    worker_running: false,
-                    refreshing: false,
-                    outcome: 0,
-                    last_outcome: None,
-                    failed_attempts: 0,
-                    retry_at: None,
-                    last_error: None,
-                    ended: None,
-                    refreshes: 0,
-                }),
-                changed: Notify::new(),
+                state: watch::Sender::new(state),
             }),
         }
     }
@@ -288,6 +396,14 @@ impl SessionBuilder {
 fn refresh_at(pair: &TokenPair, margin: Duration) -> Instant {
     let left = pair.access_expires_in();
     crate::clock::earlier(pair.access_expires_at(), margin.min(left / 2))
+}
+
+fn hot_view(state: &State) -> Hot {
+    Hot {
+        access_token: state.pair.access_token().clone(),
+        refresh_at: state.refresh_at,
+        fresh: matches!(state.phase, Phase::Current) && !state.chores(),
+    }
 }
 
 impl Client {
@@ -303,11 +419,14 @@ impl SubscriberSession {
         SessionBuilder {
             refresher: Arc::new(refresher),
             pair,
+            generation: 0,
             store: Arc::new(MemoryStore::new()),
             saved: false,
+            coordinator: None,
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
             jitter: DEFAULT_JITTER,
             retry: RetryPolicy::default(),
+            lease: DEFAULT_LEASE,
         }
     }
 
@@ -317,13 +436,50 @@ impl SubscriberSession {
         refresher: impl Refresher,
         store: impl TokenStore,
     ) -> Result<SessionBuilder, Error> {
-        let stored = store.load().await?.ok_or_else(|| Error::Store {
-            message: "the store holds no pair to restore".to_owned(),
-            source: None,
-        })?;
+        let stored = store
+            .load()
+            .await?
+            .ok_or_else(|| Error::store_failure("the store holds no pair to restore"))?;
         let mut builder = Self::builder(refresher, TokenPair::from_stored(stored)).store(store);
         builder.saved = true;
         Ok(builder)
+    }
+
+    /// A session for the subscriber `coordinator` holds a pair for under `key` (another
+    /// session, perhaps in another process, published it), sharing it from now on; `None`
+    /// when the coordinator holds no pair for `key` (create a subscriber token and build a
+    /// session with [`SessionBuilder::coordinator`] instead).
+    ///
+    /// ```no_run
+    /// # async fn run(client: signalwire_fabric::Client, coordinator: signalwire_fabric::InProcessCoordinator) -> Result<(), signalwire_fabric::Error> {
+    /// use signalwire_fabric::{CreateSubscriberToken, SessionKey, SubscriberSession};
+    ///
+    /// let key: SessionKey = "user-42".parse()?;
+    /// let session = match SubscriberSession::join(client.clone(), coordinator.clone(), key.clone()).await? {
+    ///     Some(joined) => joined.build(),
+    ///     None => {
+    ///         let created = client
+    ///             .subscriber_tokens()
+    ///             .create(CreateSubscriberToken::new("user-42@example.com"))
+    ///             .await?;
+    ///         client.session(created.pair).coordinator(coordinator, key).build()
+    ///     }
+    /// };
+    /// # drop(session);
+    /// # Ok(()) }
+    /// ```
+    pub async fn join(
+        refresher: impl Refresher,
+        coordinator: impl Coordinator,
+        key: SessionKey,
+    ) -> Result<Option<SessionBuilder>, Error> {
+        let Some(shared) = coordinator.load(&key).await? else {
+            return Ok(None);
+        };
+        let mut builder = Self::builder(refresher, TokenPair::from_stored(shared.pair))
+            .coordinator(coordinator, key);
+        builder.generation = shared.generation;
+        Ok(Some(builder))
     }
 
     /// An access token with more than the refresh-ahead margin left, refreshing first
@@ -339,50 +495,81 @@ impl SubscriberSession {
                 return Ok(hot.access_token.clone());
             }
         }
-        self.access_token_slow().await
+        self.access_token_slow(None).await
     }
 
-    async fn access_token_slow(&self) -> Result<AccessToken, Error> {
+    /// What to do when a server refused `refused`, an access token this session handed
+    /// out: refresh now, unless the session (or a sibling sharing its coordinator) has
+    /// already moved past that token, in which case the newer token is returned without
+    /// any request. However many tasks or instances report the same refusal, the pair is
+    /// refreshed once.
+    ///
+    /// ```no_run
+    /// # async fn run(session: signalwire_fabric::SubscriberSession) -> Result<(), signalwire_fabric::Error> {
+    /// let token = session.access_token().await?;
+    /// // ... a SignalWire call with `token` answers 401 ...
+    /// let newer = session.refresh_if_current(&token).await?;
+    /// # drop(newer);
+    /// # Ok(()) }
+    /// ```
+    pub async fn refresh_if_current(&self, refused: &AccessToken) -> Result<AccessToken, Error> {
+        self.access_token_slow(Some(refused)).await
+    }
+
+    async fn access_token_slow(&self, refused: Option<&AccessToken>) -> Result<AccessToken, Error> {
+        let mut changes = self.shared.state.subscribe();
+        if let Some(refused) = refused {
+            // Due now, if the refused token is still the current one.
+            self.shared.change(|state| {
+                if state.pair.access_token() == refused && matches!(state.phase, Phase::Current) {
+                    state.refresh_at = state.refresh_at.min(Instant::now());
+                }
+            });
+        }
+        // The number of finished attempts when this caller began to wait for one.
         let mut waited_for: Option<u64> = None;
         loop {
-            let notified = self.shared.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             {
-                let mut state = self.shared.lock();
-                if let Some(ended) = &state.ended {
+                let state = changes.borrow_and_update();
+                if let Some(ended) = state.ended() {
                     return Err(ended.clone());
                 }
                 let now = Instant::now();
                 let valid = now < state.pair.access_expires_at();
-                if waited_for.is_some_and(|seen| state.outcome > seen) {
-                    // The attempt we waited for has an outcome.
-                    match &state.last_outcome {
-                        Some(Err(error)) if !valid => return Err(error.clone()),
-                        _ => return Ok(state.pair.access_token().clone()),
+                let token = || Ok(state.pair.access_token().clone());
+                let last_error = || {
+                    Err(state
+                        .last_error
+                        .clone()
+                        .unwrap_or(Error::RefreshInterrupted))
+                };
+                if waited_for.is_some_and(|seen| state.outcomes > seen) {
+                    // The attempt this caller waited for is over.
+                    return if valid { token() } else { last_error() };
+                }
+                match state.phase {
+                    Phase::Current if now < state.refresh_at => {
+                        let answer = token();
+                        let chores = state.chores();
+                        drop(state);
+                        if chores {
+                            self.shared.ensure_worker();
+                        }
+                        return answer;
+                    }
+                    Phase::RetryingAt(_) if valid => return token(),
+                    Phase::RetryingAt(at) if now < at => return last_error(),
+                    // Due, being refreshed, or about to be retried: wait for the attempt.
+                    _ => {
+                        waited_for.get_or_insert(state.outcomes);
                     }
                 }
-                let retry_pending = state.retry_at.is_some_and(|at| now < at);
-                if !valid && retry_pending && !state.refreshing {
-                    // Retries are under way and the next attempt is scheduled (perhaps far
-                    // off, as Retry-After asked): answer with the last attempt's error now
-                    // rather than holding the caller until then.
-                    if let Some(error) = state.last_error.clone() {
-                        self.shared.ensure_worker(&mut state);
-                        return Err(error);
-                    }
-                }
-                let due = now >= state.refresh_at;
-                if !due || (valid && state.failed_attempts > 0) {
-                    // Not due (only a save is pending), or retries are under way and the
-                    // current token still works: hand it out without waiting.
-                    self.shared.ensure_worker(&mut state);
-                    return Ok(state.pair.access_token().clone());
-                }
-                self.shared.ensure_worker(&mut state);
-                waited_for.get_or_insert(state.outcome);
             }
-            notified.await;
+            self.shared.ensure_worker();
+            if changes.changed().await.is_err() {
+                // The sender lives in `Shared`, which `self` keeps alive.
+                return Err(Error::RefreshInterrupted);
+            }
         }
     }
 
@@ -407,23 +594,25 @@ impl SubscriberSession {
 
     /// A snapshot of the session's health, free of secrets.
     pub fn status(&self) -> SessionStatus {
-        let state = self.shared.lock();
+        let state = self.shared.state.borrow();
+        let now = Instant::now();
         SessionStatus {
             access_expires_in: state.pair.access_expires_in(),
             refresh_expires_in: state.pair.refresh_expires_in(),
-            refresh_in: state.refresh_at.saturating_duration_since(Instant::now()),
-            refresh_in_flight: state.refreshing,
+            refresh_in: state.refresh_at.saturating_duration_since(now),
+            refresh_in_flight: matches!(state.phase, Phase::Refreshing),
             saved: state.saved,
+            generation: state.generation,
             refreshes: state.refreshes,
             failed_attempts: state.failed_attempts,
             last_error: state.last_error.clone(),
-            ended: state.ended.is_some(),
+            ended: state.ended().is_some(),
         }
     }
 
     /// The newest pair, for callers that manage storage themselves.
     pub fn pair(&self) -> TokenPair {
-        self.shared.lock().pair.clone()
+        self.shared.state.borrow().pair.clone()
     }
 
     /// Refreshes in the background on schedule, so callers of
@@ -441,8 +630,8 @@ async fn auto_refresh(weak: Weak<Shared>) {
     loop {
         let Some(shared) = weak.upgrade() else { return };
         let wake_at = {
-            let state = shared.lock();
-            if state.ended.is_some() {
+            let state = shared.state.borrow();
+            if state.ended().is_some() {
                 return;
             }
             state.refresh_at
@@ -497,47 +686,43 @@ pub struct SessionStatus {
     pub refresh_in_flight: bool,
     /// Whether the newest pair is in the store.
     pub saved: bool,
-    /// How many refreshes succeeded.
+    /// The coordinator's generation of the current pair (0 until it is published there).
+    pub generation: u64,
+    /// How many refreshes this session made or adopted.
     pub refreshes: u64,
     /// Failed attempts since the last success.
     pub failed_attempts: u32,
-    /// The last failure (of a refresh or a save), if any since the last success.
+    /// The last failure (of a refresh, a save or the coordinator), if any since the last
+    /// success.
     pub last_error: Option<Error>,
     /// Whether the session has ended (see [`Error::SessionEnded`]).
     pub ended: bool,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave State half-updated in a way that
-        // matters more than losing the session, so poisoning is ignored.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Starts the worker unless it runs already. Called with the state locked.
-    fn ensure_worker(self: &Arc<Self>, state: &mut State) {
-        if !state.worker_running {
-            state.worker_running = true;
-            tokio::spawn(worker::supervised(Arc::clone(self)));
+    /// Changes the state with `change` and publishes the result to the hot path and to
+    /// every waiter. Returns what `change` returns.
+    fn change<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
+        let mut result = None;
+        self.state.send_modify(|state| {
+            result = Some(change(state));
+            self.hot.store(Arc::new(hot_view(state)));
+        });
+        match result {
+            Some(result) => result,
+            None => unreachable!("send_modify runs its closure"),
         }
     }
 
-    /// Publishes what the hot path needs. Called with the state locked.
-    fn publish(&self, state: &State) {
-        self.hot.store(Arc::new(Hot {
-            access_token: state.pair.access_token().clone(),
-            refresh_at: state.refresh_at,
-            fresh: state.saved && state.ended.is_none(),
-        }));
-    }
-
-    /// Records an outcome and wakes every waiter. Called with the state locked.
-    fn announce(&self, state: &mut State, outcome: Result<(), Error>) {
-        state.outcome += 1;
-        state.last_outcome = Some(outcome);
-        self.publish(state);
-        self.changed.notify_waiters();
+    /// Starts the worker unless it runs already (or the session has ended). Waiters are
+    /// not woken: nothing they look at changes.
+    fn ensure_worker(self: &Arc<Self>) {
+        self.state.send_if_modified(|state| {
+            if !state.worker && state.ended().is_none() {
+                state.worker = true;
+                tokio::spawn(worker::supervised(Arc::clone(self)));
+            }
+            false
+        });
     }
 }

@@ -1,15 +1,16 @@
-//! The one task per session that talks to the server and the store.
+//! The one task per session that talks to the coordinator, the server and the store.
 //!
-//! It loops over a short decision, made with the state locked: end the session if its
-//! refresh token has run out, refresh if a refresh is due, save if the newest pair is not
-//! saved, otherwise stop. The I/O itself happens with the lock released.
+//! It loops over a short decision, made inside one state change: end the session if its
+//! refresh token has run out; commit a pair only this session holds; refresh if due;
+//! publish a new pair to the coordinator; save to the store; sleep until one of those is
+//! ready; or stop. The I/O itself happens between state changes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Shared, State, refresh_at};
+use super::{CommitOutcome, Lease, LeaseOutcome, Phase, Shared, SharedPair, State, refresh_at};
 use crate::clock::{earlier, later};
 use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 
@@ -18,10 +19,14 @@ use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 /// for one exchange to finish.
 pub(super) const LAST_ATTEMPT_LEAD: Duration = Duration::from_secs(30);
 
+/// The first and the longest wait between asks for a lease a sibling holds.
+const LEASE_POLL_FIRST: Duration = Duration::from_millis(10);
+const LEASE_POLL_MAX: Duration = Duration::from_millis(250);
+
 /// Runs the worker, and makes sure that however it stops (returning, panicking in a
-/// `Refresher` or `TokenStore`, or dropped with its runtime) the session is left able to
-/// start another: waiters are woken with [`Error::RefreshInterrupted`] and the next call
-/// spawns a new worker.
+/// `Refresher`, `TokenStore` or `Coordinator`, or dropped with its runtime) the session is
+/// left able to start another: waiters are woken with [`Error::RefreshInterrupted`] and
+/// the next call spawns a new worker.
 pub(super) async fn supervised(shared: Arc<Shared>) {
     let mut guard = Interrupted(Some(Arc::clone(&shared)));
     run(shared).await;
@@ -35,110 +40,216 @@ struct Interrupted(Option<Arc<Shared>>);
 impl Drop for Interrupted {
     fn drop(&mut self) {
         let Some(shared) = self.0.take() else { return };
-        let mut state = shared.lock();
         tracing::error!(
             "the session's refresh task stopped part-way; the next call starts it again"
         );
-        state.worker_running = false;
-        state.refreshing = false;
-        state.last_error = Some(Error::RefreshInterrupted);
-        shared.announce(&mut state, Err(Error::RefreshInterrupted));
+        shared.change(|state| {
+            state.worker = false;
+            if matches!(state.phase, Phase::Refreshing) {
+                state.phase = Phase::RetryingAt(Instant::now());
+            }
+            state.last_error = Some(Error::RefreshInterrupted);
+            state.outcomes += 1;
+        });
     }
 }
 
 enum Job {
     Refresh {
         refresh_token: RefreshToken,
+        seen: u64,
         refresh_expires_at: Instant,
         attempt: u32,
     },
+    /// Store a pair only this session holds, got under `lease` by refreshing `seen`.
+    Commit {
+        pair: StoredTokenPair,
+        lease: Lease,
+        seen: u64,
+    },
+    /// Store a pair that starts a new chain in the coordinator.
+    Publish(StoredTokenPair),
     Save(StoredTokenPair),
-    /// Wait before retrying a save that failed (or until a refresh is due).
     SleepUntil(Instant),
 }
 
-pub(super) async fn run(shared: Arc<Shared>) {
-    let mut save_failures = 0u32;
-    let mut save_retry_at: Option<Instant> = None;
+/// Retries of the chores (commit, publish, save) after a failure.
+#[derive(Default)]
+struct Chores {
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+impl Chores {
+    fn ready(&self, now: Instant) -> bool {
+        self.retry_at.is_none_or(|at| now >= at)
+    }
+
+    fn succeeded(&mut self) {
+        *self = Self::default();
+    }
+
+    fn failed(&mut self, shared: &Shared) {
+        self.failures += 1;
+        self.retry_at = Some(later(
+            Instant::now(),
+            shared.retry.delay(self.failures, None),
+        ));
+    }
+}
+
+async fn run(shared: Arc<Shared>) {
+    let mut chores = Chores::default();
     loop {
-        let job = {
-            let mut state = shared.lock();
-            match next_job(&shared, &mut state, save_retry_at) {
-                Some(job) => job,
-                None => {
-                    state.worker_running = false;
-                    return;
-                }
-            }
+        let Some(job) = shared.change(|state| next_job(state, &chores)) else {
+            return;
         };
         match job {
             Job::Refresh {
                 refresh_token,
+                seen,
                 refresh_expires_at,
                 attempt,
-            } => {
-                if let Some(at) =
-                    refresh(&shared, &refresh_token, refresh_expires_at, attempt).await
+            } => refresh(&shared, &refresh_token, seen, refresh_expires_at, attempt).await,
+            Job::Commit { pair, lease, seen } => {
+                match shared
+                    .coordinator
+                    .commit(&shared.key, &lease, seen, &pair)
+                    .await
                 {
-                    pause_until(&shared, at).await;
+                    Ok(outcome) => {
+                        chores.succeeded();
+                        shared.change(|state| state.uncommitted = None);
+                        match outcome {
+                            CommitOutcome::Committed { generation } => {
+                                tracing::info!(generation, "the pair kept here is now stored");
+                                shared.change(|state| {
+                                    if state.pair.refresh_token() == pair.refresh_token() {
+                                        state.generation = generation;
+                                    }
+                                });
+                            }
+                            CommitOutcome::Superseded(newer) => adopt(&shared, newer).await,
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "storing the pair kept here failed; will retry");
+                        chores.failed(&shared);
+                        shared.change(|state| state.last_error = Some(error));
+                    }
                 }
             }
-            Job::Save(stored) => {
-                if save(&shared, &stored).await {
-                    save_failures = 0;
-                    save_retry_at = None;
-                } else {
-                    save_failures += 1;
-                    save_retry_at = Some(later(
-                        Instant::now(),
-                        shared.retry.delay(save_failures, None),
-                    ));
+            Job::Publish(pair) => match shared.coordinator.publish(&shared.key, &pair).await {
+                Ok(generation) => {
+                    chores.succeeded();
+                    shared.change(|state| {
+                        if state.pair.refresh_token() == pair.refresh_token() {
+                            state.generation = generation;
+                        }
+                    });
                 }
-            }
+                Err(error) => {
+                    tracing::warn!(%error, "publishing the pair failed; will retry");
+                    chores.failed(&shared);
+                    shared.change(|state| state.last_error = Some(error));
+                }
+            },
+            Job::Save(stored) => match shared.store.save(&stored).await {
+                Ok(()) => {
+                    chores.succeeded();
+                    shared.change(|state| {
+                        // A newer pair may have arrived meanwhile; only mark what was saved.
+                        if state.pair.refresh_token() == stored.refresh_token() {
+                            state.saved = true;
+                            if state.failed_attempts == 0 {
+                                state.last_error = None;
+                            }
+                        }
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "saving the pair failed; will retry");
+                    chores.failed(&shared);
+                    shared.change(|state| state.last_error = Some(error));
+                }
+            },
             Job::SleepUntil(at) => tokio::time::sleep_until(at).await,
         }
     }
 }
 
-fn next_job(shared: &Shared, state: &mut State, save_retry_at: Option<Instant>) -> Option<Job> {
-    if state.ended.is_some() {
-        return None;
+/// Picks the next job, inside a state change. `None` stops the worker.
+fn next_job(state: &mut State, chores: &Chores) -> Option<Job> {
+    let stop = |state: &mut State| {
+        state.worker = false;
+        None
+    };
+    if state.ended().is_some() {
+        return stop(state);
     }
     let now = Instant::now();
-    if now >= state.refresh_at {
-        if now >= state.pair.refresh_expires_at() {
-            let last_attempt = match state.failed_attempts {
-                0 => None,
-                _ => state.last_error.take(),
-            };
-            end(shared, state, SessionEnd::RefreshTokenExpired, last_attempt);
-            return None;
+    let due = now >= state.refresh_at;
+    if due && now >= state.pair.refresh_expires_at() {
+        let last_attempt = match state.failed_attempts {
+            0 => None,
+            _ => state.last_error.take(),
+        };
+        end(state, SessionEnd::RefreshTokenExpired, last_attempt);
+        return stop(state);
+    }
+    let chores_ready = chores.ready(now);
+    if let Some((lease, seen)) = &state.uncommitted {
+        if chores_ready {
+            return Some(Job::Commit {
+                pair: state.pair.to_stored(),
+                lease: lease.clone(),
+                seen: *seen,
+            });
         }
-        state.refreshing = true;
-        state.retry_at = None;
-        return Some(Job::Refresh {
-            refresh_token: state.pair.refresh_token().clone(),
-            refresh_expires_at: state.pair.refresh_expires_at(),
-            attempt: state.failed_attempts + 1,
-        });
+    } else if due {
+        match state.phase {
+            Phase::RetryingAt(at) if now < at => {}
+            _ => {
+                state.phase = Phase::Refreshing;
+                return Some(Job::Refresh {
+                    refresh_token: state.pair.refresh_token().clone(),
+                    seen: state.generation,
+                    refresh_expires_at: state.pair.refresh_expires_at(),
+                    attempt: state.failed_attempts + 1,
+                });
+            }
+        }
     }
-    if !state.saved {
-        return Some(match save_retry_at {
-            Some(at) if now < at => Job::SleepUntil(at.min(state.refresh_at)),
-            _ => Job::Save(state.pair.to_stored()),
-        });
+    if chores_ready && state.generation == 0 {
+        return Some(Job::Publish(state.pair.to_stored()));
     }
-    None
+    if chores_ready && !state.saved {
+        return Some(Job::Save(state.pair.to_stored()));
+    }
+    // Nothing is ready: sleep until something is, or stop.
+    let retry = match state.phase {
+        Phase::RetryingAt(at) if due => Some(at),
+        _ => None,
+    };
+    let chore = chores.retry_at.filter(|_| state.chores());
+    match (retry, chore) {
+        (Some(a), Some(b)) => Some(Job::SleepUntil(a.min(b))),
+        (Some(at), None) | (None, Some(at)) => Some(Job::SleepUntil(at)),
+        (None, None) => stop(state),
+    }
 }
 
-/// One refresh attempt. Returns when to make the next attempt when it failed transiently
-/// and there is time for another.
+/// One refresh attempt: the lease, the exchange, the commit.
 async fn refresh(
     shared: &Arc<Shared>,
     refresh_token: &RefreshToken,
+    seen: u64,
     refresh_expires_at: Instant,
     attempt: u32,
-) -> Option<Instant> {
+) {
+    let Some(lease) = lease(shared, seen, refresh_expires_at, attempt).await else {
+        return;
+    };
     let started = Instant::now();
     tracing::info!(attempt, "subscriber token refresh started");
     let result = shared.refresher.refresh(refresh_token).await;
@@ -146,111 +257,224 @@ async fn refresh(
     match result {
         Ok(pair) => {
             tracing::info!(attempt, elapsed_ms, "subscriber token refresh succeeded");
-            // Save before anyone can use the new access token; the old refresh token is
-            // spent either way, so the new pair replaces it in memory even if saving fails.
-            let saved = shared.store.save(&pair.to_stored()).await;
-            let mut state = shared.lock();
-            install(shared, &mut state, pair, saved);
-            None
+            // The old refresh token is spent either way: this pair must not be lost.
+            let stored = pair.to_stored();
+            match shared
+                .coordinator
+                .commit(&shared.key, &lease, seen, &stored)
+                .await
+            {
+                Ok(CommitOutcome::Committed { generation }) => {
+                    install(shared, pair, generation, None).await;
+                }
+                Ok(CommitOutcome::Superseded(newer)) => {
+                    tracing::warn!(
+                        generation = newer.generation,
+                        "another session stored a newer pair while this one refreshed; adopting it"
+                    );
+                    adopt(shared, newer).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the new pair could not be stored in the coordinator; it is kept here and the commit will be retried");
+                    install(shared, pair, seen, Some((lease, seen))).await;
+                }
+            }
         }
         Err(error) if is_transient(&error) => {
-            let now = Instant::now();
-            let wanted = later(now, shared.retry.delay(attempt, error.retry_after()));
-            // The last moment an attempt can surely still finish before the refresh token
-            // expires.
-            let last_chance = earlier(refresh_expires_at, LAST_ATTEMPT_LEAD);
-            let next = if wanted < refresh_expires_at {
-                Some(wanted)
-            } else if now < last_chance {
-                // The server asks for a longer wait than the token has: waiting would
-                // certainly end the session, so try once more at the last safe moment.
-                Some(last_chance)
-            } else {
-                None
-            };
-            let mut state = shared.lock();
-            state.failed_attempts = attempt;
-            state.refreshing = false;
-            state.retry_at = next;
-            match next {
-                Some(at) => {
-                    let wait_ms = at.saturating_duration_since(now).as_millis() as u64;
-                    tracing::warn!(attempt, elapsed_ms, wait_ms, error = %error, "subscriber token refresh failed; will retry");
-                    state.last_error = Some(error.clone());
-                    shared.announce(&mut state, Err(error));
-                }
-                None => {
-                    tracing::error!(attempt, elapsed_ms, error = %error, "subscriber token refresh failed and its refresh token has no time left for another attempt; the session has ended");
-                    end(
-                        shared,
-                        &mut state,
-                        SessionEnd::RefreshTokenExpired,
-                        Some(error),
-                    );
-                }
-            }
-            next
+            release(shared, &lease).await;
+            failed(shared, attempt, refresh_expires_at, error, elapsed_ms);
         }
         Err(error) => {
+            release(shared, &lease).await;
+            if error.requires_new_subscriber_token() {
+                // Refused as spent or unknown: a sibling may have rotated it.
+                match newer_than(shared, seen, lease.taken_over()).await {
+                    Ok(Some(newer)) => {
+                        tracing::info!(
+                            generation = newer.generation,
+                            "the refresh token was already exchanged by another session; adopting its pair"
+                        );
+                        return adopt(shared, newer).await;
+                    }
+                    Ok(None) => {}
+                    Err(unreachable) => {
+                        // Whether a sibling rotated it cannot be checked now: try again later.
+                        tracing::warn!(error = %unreachable, "the refresh token was refused and the coordinator cannot be asked whether a sibling rotated it");
+                        return failed(
+                            shared,
+                            attempt,
+                            refresh_expires_at,
+                            unreachable,
+                            elapsed_ms,
+                        );
+                    }
+                }
+            }
             tracing::error!(attempt, elapsed_ms, error = %error, "subscriber token refresh refused; the session has ended");
-            let mut state = shared.lock();
-            state.failed_attempts = attempt;
-            end(shared, &mut state, SessionEnd::Refused, Some(error));
-            None
+            shared.change(|state| {
+                state.failed_attempts = attempt;
+                end(state, SessionEnd::Refused, Some(error));
+            });
         }
     }
 }
 
-async fn pause_until(shared: &Shared, at: Instant) {
-    if shared.lock().ended.is_some() {
-        return;
-    }
-    tokio::time::sleep_until(at).await;
-}
-
-/// Installs a new pair. Called with the state locked.
-fn install(shared: &Shared, state: &mut State, pair: TokenPair, saved: Result<(), Error>) {
-    state.refresh_at = refresh_at(&pair, shared.margin);
-    state.pair = pair;
-    state.refreshing = false;
-    state.failed_attempts = 0;
-    state.refreshes += 1;
-    state.saved = saved.is_ok();
-    state.last_error = match saved {
-        Ok(()) => None,
-        Err(error) => {
-            tracing::warn!(error = %error, "saving the new pair failed; it is kept in memory and the save will be retried");
-            Some(error)
-        }
-    };
-    shared.announce(state, Ok(()));
-}
-
-/// Saves the newest pair; true on success.
-async fn save(shared: &Shared, stored: &StoredTokenPair) -> bool {
-    let result = shared.store.save(stored).await;
-    let mut state = shared.lock();
-    // A newer pair may have arrived meanwhile; only mark what was saved.
-    let still_newest = state.pair.refresh_token() == stored.refresh_token();
-    match result {
-        Ok(()) => {
-            if still_newest {
-                state.saved = true;
-                state.last_error = None;
-                shared.publish(&state);
+/// Gets the lease for refreshing generation `seen`, waiting while a sibling holds it.
+/// `None` when there is nothing to refresh (a newer pair was adopted) or the attempt
+/// failed (already recorded).
+async fn lease(
+    shared: &Arc<Shared>,
+    seen: u64,
+    refresh_expires_at: Instant,
+    attempt: u32,
+) -> Option<Lease> {
+    let mut poll = LEASE_POLL_FIRST;
+    loop {
+        match shared
+            .coordinator
+            .try_lease(&shared.key, seen, shared.lease)
+            .await
+        {
+            Ok(LeaseOutcome::Granted(lease)) => return Some(lease),
+            Ok(LeaseOutcome::Newer(newer)) => {
+                adopt(shared, newer).await;
+                return None;
             }
-            true
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, "saving the pair failed; will retry");
-            state.last_error = Some(error);
-            false
+            Ok(LeaseOutcome::Held { expires_in }) => {
+                if Instant::now() >= refresh_expires_at {
+                    failed(shared, attempt, refresh_expires_at, lease_held(), 0);
+                    return None;
+                }
+                let wait =
+                    expires_in.map_or(poll, |left| left.min(poll).max(Duration::from_millis(1)));
+                tokio::time::sleep(wait).await;
+                poll = (poll * 2).min(LEASE_POLL_MAX);
+            }
+            Err(error) => {
+                failed(shared, attempt, refresh_expires_at, error, 0);
+                return None;
+            }
         }
     }
 }
 
-/// Ends the session. Called with the state locked.
-fn end(shared: &Shared, state: &mut State, reason: SessionEnd, cause: Option<Error>) {
+fn lease_held() -> Error {
+    Error::coordinator("another session held the refresh lease until the refresh token expired")
+}
+
+/// A newer pair than `seen` in the coordinator, looked for once, or, when this session's
+/// lease was taken over from a holder that never finished, for as long as a lease lasts
+/// (that holder may still store the pair it got).
+async fn newer_than(
+    shared: &Shared,
+    seen: u64,
+    taken_over: bool,
+) -> Result<Option<SharedPair>, Error> {
+    let give_up_at = later(
+        Instant::now(),
+        if taken_over {
+            shared.lease
+        } else {
+            Duration::ZERO
+        },
+    );
+    let mut poll = LEASE_POLL_FIRST;
+    loop {
+        let stored = shared.coordinator.load(&shared.key).await?;
+        if let Some(newer) = stored.filter(|stored| stored.generation > seen) {
+            return Ok(Some(newer));
+        }
+        if Instant::now() >= give_up_at {
+            return Ok(None);
+        }
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(LEASE_POLL_MAX * 4);
+    }
+}
+
+async fn release(shared: &Shared, lease: &Lease) {
+    if let Err(error) = shared.coordinator.release(&shared.key, lease).await {
+        // The lease runs out by itself.
+        tracing::warn!(%error, "releasing the refresh lease failed; it will expire");
+    }
+}
+
+/// Records a failed attempt that can pass (it took `elapsed_ms`), and when to try again;
+/// ends the session when the refresh token has no time left for another attempt.
+fn failed(
+    shared: &Shared,
+    attempt: u32,
+    refresh_expires_at: Instant,
+    error: Error,
+    elapsed_ms: u64,
+) {
+    let now = Instant::now();
+    let wanted = later(now, shared.retry.delay(attempt, error.retry_after()));
+    // The last moment an attempt can surely still finish before the refresh token expires.
+    let last_chance = earlier(refresh_expires_at, LAST_ATTEMPT_LEAD);
+    let next = if wanted < refresh_expires_at {
+        Some(wanted)
+    } else if now < last_chance {
+        // The server asks for a longer wait than the token has: waiting would certainly
+        // end the session, so try once more at the last safe moment.
+        Some(last_chance)
+    } else {
+        None
+    };
+    shared.change(|state| {
+        state.failed_attempts = attempt;
+        match next {
+            Some(at) => {
+                let wait_ms = at.saturating_duration_since(now).as_millis() as u64;
+                tracing::warn!(attempt, elapsed_ms, wait_ms, error = %error, "subscriber token refresh failed; will retry");
+                state.phase = Phase::RetryingAt(at);
+                state.last_error = Some(error);
+                state.outcomes += 1;
+            }
+            None => {
+                tracing::error!(attempt, elapsed_ms, error = %error, "subscriber token refresh failed and its refresh token has no time left for another attempt; the session has ended");
+                end(state, SessionEnd::RefreshTokenExpired, Some(error));
+            }
+        }
+    });
+}
+
+/// Adopts the newer pair a sibling stored.
+async fn adopt(shared: &Shared, newer: SharedPair) {
+    let pair = TokenPair::from_stored(newer.pair);
+    install(shared, pair, newer.generation, None).await;
+}
+
+/// Saves a new pair to the store, then makes it the current one. `uncommitted` is set
+/// when the coordinator could not store it yet.
+async fn install(
+    shared: &Shared,
+    pair: TokenPair,
+    generation: u64,
+    uncommitted: Option<(Lease, u64)>,
+) {
+    // Save before anyone can use the new access token; if saving fails, the pair is kept
+    // in memory and the save retried (the old refresh token is spent either way).
+    let saved = shared.store.save(&pair.to_stored()).await;
+    if let Err(error) = &saved {
+        tracing::warn!(%error, "saving the new pair failed; it is kept in memory and the save will be retried");
+    }
+    shared.change(|state| {
+        state.refresh_at = refresh_at(&pair, shared.margin);
+        state.pair = pair;
+        state.generation = generation;
+        state.uncommitted = uncommitted;
+        state.phase = Phase::Current;
+        state.failed_attempts = 0;
+        state.refreshes += 1;
+        state.outcomes += 1;
+        state.saved = saved.is_ok();
+        state.last_error = saved.err();
+    });
+}
+
+/// Ends the session. Called inside a state change.
+fn end(state: &mut State, reason: SessionEnd, cause: Option<Error>) {
     if reason == SessionEnd::RefreshTokenExpired && cause.is_none() {
         tracing::error!(
             "the refresh token expired before a refresh was attempted; the session has ended"
@@ -260,10 +484,9 @@ fn end(shared: &Shared, state: &mut State, reason: SessionEnd, cause: Option<Err
         reason,
         cause: cause.map(Box::new),
     };
-    state.refreshing = false;
     state.last_error = Some(ended.clone());
-    state.ended = Some(ended.clone());
-    shared.announce(state, Err(ended));
+    state.phase = Phase::Ended(ended);
+    state.outcomes += 1;
 }
 
 /// Whether a failed refresh is worth retrying with the same refresh token.

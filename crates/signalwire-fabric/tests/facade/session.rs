@@ -1,14 +1,12 @@
 //! SubscriberSession's behaviour on tokio's paused clock, against a scripted refresher
 //! (no sockets, so the clock only moves when a test moves it).
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{access, refresh};
+use crate::common::{access, refresh};
 use signalwire_fabric::{
     AccessToken, Delivery, Error, ErrorCode, FieldError, FileStore, MemoryStore, RefreshToken,
     Refresher, SessionEnd, StoredTokenPair, SubscriberSession, TokenPair, TokenStore,
@@ -101,18 +99,11 @@ fn new_session(refresher: &Scripted) -> SubscriberSession {
 }
 
 fn unavailable() -> Error {
-    Error::Server {
-        status: 503,
-        message: None,
-        body: None,
-        retry_after: None,
-    }
+    Error::server(503)
 }
 
 fn rejected(code: ErrorCode) -> Error {
-    Error::Rejected {
-        errors: vec![FieldError::new(code, "refused").with_attribute("refresh_token")],
-    }
+    Error::rejected([FieldError::new(code, "refused").with_attribute("refresh_token")])
 }
 
 fn token_text(token: &AccessToken) -> &str {
@@ -303,9 +294,7 @@ async fn with_the_token_expired_a_caller_gets_the_attempts_error() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured() {
-    let rate_limited = Error::RateLimited {
-        retry_after: Some(Duration::from_secs(120)),
-    };
+    let rate_limited = Error::rate_limited().with_retry_after(Duration::from_secs(120));
     let refresher = Scripted::new(Duration::ZERO, [Step::Fail(rate_limited)]);
     let session = new_session(&refresher);
     advance(Duration::from_secs(7200) - MARGIN).await;
@@ -327,9 +316,7 @@ async fn permanent_refusals_end_the_session_for_every_caller() {
         rejected(ErrorCode::NotARefreshToken),
         rejected(ErrorCode::TokenInvalid),
         rejected(ErrorCode::InvalidTokenFormat),
-        Error::Unauthorized {
-            message: Some("Unauthorized".into()),
-        },
+        Error::unauthorized().with_message("Unauthorized"),
     ];
     for refusal in refusals {
         let shown = refusal.to_string();
@@ -342,6 +329,7 @@ async fn permanent_refusals_end_the_session_for_every_caller() {
             let Error::SessionEnded {
                 reason: SessionEnd::Refused,
                 cause: Some(cause),
+                ..
             } = &error
             else {
                 panic!("{shown}: {error:?}");
@@ -385,6 +373,7 @@ async fn retries_stop_when_the_refresh_token_expires() {
         Error::SessionEnded {
             reason: SessionEnd::RefreshTokenExpired,
             cause: Some(cause),
+            ..
         } => assert_eq!(
             cause.status(),
             Some(503),
@@ -408,11 +397,7 @@ async fn retries_stop_when_the_refresh_token_expires() {
 
 #[tokio::test(start_paused = true)]
 async fn a_lost_answer_is_retried_with_the_same_token_and_ends_if_reuse_is_refused() {
-    let lost = || Error::Transport {
-        message: "timed out".into(),
-        delivery: Delivery::Unknown,
-        source: None,
-    };
+    let lost = || Error::transport("timed out", Delivery::Unknown);
 
     // A server that tolerates reuse: the retry gets a new pair.
     let tolerant = Scripted::new(Duration::ZERO, [Step::Fail(lost()), Step::Issue]);
@@ -459,10 +444,7 @@ async fn a_failing_store_never_drops_the_new_pair_and_the_save_is_retried() {
         async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
             if self.failures_left.load(Ordering::SeqCst) > 0 {
                 self.failures_left.fetch_sub(1, Ordering::SeqCst);
-                return Err(Error::Store {
-                    message: "disk full".into(),
-                    source: None,
-                });
+                return Err(Error::store_failure("disk full"));
             }
             *self.saved.lock().expect("not poisoned") = Some(pair.clone());
             Ok(())
@@ -695,7 +677,8 @@ async fn a_refresh_token_is_sent_one_tick_before_its_expiry_but_not_at_it() {
                     result,
                     Err(Error::SessionEnded {
                         reason: SessionEnd::RefreshTokenExpired,
-                        cause: None
+                        cause: None,
+                        ..
                     })
                 ),
                 "{result:?}"
@@ -704,26 +687,9 @@ async fn a_refresh_token_is_sent_one_tick_before_its_expiry_but_not_at_it() {
     }
 }
 
-/// Collects everything a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn refreshes_are_traced_with_attempts_and_durations_but_no_secret() {
-    let captured = Captured::default();
+    let captured = signalwire_fabric::testing::CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -750,7 +716,7 @@ async fn refreshes_are_traced_with_attempts_and_durations_but_no_secret() {
     advance(Duration::from_secs(7200)).await;
     assert!(session.access_token().await.is_err(), "ended");
 
-    let log = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8");
+    let log = captured.text();
     let lines: Vec<&str> = log.lines().collect();
     let find = |needle: &str| lines.iter().filter(|line| line.contains(needle)).count();
     assert_eq!(find("subscriber token refresh started"), 3, "{log}");
@@ -785,12 +751,9 @@ async fn refreshes_are_traced_with_attempts_and_durations_but_no_secret() {
 }
 
 fn unavailable_for(retry_after: Duration) -> Error {
-    Error::Server {
-        status: 503,
-        message: Some("down for maintenance".into()),
-        body: None,
-        retry_after: Some(retry_after),
-    }
+    Error::server(503)
+        .with_message("down for maintenance")
+        .with_retry_after(retry_after)
 }
 
 /// Waits for `future` on the paused clock, failing the test if it would wait an hour:
@@ -886,6 +849,7 @@ async fn a_retry_after_past_the_refresh_tokens_life_gets_one_last_attempt_and_ke
         Error::SessionEnded {
             reason: SessionEnd::RefreshTokenExpired,
             cause: Some(cause),
+            ..
         } => {
             assert_eq!(cause.status(), Some(503));
             assert_eq!(cause.retry_after(), Some(Duration::from_secs(3600)));
@@ -1067,7 +1031,11 @@ async fn leftovers_of_saves_killed_midway_are_removed_by_the_next_load() {
     let mut kills = 0;
     while leftovers(&path).len() < 2 && kills < 200 {
         let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args(["--exact", "child_saves_in_a_loop_until_killed", "--ignored"])
+            .args([
+                "--exact",
+                "session::child_saves_in_a_loop_until_killed",
+                "--ignored",
+            ])
             .env(SAVE_LOOP_PATH, &path)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -1,10 +1,8 @@
 //! Every way a server can answer a refresh, and the typed result the facade gives.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{API_TOKEN, REFRESH_PATH, access, client_for, refresh};
+use crate::common::{API_TOKEN, REFRESH_PATH, access, client_for, refresh};
 use serde_json::json;
 use signalwire_fabric::{Client, Delivery, Error, ErrorCode, RefreshToken, TokenPair};
 use wiremock::matchers::{method, path};
@@ -71,7 +69,7 @@ async fn unknown_fields_in_success_and_error_bodies_are_ignored() {
     )
     .await;
     assert!(
-        matches!(error, Error::Unauthorized { message: Some(ref m) } if m == "Unauthorized"),
+        matches!(error, Error::Unauthorized { message: Some(ref m), .. } if m == "Unauthorized"),
         "{error:?}"
     );
 }
@@ -82,7 +80,7 @@ async fn documented_error_statuses_map_to_their_variants() {
         refresh_error(ResponseTemplate::new(404).set_body_json(json!({"error": "Not Found"})))
             .await;
     assert!(
-        matches!(error, Error::NotFound { message: Some(ref m) } if m == "Not Found"),
+        matches!(error, Error::NotFound { message: Some(ref m), .. } if m == "Not Found"),
         "{error:?}"
     );
     assert_eq!(error.status(), Some(404));
@@ -156,14 +154,20 @@ async fn each_dead_token_code_says_a_new_subscriber_token_is_needed() {
 async fn rate_limits_keep_retry_after() {
     let error = refresh_error(ResponseTemplate::new(429).insert_header("retry-after", "7")).await;
     assert!(
-        matches!(error, Error::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(7)),
+        matches!(error, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7)),
         "{error:?}"
     );
     assert!(error.is_retryable());
     assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
     let error = refresh_error(ResponseTemplate::new(429).set_body_string("slow down")).await;
     assert!(
-        matches!(error, Error::RateLimited { retry_after: None }),
+        matches!(
+            error,
+            Error::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ),
         "{error:?}"
     );
 }
@@ -339,7 +343,8 @@ async fn a_body_over_the_limit_is_not_read_past_it() {
             error,
             Error::ResponseTooLarge {
                 status: 201,
-                limit: 4096
+                limit: 4096,
+                ..
             }
         ),
         "{error:?}"

@@ -1,10 +1,8 @@
 //! Token parsing, kind detection, redaction and the stored form of a pair.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{access, jwe, refresh};
+use crate::common::{access, jwe, refresh};
 use signalwire_fabric::{
     AccessToken, MAX_TOKEN_LEN, RefreshToken, StoredTokenPair, TokenFormatError, TokenKind,
     TokenPair,

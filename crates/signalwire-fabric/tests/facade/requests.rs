@@ -1,11 +1,11 @@
 //! What the facade sends, and what it refuses to send.
 
-mod common;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::common::{
+    API_TOKEN, CREATE_PATH, PROJECT_ID, REFRESH_PATH, access, client_for, refresh,
+};
 use base64::Engine as _;
-use common::{API_TOKEN, CREATE_PATH, PROJECT_ID, REFRESH_PATH, access, client_for, refresh};
 use serde_json::json;
 use signalwire_fabric::{CreateSubscriberToken, Error, Region, Scope};
 use wiremock::matchers::method;
@@ -189,7 +189,7 @@ async fn invalid_create_fields_are_refused_by_name_and_nothing_is_sent() {
     ];
     for (request, expected_field, expected_reason) in cases {
         match client.subscriber_tokens().create(request).await {
-            Err(Error::InvalidInput { field, reason }) => {
+            Err(Error::InvalidInput { field, reason, .. }) => {
                 assert_eq!(field, expected_field);
                 assert!(reason.contains(expected_reason), "{field}: {reason}");
             }
@@ -224,6 +224,7 @@ async fn a_client_without_credentials_refuses_project_operations_before_sending(
         Err(Error::InvalidInput {
             field: "api_token",
             reason,
+            ..
         }) => {
             assert!(
                 reason.contains("needs the project's credentials"),
@@ -260,7 +261,7 @@ fn run_child_with_proxy_variables(case: &str, proxy: &str) -> std::process::Outp
     child
         .args([
             "--exact",
-            "child_refresh_under_proxy_variables",
+            "requests::child_refresh_under_proxy_variables",
             "--ignored",
             "--nocapture",
         ])
@@ -313,7 +314,7 @@ async fn child_refresh_under_proxy_variables() {
         _ => {
             assert_eq!(
                 pair.access_token().expose_secret(),
-                common::invented_access()
+                crate::common::invented_access()
             );
             assert_eq!(reached, 0);
         }
@@ -323,7 +324,7 @@ async fn child_refresh_under_proxy_variables() {
 
 #[tokio::test]
 async fn proxy_variables_are_ignored_unless_the_client_opts_in() {
-    let proxy = common::RecordingProxy::start();
+    let proxy = crate::common::RecordingProxy::start();
 
     let ignored = tokio::task::spawn_blocking({
         let url = proxy.url();
@@ -360,7 +361,7 @@ async fn proxy_variables_are_ignored_unless_the_client_opts_in() {
 
 #[tokio::test]
 async fn an_explicit_proxy_carries_the_request_in_absolute_form() {
-    let proxy = common::RecordingProxy::start();
+    let proxy = crate::common::RecordingProxy::start();
     let server = server_answering(
         201,
         json!({"token": access("real"), "refresh_token": refresh("real")}),

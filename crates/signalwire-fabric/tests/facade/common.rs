@@ -1,7 +1,6 @@
 //! Helpers shared by the facade's integration tests.
 #![allow(dead_code)]
 
-use base64::Engine as _;
 use signalwire_fabric::Client;
 use wiremock::MockServer;
 
@@ -10,20 +9,7 @@ pub const API_TOKEN: &str = "PTa1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7";
 pub const REFRESH_PATH: &str = "/api/fabric/subscribers/tokens/refresh";
 pub const CREATE_PATH: &str = "/api/fabric/subscribers/tokens";
 
-/// A five-segment JWE-shaped token whose protected header says `typ`, with `seed` making
-/// it unique.
-pub fn jwe(typ: &str, seed: &str) -> String {
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let header =
-        format!(r#"{{"alg":"dir","enc":"A256GCM","typ":"{typ}","ch":"puc.signalwire.com"}}"#);
-    format!(
-        "{}..{}.{}.{}",
-        b64(header.as_bytes()),
-        b64(format!("iv-{seed}").as_bytes()),
-        b64(format!("ciphertext-of-{seed}-").repeat(20).as_bytes()),
-        b64(format!("tag-{seed}").as_bytes()),
-    )
-}
+pub use signalwire_fabric::testing::jwe;
 
 pub fn access(seed: &str) -> String {
     jwe("SAT", seed)

@@ -1,13 +1,11 @@
 //! SubscriberSession against a real (loopback) HTTP server, on real time: the server
 //! counts what it receives.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{REFRESH_PATH, access, client_for, refresh};
+use crate::common::{REFRESH_PATH, access, client_for, refresh};
 use serde_json::json;
 use signalwire_fabric::{AccessToken, RefreshToken, TokenPair};
 use tokio::time::Instant;

@@ -1,0 +1,401 @@
+//! Help for testing code that uses this crate, and code that extends it (feature
+//! `test-util`; not for production builds).
+//!
+//! - Tokens and pairs with the shape SignalWire's have ([`access_token`],
+//!   [`refresh_token`], [`pair`]), so a test needs no real token;
+//! - [`due_now`]: a pair whose access token is due for a refresh now;
+//! - [`CapturedLogs`]: a writer that keeps what a `tracing` subscriber writes, to check
+//!   that no secret is logged;
+//! - [`coordinator_conformance`]: the behaviour every [`Coordinator`] must have, for
+//!   implementations outside this crate.
+//!
+//! ```
+//! use signalwire_fabric::testing;
+//!
+//! let pair = testing::pair("alice-1");
+//! assert_eq!(pair.access_token().kind(), Some(signalwire_fabric::TokenKind::Access));
+//! assert_ne!(testing::pair("alice-2").refresh_token(), pair.refresh_token());
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::time::Instant;
+
+use crate::{
+    AccessToken, CommitOutcome, Coordinator, LeaseOutcome, RefreshToken, SessionKey,
+    StoredTokenPair, TokenPair,
+};
+
+/// A JWE-compact-shaped token (five segments, the second empty) whose protected header
+/// says `typ`, made unique by `seed`: the shape SignalWire's tokens have.
+pub fn jwe(typ: &str, seed: &str) -> String {
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header =
+        format!(r#"{{"alg":"dir","enc":"A256GCM","typ":"{typ}","ch":"puc.signalwire.com"}}"#);
+    format!(
+        "{}..{}.{}.{}",
+        b64(header.as_bytes()),
+        b64(format!("iv-{seed}").as_bytes()),
+        b64(format!("ciphertext-of-{seed}-").repeat(20).as_bytes()),
+        b64(format!("tag-{seed}").as_bytes()),
+    )
+}
+
+/// An access token (`typ` "SAT") made unique by `seed`.
+pub fn access_token(seed: &str) -> AccessToken {
+    AccessToken::parse(jwe("SAT", seed)).unwrap_or_else(|_| unreachable!("well-formed"))
+}
+
+/// A refresh token (`typ` "Refresh") made unique by `seed`.
+pub fn refresh_token(seed: &str) -> RefreshToken {
+    RefreshToken::parse(jwe("Refresh", seed)).unwrap_or_else(|_| unreachable!("well-formed"))
+}
+
+/// A pair made unique by `seed`, issued now (on tokio's clock) with the documented
+/// lifetimes.
+pub fn pair(seed: &str) -> TokenPair {
+    TokenPair::issued_at(access_token(seed), refresh_token(seed), Instant::now())
+}
+
+/// `pair` with its access token expiring now, so a session refreshes it at once; the
+/// refresh token keeps its expiry.
+pub fn due_now(pair: &TokenPair) -> TokenPair {
+    TokenPair::new(
+        pair.access_token().clone(),
+        pair.refresh_token().clone(),
+        Instant::now(),
+        pair.refresh_expires_at(),
+    )
+}
+
+/// Keeps everything written to it; clones share what was written. Give it to a `tracing`
+/// subscriber (`.with_writer(move || logs.clone())`) and search [`CapturedLogs::text`].
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// What was written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What [`coordinator_conformance`] needs besides the coordinator: ways to make time pass
+/// and data disappear that no well-behaved caller has.
+#[async_trait::async_trait]
+pub trait ConformanceHarness: Send + Sync {
+    /// The coordinator under test.
+    type Coordinator: Coordinator + Clone;
+
+    /// A coordinator that holds nothing yet for the keys the suite uses (each call's keys
+    /// are fresh; the suite makes its own unique keys).
+    async fn coordinator(&self) -> Self::Coordinator;
+
+    /// Ends `key`'s lease now, as if its time had run out, leaving the in-flight mark.
+    async fn expire_lease(&self, coordinator: &Self::Coordinator, key: &SessionKey);
+
+    /// Loses everything stored for `key`, as a store restarted without its data would.
+    async fn lose_everything(&self, coordinator: &Self::Coordinator, key: &SessionKey);
+}
+
+/// The rules of the [`Coordinator`] protocol, checked one by one against `harness`'s
+/// coordinator. Panics naming the rule broken.
+///
+/// ```
+/// use signalwire_fabric::testing::{ConformanceHarness, coordinator_conformance};
+/// use signalwire_fabric::{InProcessCoordinator, SessionKey};
+///
+/// struct InProcess;
+///
+/// #[async_trait::async_trait]
+/// impl ConformanceHarness for InProcess {
+///     type Coordinator = InProcessCoordinator;
+///     async fn coordinator(&self) -> InProcessCoordinator {
+///         InProcessCoordinator::new()
+///     }
+///     async fn expire_lease(&self, coordinator: &InProcessCoordinator, key: &SessionKey) {
+///         coordinator.expire_lease(key);
+///     }
+///     async fn lose_everything(&self, coordinator: &InProcessCoordinator, key: &SessionKey) {
+///         coordinator.forget(key);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// coordinator_conformance(&InProcess).await;
+/// # }
+/// ```
+pub async fn coordinator_conformance<H: ConformanceHarness>(harness: &H) {
+    let run = fastrand::u64(..);
+    let mut keys = 0u32;
+    let mut key = || {
+        keys += 1;
+        SessionKey::new(format!("conformance-{run:016x}-{keys}")).unwrap_or_else(|error| {
+            panic!("a conformance key is valid: {error}");
+        })
+    };
+    let ttl = Duration::from_secs(30);
+    let stored = |seed: &str| pair(seed).to_stored();
+    let same = |a: &StoredTokenPair, b: &StoredTokenPair| a.refresh_token() == b.refresh_token();
+
+    // Nothing stored: nothing to load, and the first ask gets a lease on generation 0.
+    let c = harness.coordinator().await;
+    let k = key();
+    assert!(
+        c.load(&k).await.expect("load").is_none(),
+        "rule: a key never written holds no pair"
+    );
+    let lease = match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("rule: the first ask for a lease is granted; got {other:?}"),
+    };
+    assert_eq!(
+        lease.base(),
+        0,
+        "rule: a lease is based on the stored generation"
+    );
+    assert!(
+        !lease.taken_over(),
+        "rule: a first lease takes nothing over"
+    );
+    match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
+        LeaseOutcome::Held { .. } => {}
+        other => panic!("rule: a live lease is not granted twice; got {other:?}"),
+    }
+
+    // A commit stores generation 1 and lets the lease go.
+    let first = stored("conformance-1");
+    match c.commit(&k, &lease, 0, &first).await.expect("commit") {
+        CommitOutcome::Committed { generation: 1 } => {}
+        other => panic!("rule: the first commit stores generation 1; got {other:?}"),
+    }
+    let loaded = c
+        .load(&k)
+        .await
+        .expect("load")
+        .expect("rule: a commit is loadable");
+    assert_eq!(
+        loaded.generation, 1,
+        "rule: load gives the committed generation"
+    );
+    assert!(
+        same(&loaded.pair, &first),
+        "rule: load gives the committed pair"
+    );
+
+    // Someone who has not seen generation 1 is told to adopt it, without a lease.
+    match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
+        LeaseOutcome::Newer(newer) => {
+            assert_eq!(
+                newer.generation, 1,
+                "rule: Newer carries the stored generation"
+            );
+            assert!(
+                same(&newer.pair, &first),
+                "rule: Newer carries the stored pair"
+            );
+        }
+        other => panic!("rule: a stale ask is answered with the newer pair; got {other:?}"),
+    }
+
+    // Fencing: a holder whose lease ran out cannot overwrite what a successor stored.
+    let late = match c.try_lease(&k, 1, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("rule: a commit lets the lease go; got {other:?}"),
+    };
+    harness.expire_lease(&c, &k).await;
+    let successor = match c.try_lease(&k, 1, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("rule: an expired lease can be granted again; got {other:?}"),
+    };
+    assert!(
+        successor.taken_over(),
+        "rule: a lease granted while a predecessor is in flight says it was taken over"
+    );
+    assert_eq!(successor.base(), 1);
+    let second = stored("conformance-2");
+    match c.commit(&k, &successor, 1, &second).await.expect("commit") {
+        CommitOutcome::Committed { generation: 2 } => {}
+        other => panic!("rule: the successor's commit stores generation 2; got {other:?}"),
+    }
+    match c
+        .commit(&k, &late, 1, &stored("conformance-late"))
+        .await
+        .expect("commit")
+    {
+        CommitOutcome::Superseded(newer) => {
+            assert_eq!(
+                newer.generation, 2,
+                "rule: Superseded carries the newer generation"
+            );
+            assert!(
+                same(&newer.pair, &second),
+                "rule: Superseded carries the newer pair"
+            );
+        }
+        other => panic!("rule: a late commit on an old generation is refused; got {other:?}"),
+    }
+    let loaded = c.load(&k).await.expect("load").expect("stored");
+    assert!(
+        loaded.generation == 2 && same(&loaded.pair, &second),
+        "rule: a refused late commit writes nothing"
+    );
+
+    // A holder whose lease ran out, with nobody after it, still stores its pair.
+    let k = key();
+    let holder = match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    harness.expire_lease(&c, &k).await;
+    match c
+        .commit(&k, &holder, 0, &stored("conformance-slow"))
+        .await
+        .expect("commit")
+    {
+        CommitOutcome::Committed { generation: 1 } => {}
+        other => panic!(
+            "rule: the fence is the generation: an expired holder whose generation is still \
+             stored commits; got {other:?}"
+        ),
+    }
+    match c.try_lease(&k, 1, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => assert!(
+            !lease.taken_over(),
+            "rule: a commit clears the committer's in-flight mark"
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    // Release lets the next ask in at once, with nothing taken over.
+    let k = key();
+    let released = match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    c.release(&k, &released).await.expect("release");
+    match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => {
+            assert!(
+                !lease.taken_over(),
+                "rule: release clears the in-flight mark"
+            );
+            // Releasing a lease that is not (or no longer) yours changes nothing.
+            c.release(&k, &released).await.expect("release");
+            match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
+                LeaseOutcome::Held { .. } => {}
+                other => {
+                    panic!("rule: release only lets go of the caller's own lease; got {other:?}")
+                }
+            }
+        }
+        other => panic!("rule: a released lease can be granted at once; got {other:?}"),
+    }
+
+    // Publish starts a new chain as the next generation, whatever a holder is doing.
+    let k = key();
+    assert_eq!(
+        c.publish(&k, &stored("conformance-p1"))
+            .await
+            .expect("publish"),
+        1,
+        "rule: publishing to an empty key stores generation 1"
+    );
+    let holder = match c.try_lease(&k, 1, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        c.publish(&k, &stored("conformance-p2"))
+            .await
+            .expect("publish"),
+        2,
+        "rule: publish stores the next generation"
+    );
+    match c
+        .commit(&k, &holder, 1, &stored("conformance-p3"))
+        .await
+        .expect("commit")
+    {
+        CommitOutcome::Superseded(newer) => assert_eq!(newer.generation, 2),
+        other => panic!("rule: a commit after a publish is superseded; got {other:?}"),
+    }
+
+    // A store that lost its data is behind its sessions: generations still only grow.
+    let k = key();
+    for generation in 1..=3 {
+        assert_eq!(
+            c.publish(&k, &stored(&format!("conformance-r{generation}")))
+                .await
+                .expect("publish"),
+            generation
+        );
+    }
+    harness.lose_everything(&c, &k).await;
+    assert!(
+        c.load(&k).await.expect("load").is_none(),
+        "the harness lost the data"
+    );
+    let after = match c.try_lease(&k, 3, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("rule: a store behind the caller grants a lease; got {other:?}"),
+    };
+    match c
+        .commit(&k, &after, 3, &stored("conformance-r4"))
+        .await
+        .expect("commit")
+    {
+        CommitOutcome::Committed { generation: 4 } => {}
+        other => panic!(
+            "rule: a commit stores max(stored, seen) + 1, so generations never go back; got {other:?}"
+        ),
+    }
+
+    // Keys are independent.
+    let (a, b) = (key(), key());
+    c.publish(&a, &stored("conformance-a"))
+        .await
+        .expect("publish");
+    assert!(
+        c.load(&b).await.expect("load").is_none(),
+        "rule: one key's pair is not another's"
+    );
+    match c.try_lease(&b, 0, ttl).await.expect("try_lease") {
+        LeaseOutcome::Granted(_) => {}
+        other => panic!("rule: one key's state does not hold another's lease; got {other:?}"),
+    }
+
+    // Many asking at once: exactly one lease.
+    let k = key();
+    let asks = (0..32).map(|_| {
+        let c = c.clone();
+        let k = k.clone();
+        async move { c.try_lease(&k, 0, ttl).await }
+    });
+    let granted = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .filter(|outcome| matches!(outcome, Ok(LeaseOutcome::Granted(_))))
+        .count();
+    assert_eq!(
+        granted, 1,
+        "rule: of many simultaneous asks, exactly one is granted"
+    );
+}

@@ -1,0 +1,597 @@
+//! Sessions that share a coordinator: one refresh per rotation, adoption, fencing, and
+//! what happens when the coordinator fails. On tokio's paused clock, against an
+//! in-process stand-in for SignalWire whose refresh tokens are single-use (or, where a
+//! test says so, reusable). Tests are named after the transitions of the session's state
+//! machine (see `signalwire_fabric::SubscriberSession`'s module docs).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use signalwire_fabric::testing::{self, ConformanceHarness};
+use signalwire_fabric::{
+    AccessToken, CommitOutcome, Coordinator, Error, ErrorCode, FieldError, InProcessCoordinator,
+    Lease, LeaseOutcome, RefreshToken, Refresher, SessionEnd, SessionKey, SharedPair,
+    StoredTokenPair, SubscriberSession, TokenPair,
+};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, advance};
+
+struct InProcess;
+
+#[async_trait::async_trait]
+impl ConformanceHarness for InProcess {
+    type Coordinator = InProcessCoordinator;
+    async fn coordinator(&self) -> InProcessCoordinator {
+        InProcessCoordinator::new()
+    }
+    async fn expire_lease(&self, coordinator: &InProcessCoordinator, key: &SessionKey) {
+        coordinator.expire_lease(key);
+    }
+    async fn lose_everything(&self, coordinator: &InProcessCoordinator, key: &SessionKey) {
+        coordinator.forget(key);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_in_process_coordinator_keeps_every_rule_of_the_protocol() {
+    testing::coordinator_conformance(&InProcess).await;
+}
+
+/// Stands in for SignalWire's refresh endpoint: each refresh token it issued works once
+/// (unless `reusable`), and every request is counted. A gate can hold answers back.
+#[derive(Clone)]
+struct Space {
+    inner: Arc<SpaceInner>,
+}
+
+struct SpaceInner {
+    live: Mutex<HashSet<String>>,
+    issued: AtomicUsize,
+    refused: AtomicUsize,
+    requests: AtomicUsize,
+    reusable: bool,
+    /// When set, the first exchange (already done at the "server") waits for a permit
+    /// before its answer comes back.
+    gate: Option<Arc<Semaphore>>,
+}
+
+impl Space {
+    fn new(reusable: bool, gate: Option<Arc<Semaphore>>) -> Self {
+        Self {
+            inner: Arc::new(SpaceInner {
+                live: Mutex::new(HashSet::new()),
+                issued: AtomicUsize::new(0),
+                refused: AtomicUsize::new(0),
+                requests: AtomicUsize::new(0),
+                reusable,
+                gate,
+            }),
+        }
+    }
+
+    fn single_use() -> Self {
+        Self::new(false, None)
+    }
+
+    /// A first pair, as a create would give.
+    fn create(&self) -> TokenPair {
+        self.issue("created")
+    }
+
+    fn issue(&self, seed: &str) -> TokenPair {
+        let pair = testing::pair(seed);
+        self.inner
+            .live
+            .lock()
+            .expect("not poisoned")
+            .insert(pair.refresh_token().expose_secret().to_owned());
+        pair
+    }
+
+    /// Successful refreshes (rotations).
+    fn refreshes(&self) -> usize {
+        self.inner.issued.load(Ordering::SeqCst)
+    }
+
+    /// Refresh requests refused as spent or unknown.
+    fn refused(&self) -> usize {
+        self.inner.refused.load(Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> usize {
+        self.inner.requests.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl Refresher for Space {
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
+        let request = self.inner.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let text = refresh_token.expose_secret();
+        let accepted = {
+            let mut live = self.inner.live.lock().expect("not poisoned");
+            if self.inner.reusable {
+                live.contains(text)
+            } else {
+                live.remove(text)
+            }
+        };
+        if !accepted {
+            self.inner.refused.fetch_add(1, Ordering::SeqCst);
+            return Err(Error::rejected([FieldError::new(
+                ErrorCode::TokenInvalid,
+                "Token is invalid.",
+            )
+            .with_attribute("refresh_token")]));
+        }
+        let number = self.inner.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        let pair = self.issue(&format!("rotation-{number}"));
+        if let Some(gate) = self.inner.gate.as_ref().filter(|_| request == 1) {
+            gate.acquire().await.expect("open").forget();
+        }
+        Ok(pair)
+    }
+}
+
+fn key() -> SessionKey {
+    "user-42".parse().expect("a valid key")
+}
+
+/// A session for `pair` that publishes it to `coordinator` under [`key`].
+fn first_session(
+    space: &Space,
+    coordinator: &InProcessCoordinator,
+    pair: TokenPair,
+) -> SubscriberSession {
+    SubscriberSession::builder(space.clone(), pair)
+        .coordinator(coordinator.clone(), key())
+        .jitter(Duration::ZERO)
+        .build()
+}
+
+/// A session that joins the pair `coordinator` holds under [`key`].
+async fn joined(space: &Space, coordinator: &InProcessCoordinator) -> SubscriberSession {
+    SubscriberSession::join(space.clone(), coordinator.clone(), key())
+        .await
+        .expect("the coordinator answers")
+        .expect("a pair is shared")
+        .jitter(Duration::ZERO)
+        .build()
+}
+
+/// Lets `by` pass, and every task that wakes in that time run until it waits again.
+async fn pass(by: Duration) {
+    settle().await;
+    advance(by).await;
+    settle().await;
+}
+
+/// Lets spawned tasks (the sessions' workers) run until they wait on something.
+async fn settle() {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn text(token: &AccessToken) -> String {
+    token.expose_secret().to_owned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_pair_is_published_as_generation_one_and_joined_by_siblings() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    assert!(
+        SubscriberSession::join(space.clone(), coordinator.clone(), key())
+            .await
+            .expect("answers")
+            .is_none(),
+        "nothing to join before anything is published"
+    );
+    let first = first_session(&space, &coordinator, space.create());
+    let token = first.access_token().await.expect("valid");
+    settle().await;
+    assert_eq!(first.status().generation, 1);
+    let stored = coordinator
+        .load(&key())
+        .await
+        .expect("loads")
+        .expect("published");
+    assert_eq!(stored.generation, 1);
+    let second = joined(&space, &coordinator).await;
+    assert_eq!(
+        text(&second.access_token().await.expect("valid")),
+        text(&token)
+    );
+    assert_eq!(second.status().generation, 1);
+    assert_eq!(space.requests(), 0, "publishing and joining send nothing");
+}
+
+#[tokio::test(start_paused = true)]
+async fn current_to_refreshing_to_current_once_per_rotation_across_sessions_and_callers() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    let first = first_session(&space, &coordinator, space.create());
+    first.access_token().await.expect("valid");
+    settle().await;
+    let mut sessions = vec![first];
+    for _ in 0..4 {
+        sessions.push(joined(&space, &coordinator).await);
+    }
+    for rotation in 1..=3 {
+        // Every session comes due at the same moment; 100 callers each.
+        advance(Duration::from_secs(7200) - signalwire_fabric::DEFAULT_REFRESH_AHEAD).await;
+        let callers: Vec<_> = sessions
+            .iter()
+            .flat_map(|session| (0..100).map(move |_| session.clone()))
+            .map(|session| tokio::spawn(async move { session.access_token().await }))
+            .collect();
+        let mut served = HashSet::new();
+        for caller in callers {
+            served.insert(text(&caller.await.expect("no panic").expect("a token")));
+        }
+        assert_eq!(
+            space.refreshes(),
+            rotation,
+            "exactly one refresh per rotation"
+        );
+        assert_eq!(space.refused(), 0, "no spent token was ever sent");
+        assert_eq!(
+            served.len(),
+            1,
+            "every caller of every session got the same token"
+        );
+        for session in &sessions {
+            assert_eq!(session.status().generation, 1 + rotation as u64);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn refreshing_to_current_by_adopting_what_a_sibling_stored_without_any_request() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    let first = first_session(&space, &coordinator, space.create());
+    let old = first.access_token().await.expect("valid");
+    settle().await;
+    let second = SubscriberSession::join(space.clone(), coordinator.clone(), key())
+        .await
+        .expect("answers")
+        .expect("shared")
+        // Due an hour later than the first session.
+        .refresh_ahead(Duration::ZERO)
+        .jitter(Duration::ZERO)
+        .build();
+    let rotated = first.refresh_if_current(&old).await.expect("refreshed");
+    assert_ne!(text(&rotated), text(&old));
+    assert_eq!(space.requests(), 1);
+
+    advance(Duration::from_secs(7200)).await;
+    let adopted = second.access_token().await.expect("adopted");
+    assert_eq!(text(&adopted), text(&rotated));
+    assert_eq!(space.requests(), 1, "the second session sent nothing");
+    assert_eq!(second.status().generation, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_if_current_refreshes_once_however_many_report_the_same_refused_token() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    let first = first_session(&space, &coordinator, space.create());
+    let refused = first.access_token().await.expect("valid");
+    settle().await;
+    let sessions = [
+        first.clone(),
+        joined(&space, &coordinator).await,
+        joined(&space, &coordinator).await,
+    ];
+    let reports: Vec<_> = sessions
+        .iter()
+        .flat_map(|session| (0..50).map(move |_| session.clone()))
+        .map(|session| {
+            let refused = refused.clone();
+            tokio::spawn(async move { session.refresh_if_current(&refused).await })
+        })
+        .collect();
+    let mut answers = HashSet::new();
+    for report in reports {
+        answers.insert(text(&report.await.expect("no panic").expect("a token")));
+    }
+    assert_eq!(
+        space.refreshes(),
+        1,
+        "150 reports of one refusal: one refresh"
+    );
+    assert_eq!(space.refused(), 0);
+    assert_eq!(answers.len(), 1);
+    assert!(!answers.contains(&text(&refused)));
+
+    // A late report of the old token changes nothing.
+    let again = sessions[2]
+        .refresh_if_current(&refused)
+        .await
+        .expect("a token");
+    assert!(answers.contains(&text(&again)));
+    assert_eq!(space.requests(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refreshing_after_a_taken_over_lease_adopts_the_pair_the_stalled_holder_stores_late() {
+    // The first holder's exchange succeeds at the server, but its answer is held back past
+    // its lease; a sibling takes the lease over, sends the now spent token, is refused, and
+    // then finds the first holder's pair once it is stored.
+    let gate = Arc::new(Semaphore::new(0));
+    let space = Space::new(false, Some(Arc::clone(&gate)));
+    let coordinator = InProcessCoordinator::new();
+    let first = first_session(&space, &coordinator, space.create());
+    let old = first.access_token().await.expect("valid");
+    settle().await;
+    let second = joined(&space, &coordinator).await;
+
+    let stalled = tokio::spawn({
+        let first = first.clone();
+        let old = old.clone();
+        async move { first.refresh_if_current(&old).await }
+    });
+    pass(Duration::from_secs(1)).await;
+    assert_eq!(space.refreshes(), 1, "the server rotated the token");
+    coordinator.expire_lease(&key());
+
+    let sibling = tokio::spawn({
+        let second = second.clone();
+        let old = old.clone();
+        async move { second.refresh_if_current(&old).await }
+    });
+    pass(Duration::from_secs(1)).await;
+    assert_eq!(
+        space.refused(),
+        1,
+        "the sibling's refresh was refused as spent"
+    );
+    assert!(
+        !second.status().ended,
+        "the sibling waits for the stalled holder's pair"
+    );
+
+    gate.add_permits(1);
+    let first_token = stalled.await.expect("no panic").expect("refreshed");
+    let sibling_token = sibling.await.expect("no panic").expect("adopted");
+    assert_eq!(text(&first_token), text(&sibling_token));
+    assert_eq!(second.status().generation, 2);
+    assert_eq!(space.refreshes(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_fenced_off_by_a_newer_generation_adopts_it_instead_of_overwriting() {
+    // With refresh tokens the server lets be reused, the stalled holder and its successor
+    // both get a pair; the successor stores first, so the stalled holder's commit is
+    // refused and it adopts the successor's pair.
+    let gate = Arc::new(Semaphore::new(0));
+    let space = Space::new(true, Some(Arc::clone(&gate)));
+    let coordinator = InProcessCoordinator::new();
+    let first = first_session(&space, &coordinator, space.create());
+    let old = first.access_token().await.expect("valid");
+    settle().await;
+    let second = joined(&space, &coordinator).await;
+
+    let stalled = tokio::spawn({
+        let first = first.clone();
+        let old = old.clone();
+        async move { first.refresh_if_current(&old).await }
+    });
+    pass(Duration::from_secs(1)).await;
+    coordinator.expire_lease(&key());
+    let successor = tokio::spawn({
+        let second = second.clone();
+        let old = old.clone();
+        async move { second.refresh_if_current(&old).await }
+    });
+    pass(Duration::from_secs(1)).await;
+    let successor_token = successor.await.expect("no panic").expect("refreshed");
+    gate.add_permits(1); // the stalled holder's answer arrives at last
+    let stalled_token = stalled.await.expect("no panic").expect("adopted");
+
+    assert_eq!(
+        space.refreshes(),
+        2,
+        "both exchanges succeeded at the server"
+    );
+    let stored = coordinator
+        .load(&key())
+        .await
+        .expect("loads")
+        .expect("stored");
+    assert_eq!(
+        stored.generation, 2,
+        "the late commit did not add a generation"
+    );
+    assert_eq!(
+        stored.pair.access_token().expose_secret(),
+        text(&successor_token),
+        "the stored pair is the successor's"
+    );
+    assert_eq!(
+        text(&stalled_token),
+        text(&successor_token),
+        "the stalled holder adopted it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn refreshing_to_ended_at_once_when_refused_and_no_sibling_is_in_flight() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    // A pair the server does not know.
+    let session = first_session(&space, &coordinator, testing::pair("unknown"));
+    let token = session.access_token().await.expect("valid");
+    let started = Instant::now();
+    let error = session
+        .refresh_if_current(&token)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            Error::SessionEnded {
+                reason: SessionEnd::Refused,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no waiting for a sibling that never was: {:?}",
+        started.elapsed()
+    );
+}
+
+/// An in-process coordinator whose operations can be made to fail.
+#[derive(Debug, Clone, Default)]
+struct Failing {
+    inner: InProcessCoordinator,
+    /// Every operation fails while this is set.
+    down: Arc<std::sync::atomic::AtomicBool>,
+    /// Commits fail this many more times.
+    failing_commits: Arc<AtomicU32>,
+}
+
+impl Failing {
+    fn check(&self) -> Result<(), Error> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::coordinator("the test's coordinator is unreachable"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordinator for Failing {
+    async fn load(&self, key: &SessionKey) -> Result<Option<SharedPair>, Error> {
+        self.check()?;
+        self.inner.load(key).await
+    }
+    async fn try_lease(
+        &self,
+        key: &SessionKey,
+        seen: u64,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, Error> {
+        self.check()?;
+        self.inner.try_lease(key, seen, ttl).await
+    }
+    async fn commit(
+        &self,
+        key: &SessionKey,
+        lease: &Lease,
+        seen: u64,
+        pair: &StoredTokenPair,
+    ) -> Result<CommitOutcome, Error> {
+        self.check()?;
+        let failing = self.failing_commits.load(Ordering::SeqCst);
+        if failing > 0 {
+            self.failing_commits.store(failing - 1, Ordering::SeqCst);
+            return Err(Error::coordinator(
+                "the test's coordinator refuses a commit",
+            ));
+        }
+        self.inner.commit(key, lease, seen, pair).await
+    }
+    async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<(), Error> {
+        self.check()?;
+        self.inner.release(key, lease).await
+    }
+    async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
+        self.check()?;
+        self.inner.publish(key, pair).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_coordinator_serves_the_valid_token_and_never_leads_to_a_refresh() {
+    let space = Space::single_use();
+    let coordinator = Failing::default();
+    coordinator.down.store(true, Ordering::SeqCst);
+    let session = SubscriberSession::builder(space.clone(), space.create())
+        .coordinator(coordinator.clone(), key())
+        .jitter(Duration::ZERO)
+        .build();
+    let first = session.access_token().await.expect("the pair's own token");
+    advance(Duration::from_secs(7200) - signalwire_fabric::DEFAULT_REFRESH_AHEAD).await;
+    for _ in 0..5 {
+        let token = session.access_token().await.expect("still valid");
+        assert_eq!(text(&token), text(&first));
+        advance(Duration::from_secs(30)).await;
+    }
+    assert_eq!(space.requests(), 0, "no refresh without the lease");
+
+    advance(Duration::from_secs(300)).await; // the access token has expired
+    let started = Instant::now();
+    let error = session.access_token().await.expect_err("no valid token");
+    assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
+    assert!(error.is_retryable());
+    assert!(!error.may_have_reached_server());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "answered without waiting for the next attempt"
+    );
+    assert_eq!(space.requests(), 0);
+
+    // Back up: the next attempt publishes nothing stale and refreshes once.
+    coordinator.down.store(false, Ordering::SeqCst);
+    advance(Duration::from_secs(60)).await;
+    let token = session.access_token().await.expect("refreshed");
+    assert_ne!(text(&token), text(&first));
+    assert_eq!(space.refreshes(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pair_the_coordinator_cannot_store_yet_is_served_and_committed_later() {
+    let space = Space::single_use();
+    let coordinator = Failing::default();
+    let session = SubscriberSession::builder(space.clone(), space.create())
+        .coordinator(coordinator.clone(), key())
+        .jitter(Duration::ZERO)
+        .build();
+    let old = session.access_token().await.expect("valid");
+    settle().await;
+    coordinator.failing_commits.store(3, Ordering::SeqCst);
+    let new = session
+        .refresh_if_current(&old)
+        .await
+        .expect("refreshed and served");
+    assert_ne!(text(&new), text(&old));
+    assert_eq!(
+        coordinator
+            .inner
+            .load(&key())
+            .await
+            .expect("loads")
+            .expect("published")
+            .generation,
+        1,
+        "not stored yet"
+    );
+    for _ in 0..20 {
+        advance(Duration::from_secs(5)).await;
+    }
+    let stored = coordinator
+        .inner
+        .load(&key())
+        .await
+        .expect("loads")
+        .expect("stored");
+    assert_eq!(
+        stored.generation, 2,
+        "committed once the coordinator took it"
+    );
+    assert_eq!(stored.pair.access_token().expose_secret(), text(&new));
+    assert_eq!(
+        space.refreshes(),
+        1,
+        "the pair was kept, not refreshed again"
+    );
+}
