@@ -19,7 +19,9 @@
 //!
 //! It behaves like the real service as far as the documentation goes: it checks
 //! credentials on every request (401), answers anything else with 404, validates bodies
-//! and answers 422 with the documented codes, issues JWE-shaped tokens (access 2 h,
+//! and answers 422 with the documented codes, accepting every body the spec accepts (an
+//! email of `"0"`, any non-empty click-to-call token, an `expire_at` in the past, which
+//! gives a token that has expired already), issues JWE-shaped tokens (access 2 h,
 //! refresh 2 h 5 min on its own [`FakeClock`]), and spends refresh tokens according to a
 //! [`RotationPolicy`]. Tests can [inject faults](FakeSpace::inject) (error statuses,
 //! proxy HTML pages, 429 with `Retry-After`, slow answers) and read a

@@ -128,8 +128,9 @@ impl FakeSpace {
     }
 
     /// The click-to-call token `create_guest_embed_token` accepts (`c2c_` and 32
-    /// hexadecimal digits): the builder's, or one generated at start. Any other
-    /// well-formed one is refused with 403. Never shown by `Debug`.
+    /// hexadecimal digits): the builder's, or one generated at start. Any other token,
+    /// whatever its shape, is refused with 403 (an empty one is a 422). Never shown by
+    /// `Debug`.
     pub fn click_to_call_token(&self) -> &str {
         self.settings()
             .click_to_call_tokens

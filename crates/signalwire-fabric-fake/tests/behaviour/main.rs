@@ -15,6 +15,7 @@ mod no_secrets;
 mod paging;
 mod robustness;
 mod rotation;
+mod spec_inputs;
 mod startup;
 mod subscribers;
 mod validation;
