@@ -19,7 +19,7 @@ pub struct Connection {
     /// The space, e.g. `example`
     #[arg(long, env = ENV_SPACE, hide_env_values = true)]
     space: Option<String>,
-    /// Send to this URL instead of a space (a fake or a proxy)
+    /// Send to this URL instead of a space (a fake or a proxy). Lists page only through next links with this URL's scheme, host and port: a server behind a proxy must name the proxy in its links (`fake serve` names the address it was reached at)
     #[arg(long, env = ENV_BASE_URL, hide_env_values = true)]
     base_url: Option<String>,
     /// The project id

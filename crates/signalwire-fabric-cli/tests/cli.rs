@@ -313,42 +313,116 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
     assert_eq!(result.code, 5, "{}", result.stderr);
 }
 
-#[test]
-fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
-    let mut child = Command::cargo_bin(BIN)
-        .expect("built")
-        .args(["fake", "serve"])
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut settings = std::collections::HashMap::new();
-    for line in lines.by_ref() {
-        let line = line.expect("UTF-8");
-        if let Some((name, value)) = line
-            .trim()
-            .strip_prefix("export ")
-            .and_then(|rest| rest.split_once('='))
-        {
-            settings.insert(name.to_owned(), value.to_owned());
+/// A `fake serve` child process, and what its banner said. Dropping it stops the child.
+struct Served {
+    child: std::process::Child,
+    /// The banner's lines, up to and including "press Ctrl-C to stop".
+    banner: Vec<String>,
+    rest: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Served {
+    /// Starts `signalwire-fabric fake serve` with `args` and reads its banner.
+    fn start(args: &[&str]) -> Served {
+        let mut child = Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["fake", "serve"])
+            .args(args)
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut rest = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut banner = Vec::new();
+        for line in rest.by_ref() {
+            let line = line.expect("UTF-8");
+            let last = line.starts_with("press Ctrl-C");
+            banner.push(line);
+            if last {
+                break;
+            }
         }
-        if line.starts_with("press Ctrl-C") {
-            break;
+        Served {
+            child,
+            banner,
+            rest,
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let created = runtime.block_on(async {
+
+    /// The value of `export <name>=<value>` in the banner.
+    fn setting(&self, name: &str) -> &str {
+        self.banner
+            .iter()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("export ")?
+                    .strip_prefix(name)?
+                    .strip_prefix('=')
+            })
+            .unwrap_or_else(|| panic!("no {name} in {:?}", self.banner))
+    }
+
+    /// A client with the banner's settings.
+    fn client(&self) -> signalwire_fabric::Client {
+        self.client_at(self.setting("SIGNALWIRE_BASE_URL"))
+    }
+
+    /// A client with the banner's credentials and another base URL.
+    fn client_at(&self, base_url: &str) -> signalwire_fabric::Client {
         signalwire_fabric::Client::builder()
-            .base_url(&settings["SIGNALWIRE_BASE_URL"])
-            .project_id(&settings["SIGNALWIRE_PROJECT_ID"])
-            .api_token(&settings["SIGNALWIRE_API_TOKEN"])
+            .base_url(base_url)
+            .project_id(self.setting("SIGNALWIRE_PROJECT_ID"))
+            .api_token(self.setting("SIGNALWIRE_API_TOKEN"))
             .build()
             .expect("the printed settings are valid")
+    }
+
+    /// Sends Ctrl-C (SIGINT) to the child; returns its exit code and the lines it
+    /// printed after the banner.
+    fn interrupt(mut self) -> (Option<i32>, Vec<String>) {
+        let interrupted = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(interrupted.success());
+        let status = self.child.wait().expect("exits");
+        let rest = self.rest.by_ref().map_while(Result::ok).collect();
+        (status.code(), rest)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Only when a test failed before interrupting it: the child must not outlive it.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
+    let served = Served::start(&[]);
+    let created = current_thread_runtime().block_on(async {
+        served
+            .client()
             .subscriber_tokens()
             .create(signalwire_fabric::CreateSubscriberToken::new(
                 "carol@example.com",
@@ -357,13 +431,71 @@ fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
     });
     assert!(created.is_ok(), "{created:?}");
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(interrupted.success());
-    let status = child.wait().expect("exits");
-    assert_eq!(status.code(), Some(0));
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let (code, rest) = served.interrupt();
+    assert_eq!(code, Some(0));
     assert_eq!(rest, vec!["stopped after 1 requests".to_owned()]);
+}
+
+#[test]
+fn fake_serve_with_a_public_url_names_it_in_every_page_link() {
+    use futures_util::TryStreamExt as _;
+
+    let port = free_port();
+    let public_url = format!("http://localhost:{port}");
+    let served = Served::start(&["--port", &port.to_string(), "--public-url", &public_url]);
+    assert_eq!(served.setting("SIGNALWIRE_BASE_URL"), public_url);
+    assert!(
+        served.banner.contains(&format!(
+            "page links name {public_url}, where clients reach it"
+        )),
+        "{:?}",
+        served.banner
+    );
+    current_thread_runtime().block_on(async {
+        let client = served.client();
+        // One more than the fake's default page of 50.
+        for n in 0..51 {
+            client
+                .subscribers()
+                .create(signalwire_fabric::SubscriberFields::new(format!(
+                    "s{n}@example.com"
+                )))
+                .await
+                .expect("created");
+        }
+        let listed: Vec<signalwire_fabric::Subscriber> = client
+            .subscribers()
+            .list()
+            .try_collect()
+            .await
+            .expect("every page, through the public URL");
+        assert_eq!(listed.len(), 51);
+
+        // Sent to 127.0.0.1 instead, the links still name the public URL, which the
+        // client does not follow: the public URL wins over the Host.
+        let elsewhere = served.client_at(&format!("http://127.0.0.1:{port}"));
+        let error = elsewhere
+            .subscribers()
+            .list()
+            .try_collect::<Vec<_>>()
+            .await
+            .expect_err("the next link names localhost");
+        assert!(
+            matches!(error, signalwire_fabric::Error::UnsafeLink { .. }),
+            "{error:?}"
+        );
+    });
+    let (code, _) = served.interrupt();
+    assert_eq!(code, Some(0));
+
+    let refused = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["fake", "serve", "--public-url", "ftp://localhost"])
+            .env_clear(),
+        "",
+    );
+    assert_eq!(refused.code, 2, "a usage error: {}", refused.stderr);
+    assert!(refused.stderr.contains("public_url"), "{}", refused.stderr);
+    assert_eq!(refused.stdout, "", "no banner");
 }

@@ -39,10 +39,12 @@
 //!   `invalid_parameter`. Deleting a subscriber removes its addresses and ends its tokens
 //!   (refresh: `token_invalid`; Bearer: 401).
 //! - **Paging.** Lists answer pages of [`FakeSpace::page_size`] items in creation order,
-//!   with absolute `links` on the fake's base URL; `next` carries an opaque `page_token`
-//!   the fake remembers. A forged, stale (older than [`PAGE_TOKEN_LIFETIME`]) or
-//!   mismatched one is 404 `{"error": "Not Found"}`, the error the spec documents for
-//!   lists.
+//!   with absolute `links` on the address the request was sent to (its `Host`, or the
+//!   builder's [`public_url`](FakeSpaceBuilder::public_url)), so a client that reached
+//!   the fake as `localhost` or through a proxy can follow them; `next` carries an
+//!   opaque `page_token` the fake remembers. A forged, stale (older than
+//!   [`PAGE_TOKEN_LIFETIME`]) or mismatched one is 404 `{"error": "Not Found"}`, the
+//!   error the spec documents for lists.
 //! - **Addresses named by requests.** A guest token's `allowed_addresses` must all be
 //!   addresses the fake holds, and an invite's `address_id` must be one of the calling
 //!   subscriber's; anything else (unknown, or another subscriber's) is 422
