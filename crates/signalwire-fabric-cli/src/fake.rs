@@ -14,6 +14,9 @@ pub struct ServeArgs {
     /// Start page links with this URL, http(s)://host[:port], for a proxy in front of the fake that does not pass the client's Host on [default: the address each request was sent to]
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// Accept this click-to-call token for embed tokens: c2c_ and 32 hexadecimal digits [default: one generated at start]
+    #[arg(long, value_name = "TOKEN")]
+    click_to_call_token: Option<String>,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
@@ -23,6 +26,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     }
     if let Some(url) = args.public_url {
         builder = builder.public_url(url);
+    }
+    if let Some(token) = args.click_to_call_token {
+        builder = builder.click_to_call_token(token);
     }
     let fake = builder.start().await.map_err(|error| {
         let message = format!("cannot start the fake on 127.0.0.1: {error}");
@@ -43,6 +49,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     );
     println!("  export SIGNALWIRE_PROJECT_ID={}", fake.project_id());
     println!("  export SIGNALWIRE_API_TOKEN={}", fake.api_token());
+    // Like the API token, a fake's own: printed so that an embed token can be had.
+    println!(
+        "  click-to-call token (for `tokens embed --c2c-token`): {}",
+        fake.click_to_call_token()
+    );
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c()
         .await

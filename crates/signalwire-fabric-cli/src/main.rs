@@ -60,7 +60,8 @@ enum TokensCommand {
 
 #[derive(Debug, Subcommand)]
 enum FakeCommand {
-    /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL and credentials.
+    /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL, credentials and
+    /// click-to-call token.
     Serve(fake::ServeArgs),
 }
 

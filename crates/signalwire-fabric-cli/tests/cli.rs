@@ -363,6 +363,17 @@ impl Served {
             .unwrap_or_else(|| panic!("no {name} in {:?}", self.banner))
     }
 
+    /// The click-to-call token the banner says the fake accepts.
+    fn click_to_call_token(&self) -> &str {
+        self.banner
+            .iter()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("click-to-call token (for `tokens embed --c2c-token`): ")
+            })
+            .unwrap_or_else(|| panic!("no click-to-call token in {:?}", self.banner))
+    }
+
     /// A client with the banner's settings.
     fn client(&self) -> signalwire_fabric::Client {
         self.client_at(self.setting("SIGNALWIRE_BASE_URL"))
@@ -497,5 +508,86 @@ fn fake_serve_with_a_public_url_names_it_in_every_page_link() {
     );
     assert_eq!(refused.code, 2, "a usage error: {}", refused.stderr);
     assert!(refused.stderr.contains("public_url"), "{}", refused.stderr);
+    assert_eq!(refused.stdout, "", "no banner");
+}
+
+/// `tokens embed --c2c-token <token>` against `base_url`, with no credentials at all.
+fn embed_through_the_cli(base_url: &str, token: &str) -> Run {
+    run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .env_clear()
+            .env("SIGNALWIRE_BASE_URL", base_url)
+            .args(["tokens", "embed", "--c2c-token", token]),
+        "",
+    )
+}
+
+#[test]
+fn fake_serve_prints_the_click_to_call_token_it_accepts_and_takes_a_chosen_one() {
+    // The generated one, read from the banner, gets an embed token through the CLI.
+    let served = Served::start(&[]);
+    let printed = served.click_to_call_token().to_owned();
+    let digits = printed.strip_prefix("c2c_").expect("c2c_ first");
+    assert!(
+        digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{printed}"
+    );
+    let base_url = served.setting("SIGNALWIRE_BASE_URL").to_owned();
+    let embedded = embed_through_the_cli(&base_url, &printed);
+    assert_eq!(embedded.code, 0, "{}", embedded.stderr);
+    assert!(
+        embedded.stdout.starts_with("created an embed token: eyJ"),
+        "{}",
+        embedded.stdout
+    );
+    let unknown = embed_through_the_cli(&base_url, "c2c_00000000000000000000000000000000");
+    assert_eq!(unknown.code, 3, "403: {}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("403 Forbidden"),
+        "{}",
+        unknown.stderr
+    );
+    let (code, rest) = served.interrupt();
+    assert_eq!(code, Some(0));
+    assert_eq!(rest, vec!["stopped after 2 requests".to_owned()]);
+
+    // A chosen one is printed and accepted, through the facade as through the CLI.
+    let chosen = "c2c_0123456789abcdef0123456789ABCDEF";
+    let served = Served::start(&["--click-to-call-token", chosen]);
+    assert_eq!(served.click_to_call_token(), chosen);
+    let embed = current_thread_runtime()
+        .block_on(async { served.client().embed_tokens().create(chosen).await });
+    assert!(embed.is_ok(), "{embed:?}");
+    let other = embed_through_the_cli(served.setting("SIGNALWIRE_BASE_URL"), &printed);
+    assert_eq!(
+        other.code, 3,
+        "the generated one is not this fake's: {}",
+        other.stderr
+    );
+    let (code, _) = served.interrupt();
+    assert_eq!(code, Some(0));
+
+    // One the fake could never accept is a usage error, and is not echoed.
+    let refused = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["fake", "serve", "--click-to-call-token", "c2c_not-hex"])
+            .env_clear(),
+        "",
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("click_to_call_token must be c2c_ followed by 32 hexadecimal digits"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("c2c_not-hex"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(refused.stdout, "", "no banner");
 }
