@@ -12,7 +12,7 @@ use std::time::Duration;
 use signalwire_fabric::{CreateSubscriberToken, Error, SubscriberSession};
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
-use crate::exit::Failure;
+use crate::exit::{Command, Failure, ForCommand as _};
 use crate::output::{describe_pair, hours_minutes};
 
 /// How long the session runs in simulated time, and how far each step moves the clocks.
@@ -32,7 +32,8 @@ pub async fn run() -> Result<(), Failure> {
     let created = client
         .subscriber_tokens()
         .create(CreateSubscriberToken::new("alice@example.com").display_name("Alice"))
-        .await?;
+        .await
+        .for_command(Command::Demo)?;
     println!("2. Created a subscriber token for alice@example.com");
     println!("  subscriber     {}", created.subscriber_id);
     println!("{}\n", describe_pair(&created.pair));
@@ -40,14 +41,16 @@ pub async fn run() -> Result<(), Failure> {
     let first = client
         .subscriber_tokens()
         .refresh(created.pair.refresh_token())
-        .await?;
+        .await
+        .for_command(Command::Demo)?;
     println!("3. Refreshed: the first refresh token is now spent");
     println!("{}\n", describe_pair(&first));
 
     let second = client
         .subscriber_tokens()
         .refresh(first.refresh_token())
-        .await?;
+        .await
+        .for_command(Command::Demo)?;
     println!("4. Refreshed again with the newest refresh token");
     println!("{}\n", describe_pair(&second));
 
@@ -60,7 +63,7 @@ pub async fn run() -> Result<(), Failure> {
         Err(error) if error.requires_new_subscriber_token() => {
             println!("   rejected as expected: {error}\n");
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(Failure::sdk(error, Command::Demo)),
         Ok(_) => return Err(Failure::other("the fake accepted a spent refresh token")),
     }
 
@@ -112,7 +115,9 @@ async fn simulate(fake: &FakeSpace, session: &SubscriberSession) -> Result<u64, 
         tokio::time::advance(STEP).await;
         fake.clock().advance(STEP);
         elapsed += STEP;
-        let token = held(session.access_token()).await?;
+        let token = held(session.access_token())
+            .await
+            .for_command(Command::Demo)?;
         let status = session.status();
         if status.refreshes > seen {
             seen = status.refreshes;

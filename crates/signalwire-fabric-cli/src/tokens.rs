@@ -10,7 +10,7 @@ use signalwire_fabric::{
     FileStore, RefreshToken, Region, Scope, SubscriberId, TokenPair, TokenStore,
 };
 
-use crate::exit::Failure;
+use crate::exit::{Command, Failure, ForCommand as _};
 use crate::output::{describe_pair, pair_json};
 
 /// Where to send requests and with which credentials.
@@ -199,12 +199,17 @@ pub async fn create(args: CreateArgs) -> Result<(), Failure> {
             request = set(request, value);
         }
     }
-    let created = client.subscriber_tokens().create(request).await?;
+    let created = client
+        .subscriber_tokens()
+        .create(request)
+        .await
+        .for_command(Command::Project)?;
     report(
         &args.output,
         Some(&created.subscriber_id),
         &created.pair,
         "created",
+        Command::Project,
     )
     .await
 }
@@ -213,17 +218,23 @@ pub async fn refresh(args: RefreshArgs) -> Result<(), Failure> {
     let client = args.connection.client()?;
     let text = read_secret(args.refresh_token_file.as_deref(), "refresh token")?;
     let refresh_token = RefreshToken::parse(text.trim()).map_err(|problem| {
-        Failure::from(Error::InvalidInput {
+        let error = Error::InvalidInput {
             field: "refresh_token",
             reason: format!("the token {problem}"),
-        })
+        };
+        Failure::sdk(error, Command::Refresh)
     })?;
-    let pair = client.subscriber_tokens().refresh(&refresh_token).await?;
+    let pair = client
+        .subscriber_tokens()
+        .refresh(&refresh_token)
+        .await
+        .for_command(Command::Refresh)?;
     report(
         &args.output,
         None,
         &pair,
         "refreshed (the old refresh token is now spent)",
+        Command::Refresh,
     )
     .await
 }
@@ -233,9 +244,13 @@ async fn report(
     subscriber_id: Option<&SubscriberId>,
     pair: &TokenPair,
     what: &str,
+    command: Command,
 ) -> Result<(), Failure> {
     if let Some(path) = &output.out {
-        FileStore::new(path).save(&pair.to_stored()).await?;
+        FileStore::new(path)
+            .save(&pair.to_stored())
+            .await
+            .for_command(command)?;
     }
     if output.json {
         println!("{}", pair_json(subscriber_id, pair));
