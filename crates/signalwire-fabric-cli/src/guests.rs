@@ -8,8 +8,8 @@ use clap::Args;
 use signalwire_fabric::{AccessToken, CreateGuestToken, Error};
 
 use crate::exit::{Command, Failure, ForCommand as _};
-use crate::output::{describe_pair, pair_json, shorten};
-use crate::tokens::{Connection, OutputArgs, read_secret};
+use crate::output::shorten;
+use crate::tokens::{Connection, OutputArgs, read_secret, report};
 
 /// `tokens guest`.
 #[derive(Debug, Args)]
@@ -59,6 +59,7 @@ pub struct EmbedArgs {
 }
 
 pub async fn guest(args: GuestArgs) -> Result<(), Failure> {
+    args.output.check_before_sending(false)?;
     let client = args.connection.client()?;
     let mut request = CreateGuestToken::new(args.addresses);
     if let Some(unix) = args.expire_at {
@@ -69,14 +70,14 @@ pub async fn guest(args: GuestArgs) -> Result<(), Failure> {
         .create(request)
         .await
         .for_command(Command::Guest)?;
-    if args.output.json {
-        println!("{}", pair_json(None, &pair));
-    } else {
-        println!("created a guest token pair");
-        println!("{}", describe_pair(&pair));
-        println!("(tokens shortened: --json prints them in full)");
-    }
-    Ok(())
+    report(
+        &args.output,
+        None,
+        &pair,
+        "created a guest token pair",
+        Command::Guest,
+    )
+    .await
 }
 
 pub async fn invite(args: InviteArgs) -> Result<(), Failure> {

@@ -36,7 +36,10 @@ fn run(command: &mut Command, stdin: &str) -> Run {
     {
         use std::io::Write as _;
         let mut input = child.stdin.take().expect("piped");
-        input.write_all(stdin.as_bytes()).expect("stdin written");
+        // A command refused before it reads stdin may have exited already.
+        if let Err(error) = input.write_all(stdin.as_bytes()) {
+            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+        }
     }
     let output = child.wait_with_output().expect("finishes");
     Run {
@@ -140,8 +143,10 @@ async fn create_then_refresh_from_stdin_then_reuse_is_refused() {
             .to_string()
     );
 
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = dir.path().join("pair.json");
     let mut refresh = command_for(&fake);
-    refresh.args(["tokens", "refresh"]);
+    refresh.args(["tokens", "refresh", "--out"]).arg(&saved);
     let refreshed = run(&mut refresh, &format!("{refresh_text}\n"));
     assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
     assert!(
@@ -157,9 +162,16 @@ async fn create_then_refresh_from_stdin_then_reuse_is_refused() {
         refreshed.stdout
     );
     assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
+    let stored: signalwire_fabric::StoredTokenPair =
+        serde_json::from_slice(&std::fs::read(&saved).expect("saved")).expect("a stored pair");
+    assert_ne!(
+        stored.refresh_token().expose_secret(),
+        refresh_text,
+        "the new refresh token was kept"
+    );
 
     let mut reuse = command_for(&fake);
-    reuse.args(["tokens", "refresh"]);
+    reuse.args(["tokens", "refresh", "--json"]);
     let refused = run(&mut reuse, &refresh_text);
     assert_eq!(refused.code, 4, "validation: {}", refused.stderr);
     assert!(
@@ -276,7 +288,7 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
     assert_eq!(fake.journal().len(), before, "nothing was sent");
 
     let mut not_a_token = command_for(&fake);
-    not_a_token.args(["tokens", "refresh"]);
+    not_a_token.args(["tokens", "refresh", "--json"]);
     let result = run(&mut not_a_token, "not a token\n");
     assert_eq!(result.code, 4, "{}", result.stderr);
     assert!(
@@ -590,4 +602,178 @@ fn fake_serve_prints_the_click_to_call_token_it_accepts_and_takes_a_chosen_one()
         refused.stderr
     );
     assert_eq!(refused.stdout, "", "no banner");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_with_nowhere_to_keep_the_new_pair_is_refused_before_anything_is_sent() {
+    let fake = FakeSpace::start().await;
+    let refresh_token = fake
+        .create_subscriber_token("alice@example.com")
+        .refresh_token;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("refresh-token");
+    std::fs::write(&token_file, &refresh_token).expect("written");
+
+    // No --out and no --json: the new pair could only be shown shortened, and the spent
+    // refresh token could not be replaced. Refused, whether the token comes on stdin or
+    // from a file.
+    let on_stdin = run(
+        command_for(&fake).args(["tokens", "refresh"]),
+        &refresh_token,
+    );
+    let from_file = run(
+        command_for(&fake)
+            .args(["tokens", "refresh", "--refresh-token-file"])
+            .arg(&token_file),
+        "",
+    );
+    for refused in [&on_stdin, &from_file] {
+        assert_eq!(refused.code, 2, "a usage error: {}", refused.stderr);
+        assert!(
+            refused
+                .stderr
+                .contains("pass --out FILE to save it or --json to print it"),
+            "{}",
+            refused.stderr
+        );
+        assert!(
+            refused.stderr.contains("nothing was sent"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(refused.stdout, "");
+    }
+
+    // An --out the pair could never be saved to is refused before sending as well.
+    let nowhere = dir.path().join("no-such-directory").join("pair.json");
+    let refused = run(
+        command_for(&fake)
+            .args(["tokens", "refresh", "--out"])
+            .arg(&nowhere),
+        &refresh_token,
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("cannot create a file in"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!nowhere.exists());
+
+    assert_eq!(
+        fake.refresh_count(),
+        0,
+        "no refresh request reached the fake"
+    );
+    assert!(fake.journal().is_empty(), "nothing at all was sent");
+    assert!(!shows_a_token(&on_stdin.stderr) && !shows_a_token(&refused.stderr));
+
+    // The refresh token is still good: with --json the exchange goes through, once.
+    let refreshed = run(
+        command_for(&fake).args(["tokens", "refresh", "--json"]),
+        &refresh_token,
+    );
+    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+    let json: serde_json::Value = serde_json::from_str(&refreshed.stdout).expect("JSON");
+    let new_refresh = json["refresh_token"]
+        .as_str()
+        .expect("the whole new refresh token");
+    assert!(RefreshToken::parse(new_refresh).is_ok());
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lost() {
+    let fake = FakeSpace::start().await;
+    let refresh_token = fake
+        .create_subscriber_token("alice@example.com")
+        .refresh_token;
+    // A directory where the file should be: its directory takes new files, so the check
+    // before sending passes, but the pair cannot replace a directory.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let occupied = dir.path().join("pair.json");
+    std::fs::create_dir(&occupied).expect("a directory in the way");
+    std::fs::write(occupied.join("keep"), "x").expect("not empty");
+
+    let result = run(
+        command_for(&fake)
+            .args(["tokens", "refresh", "--out"])
+            .arg(&occupied),
+        &refresh_token,
+    );
+    assert_eq!(result.code, 1, "a store failure: {}", result.stderr);
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 201),
+        1,
+        "the token was spent"
+    );
+    assert!(
+        result.stderr.contains(
+            "printed above in full instead: store it now (the old refresh token is spent)"
+        ),
+        "{}",
+        result.stderr
+    );
+    assert!(!shows_a_token(&result.stderr), "{}", result.stderr);
+    let json: serde_json::Value = serde_json::from_str(result.stdout.trim()).expect("JSON");
+    let printed = json["refresh_token"]
+        .as_str()
+        .expect("the whole new refresh token");
+
+    // The printed refresh token is the live one: it refreshes.
+    let next = run(
+        command_for(&fake).args(["tokens", "refresh", "--json"]),
+        printed,
+    );
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_that_mint_a_pair_may_shorten_it_and_guest_saves_with_out() {
+    // A created or guest pair can be asked for again, so the shortened view is allowed;
+    // --out, which guest used to accept and ignore, saves the pair.
+    let fake = FakeSpace::start().await;
+    let created = run(
+        command_for(&fake).args(["tokens", "create", "--reference", "eve@example.com"]),
+        "",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(
+        created
+            .stdout
+            .contains("(tokens shortened: --json prints them in full, --out FILE saves them)"),
+        "{}",
+        created.stdout
+    );
+    assert!(!shows_a_token(&created.stdout));
+
+    let address = fake.subscriber("eve@example.com").expect("eve").address_ids[0].to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("guest.json");
+    let guest = run(
+        command_for(&fake)
+            .args(["tokens", "guest", "--address", &address, "--out"])
+            .arg(&path),
+        "",
+    );
+    assert_eq!(guest.code, 0, "{}", guest.stderr);
+    assert!(
+        guest.stdout.starts_with("created a guest token pair"),
+        "{}",
+        guest.stdout
+    );
+    assert!(
+        guest
+            .stdout
+            .contains(&format!("saved to {}", path.display())),
+        "{}",
+        guest.stdout
+    );
+    let stored: signalwire_fabric::StoredTokenPair =
+        serde_json::from_slice(&std::fs::read(&path).expect("saved")).expect("a stored pair");
+    assert_eq!(
+        fake.token_allowed_addresses(stored.refresh_token().expose_secret()),
+        Some(vec![address.parse().expect("a uuid")])
+    );
 }
