@@ -76,6 +76,46 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Simulated hours on a paused clock
+//!
+//! A session that lives for hours is tested in milliseconds on tokio's paused clock,
+//! with [`SimulatedTime`] moving tokio's clock and the fake's together, and holding
+//! tokio's still while a request is with the fake:
+//!
+//! ```
+//! use std::time::Duration;
+//! use signalwire_fabric::CreateSubscriberToken;
+//! use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), signalwire_fabric::Error> {
+//! // In a test: #[tokio::test(start_paused = true)]
+//! let fake = FakeSpace::start().await;
+//! let time = SimulatedTime::new(&fake);
+//! let client = fake.client();
+//! let created = time
+//!     .hold(client.subscriber_tokens().create(CreateSubscriberToken::new("alice@example.com")))
+//!     .await?;
+//! let session = client
+//!     .session(created.pair)
+//!     .refresh_ahead(Duration::from_secs(5 * 60))
+//!     .jitter(Duration::ZERO)
+//!     .build();
+//!
+//! // Six simulated hours in steps of five minutes, using the session's token at every
+//! // step. Access tokens live two hours and are refreshed five minutes before expiry:
+//! // three refreshes, each accepted by the fake on its own (moved) clock.
+//! for _ in 0..72 {
+//!     time.advance(Duration::from_secs(5 * 60)).await;
+//!     let token = time.hold(session.access_token()).await?;
+//!     assert!(fake.token_expires_at(token.expose_secret()) > Some(fake.clock().now()));
+//! }
+//! assert_eq!(session.status().refreshes, 3);
+//! assert_eq!(fake.answered_count(Operation::Refresh, 201), 3);
+//! assert_eq!(fake.clock().offset(), Duration::from_secs(6 * 60 * 60));
+//! # Ok(()) }
+//! ```
+//!
 //! The fake's [`wire`] types are written independently of the generated client, so the
 //! contract tests can check the spec, the client and the fake against each other.
 
@@ -94,6 +134,7 @@ mod resources;
 mod rotation;
 mod rules;
 mod server;
+mod simulated_time;
 mod space;
 mod state;
 mod store;
@@ -107,6 +148,7 @@ pub use operation::Operation;
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_TOKEN_LIFETIME};
 pub use records::{FakeSubscriber, IssuedPair};
 pub use rotation::RotationPolicy;
+pub use simulated_time::SimulatedTime;
 pub use space::{FakeSpace, FakeSpaceBuilder};
 pub use tokens::{
     ACCESS_TOKEN_LIFETIME, EMBED_TOKEN_LIFETIME, INVITE_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME,
