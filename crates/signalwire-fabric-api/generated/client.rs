@@ -44,7 +44,7 @@ and fields this document does not name are allowed.
     ///The click-to-call token a widget was configured with.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GuestEmbedTokenRequest {
-        ///A click-to-call token, usually starting with `c2c_`.
+        ///A click-to-call token, usually starting with `c2c_`. No format is documented, so any non-empty string is valid; one the space does not know is answered with 403. The signalwire-fabric SDK refuses one that is blank or holds a control character before sending.
         pub token: GuestEmbedTokenRequestToken,
     }
     impl GuestEmbedTokenRequest {
@@ -52,7 +52,7 @@ and fields this document does not name are allowed.
             Default::default()
         }
     }
-    ///A click-to-call token, usually starting with `c2c_`.
+    ///A click-to-call token, usually starting with `c2c_`. No format is documented, so any non-empty string is valid; one the space does not know is answered with 403. The signalwire-fabric SDK refuses one that is blank or holds a control character before sending.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct GuestEmbedTokenRequestToken(::std::string::String);
@@ -282,7 +282,7 @@ and fields this document does not name are allowed.
         ///The channel region the guest connects through.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ch: ::std::option::Option<SubscriberGuestTokenRequestCh>,
-        ///When the guest's access token should expire, in unix seconds.
+        ///When the guest's access token should expire, in unix seconds. Any int64 is valid, and a time in the past gives an access token that has expired already. The signalwire-fabric SDK refuses a time that is not in the future before sending, as a guard against mistakes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expire_at: ::std::option::Option<i64>,
         ///Where the guest's media is handled.
@@ -416,7 +416,7 @@ and fields this document does not name are allowed.
     pub struct SubscriberInviteTokenRequest {
         ///One of the subscriber's addresses.
         pub address_id: ::uuid::Uuid,
-        ///When the invite lapses, in unix seconds.
+        ///When the invite lapses, in unix seconds. Any int64 is valid, and a time in the past gives an invite that has lapsed already. The signalwire-fabric SDK refuses a time that is not in the future before sending, as a guard against mistakes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expires_at: ::std::option::Option<i64>,
     }
@@ -456,7 +456,7 @@ and fields this document does not name are allowed.
         pub country: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub display_name: ::std::option::Option<::std::string::String>,
-        ///The subscriber's email address.
+        ///The subscriber's email address. No format is documented, so any non-empty string is valid. The signalwire-fabric SDK refuses one that is blank or holds a control character before sending.
         pub email: SubscriberRequestEmail,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub first_name: ::std::option::Option<::std::string::String>,
@@ -476,7 +476,7 @@ and fields this document does not name are allowed.
             Default::default()
         }
     }
-    ///The subscriber's email address.
+    ///The subscriber's email address. No format is documented, so any non-empty string is valid. The signalwire-fabric SDK refuses one that is blank or holds a control character before sending.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct SubscriberRequestEmail(::std::string::String);
@@ -673,7 +673,7 @@ and fields this document does not name are allowed.
         pub country: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub display_name: ::std::option::Option<::std::string::String>,
-        ///When the access token should expire, in unix seconds. Two hours from now when absent.
+        ///When the access token should expire, in unix seconds. Two hours from now when absent. No range is documented, so any int64 is valid, and a time in the past gives an access token that has expired already. The signalwire-fabric SDK refuses a time that is not in the future before sending, as a guard against mistakes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub expire_at: ::std::option::Option<i64>,
         ///Binds the token to one device. Exactly 43 characters of the base64url alphabet.
@@ -688,7 +688,7 @@ and fields this document does not name are allowed.
         ///A new password for the subscriber. Empty or absent leaves it as it is.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password: ::std::option::Option<::std::string::String>,
-        ///Names the subscriber, usually an email address. A subscriber with this reference is created if none exists.
+        ///Names the subscriber, usually an email address. A subscriber with this reference is created if none exists. Any non-empty string; the signalwire-fabric SDK refuses one that is only whitespace before sending.
         pub reference: SubscriberTokenRequestReference,
         ///Where the subscriber's media is handled.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -764,7 +764,7 @@ and fields this document does not name are allowed.
                 })
         }
     }
-    ///Names the subscriber, usually an email address. A subscriber with this reference is created if none exists.
+    ///Names the subscriber, usually an email address. A subscriber with this reference is created if none exists. Any non-empty string; the signalwire-fabric SDK refuses one that is only whitespace before sending.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct SubscriberTokenRequestReference(::std::string::String);

@@ -1,18 +1,16 @@
 //! `demo`: a subscriber token's whole lifecycle against an in-process fake space, with no
 //! credentials and no network beyond loopback.
 //!
-//! The last part simulates hours: tokio's clock is paused and moved by hand, together
-//! with the fake's clock. While a request is in flight the clock is held still (see
-//! [`held`]), because a paused tokio clock otherwise jumps to the next timer whenever the
-//! runtime waits for the fake, which answers from another thread.
+//! The last part simulates hours: tokio's clock is paused, and the fake crate's
+//! [`SimulatedTime`] moves it together with the fake's clock and holds it still while a
+//! request is with the fake (the way users' tests do it too).
 
-use std::future::Future;
 use std::time::Duration;
 
 use signalwire_fabric::{CreateSubscriberToken, Error, SubscriberSession};
-use signalwire_fabric_fake::{FakeSpace, Operation};
+use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
 
-use crate::exit::Failure;
+use crate::exit::{Command, Failure, ForCommand as _};
 use crate::output::{describe_pair, hours_minutes};
 
 /// How long the session runs in simulated time, and how far each step moves the clocks.
@@ -32,7 +30,8 @@ pub async fn run() -> Result<(), Failure> {
     let created = client
         .subscriber_tokens()
         .create(CreateSubscriberToken::new("alice@example.com").display_name("Alice"))
-        .await?;
+        .await
+        .for_command(Command::Demo)?;
     println!("2. Created a subscriber token for alice@example.com");
     println!("  subscriber     {}", created.subscriber_id);
     println!("{}\n", describe_pair(&created.pair));
@@ -40,14 +39,16 @@ pub async fn run() -> Result<(), Failure> {
     let first = client
         .subscriber_tokens()
         .refresh(created.pair.refresh_token())
-        .await?;
+        .await
+        .for_command(Command::Demo)?;
     println!("3. Refreshed: the first refresh token is now spent");
     println!("{}\n", describe_pair(&first));
 
     let second = client
         .subscriber_tokens()
         .refresh(first.refresh_token())
-        .await?;
+        .await
+        .for_command(Command::Demo)?;
     println!("4. Refreshed again with the newest refresh token");
     println!("{}\n", describe_pair(&second));
 
@@ -60,7 +61,7 @@ pub async fn run() -> Result<(), Failure> {
         Err(error) if error.requires_new_subscriber_token() => {
             println!("   rejected as expected: {error}\n");
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(Failure::sdk(error, Command::Demo)),
         Ok(_) => return Err(Failure::other("the fake accepted a spent refresh token")),
     }
 
@@ -80,7 +81,7 @@ pub async fn run() -> Result<(), Failure> {
         .jitter(Duration::ZERO)
         .build();
     let _auto = session.spawn_auto_refresh();
-    let automatic = simulate(&fake, &session).await?;
+    let automatic = simulate(&SimulatedTime::new(&fake), &session).await?;
 
     let refreshes = fake.answered_count(Operation::Refresh, 201);
     let rejected = fake.answered_count(Operation::Refresh, 422);
@@ -105,14 +106,16 @@ pub async fn run() -> Result<(), Failure> {
 
 /// Moves both clocks forward step by step, using the session's token at every step, and
 /// prints each automatic refresh. Returns how many there were.
-async fn simulate(fake: &FakeSpace, session: &SubscriberSession) -> Result<u64, Failure> {
+async fn simulate(time: &SimulatedTime, session: &SubscriberSession) -> Result<u64, Failure> {
     let mut elapsed = Duration::ZERO;
     let mut seen = 0;
     while elapsed < SIMULATED {
-        tokio::time::advance(STEP).await;
-        fake.clock().advance(STEP);
+        time.advance(STEP).await;
         elapsed += STEP;
-        let token = held(session.access_token()).await?;
+        let token = time
+            .hold(session.access_token())
+            .await
+            .for_command(Command::Demo)?;
         let status = session.status();
         if status.refreshes > seen {
             seen = status.refreshes;
@@ -159,17 +162,4 @@ fn health(session: &SubscriberSession) -> String {
 fn clock_time(elapsed: Duration) -> String {
     let minutes = elapsed.as_secs() / 60;
     format!("+{}:{:02}", minutes / 60, minutes % 60)
-}
-
-/// Runs `future` with tokio's paused clock held still: a blocking task that waits until
-/// the future is done keeps the runtime from auto-advancing time while it waits for the
-/// fake's answer.
-async fn held<F: Future>(future: F) -> F::Output {
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let _hold = tokio::task::spawn_blocking(move || {
-        let _ = wait.recv();
-    });
-    let output = future.await;
-    drop(release);
-    output
 }

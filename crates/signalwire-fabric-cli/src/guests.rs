@@ -7,9 +7,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::Args;
 use signalwire_fabric::{AccessToken, CreateGuestToken, Error};
 
-use crate::exit::Failure;
-use crate::output::{describe_pair, pair_json, shorten};
-use crate::tokens::{Connection, OutputArgs, read_secret};
+use crate::exit::{Command, Failure, ForCommand as _};
+use crate::output::shorten;
+use crate::tokens::{Connection, OutputArgs, read_secret, report};
 
 /// `tokens guest`.
 #[derive(Debug, Args)]
@@ -59,30 +59,36 @@ pub struct EmbedArgs {
 }
 
 pub async fn guest(args: GuestArgs) -> Result<(), Failure> {
+    args.output.check_before_sending(false)?;
     let client = args.connection.client()?;
     let mut request = CreateGuestToken::new(args.addresses);
     if let Some(unix) = args.expire_at {
         request = request.expire_at(UNIX_EPOCH + Duration::from_secs(unix));
     }
-    let pair = client.guest_tokens().create(request).await?;
-    if args.output.json {
-        println!("{}", pair_json(None, &pair));
-    } else {
-        println!("created a guest token pair");
-        println!("{}", describe_pair(&pair));
-        println!("(tokens shortened: --json prints them in full)");
-    }
-    Ok(())
+    let pair = client
+        .guest_tokens()
+        .create(request)
+        .await
+        .for_command(Command::Guest)?;
+    report(
+        &args.output,
+        None,
+        &pair,
+        "created a guest token pair",
+        Command::Guest,
+    )
+    .await
 }
 
 pub async fn invite(args: InviteArgs) -> Result<(), Failure> {
     let client = args.connection.client_maybe_anonymous()?;
     let text = read_secret(args.access_token_file.as_deref(), "access token")?;
     let access_token = AccessToken::parse(text).map_err(|problem| {
-        Failure::from(Error::InvalidInput {
+        let error = Error::InvalidInput {
             field: "access_token",
             reason: format!("the token {problem}"),
-        })
+        };
+        Failure::sdk(error, Command::Invite)
     })?;
     let expires_at = args
         .expires_at
@@ -90,14 +96,19 @@ pub async fn invite(args: InviteArgs) -> Result<(), Failure> {
     let invite = client
         .invite_tokens()
         .create(&access_token, &args.address_id, expires_at)
-        .await?;
+        .await
+        .for_command(Command::Invite)?;
     print_token("invite", invite.expose_secret(), args.json);
     Ok(())
 }
 
 pub async fn embed(args: EmbedArgs) -> Result<(), Failure> {
     let client = args.connection.client_maybe_anonymous()?;
-    let embed = client.embed_tokens().create(&args.c2c_token).await?;
+    let embed = client
+        .embed_tokens()
+        .create(&args.c2c_token)
+        .await
+        .for_command(Command::Embed)?;
     print_token("embed", embed.expose_secret(), args.json);
     Ok(())
 }

@@ -48,6 +48,8 @@ enum TokensCommand {
     Create(Box<tokens::CreateArgs>),
     /// Exchange a refresh token for a new pair. The refresh token is read from stdin, or
     /// from --refresh-token-file; never from the command line, where other users can see it.
+    /// The exchange spends it, so the new pair must be kept whole: --out FILE or --json is
+    /// required.
     Refresh(tokens::RefreshArgs),
     /// Create a token pair for a guest allowed into some addresses.
     Guest(guests::GuestArgs),
@@ -60,7 +62,8 @@ enum TokensCommand {
 
 #[derive(Debug, Subcommand)]
 enum FakeCommand {
-    /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL and credentials.
+    /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL, credentials and
+    /// click-to-call token.
     Serve(fake::ServeArgs),
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use futures_util::TryStreamExt as _;
 use signalwire_fabric::{Subscriber, SubscriberAddress, SubscriberFields};
 
-use crate::exit::Failure;
+use crate::exit::{Command, Failure, ForCommand as _};
 use crate::tokens::{Connection, read_secret_file};
 
 /// `subscribers ...`.
@@ -142,7 +142,7 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
             let mut stream = pin!(client.subscribers().list());
             let mut count = 0usize;
             // Each subscriber is printed as its page arrives.
-            while let Some(subscriber) = stream.try_next().await? {
+            while let Some(subscriber) = stream.try_next().await.for_command(Command::Project)? {
                 print_subscriber(&subscriber, args.json);
                 count += 1;
             }
@@ -156,12 +156,17 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
                 .client()?
                 .subscribers()
                 .get(&args.id)
-                .await?;
+                .await
+                .for_command(Command::OneSubscriber)?;
             print_subscriber(&subscriber, args.json);
         }
         SubscribersCommand::Create(args) => {
             let client = args.connection.client()?;
-            let subscriber = client.subscribers().create(args.fields()?).await?;
+            let subscriber = client
+                .subscribers()
+                .create(args.fields()?)
+                .await
+                .for_command(Command::Project)?;
             print_subscriber(&subscriber, args.json);
         }
         SubscribersCommand::Update(args) => {
@@ -169,7 +174,8 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
             let subscriber = client
                 .subscribers()
                 .update(&args.id, args.fields.fields()?)
-                .await?;
+                .await
+                .for_command(Command::OneSubscriber)?;
             print_subscriber(&subscriber, args.fields.json);
         }
         SubscribersCommand::Delete(args) => {
@@ -177,7 +183,8 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
                 .client()?
                 .subscribers()
                 .delete(&args.id)
-                .await?;
+                .await
+                .for_command(Command::OneSubscriber)?;
             if args.json {
                 println!("{}", serde_json::json!({ "deleted": args.id }));
             } else {
@@ -187,7 +194,11 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
         SubscribersCommand::Addresses(args) => {
             let client = args.connection.client()?;
             let mut stream = pin!(client.subscribers().addresses(&args.id));
-            while let Some(address) = stream.try_next().await? {
+            while let Some(address) = stream
+                .try_next()
+                .await
+                .for_command(Command::OneSubscriber)?
+            {
                 print_address(&address, args.json);
             }
         }

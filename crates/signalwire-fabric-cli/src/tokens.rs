@@ -1,7 +1,7 @@
 //! `tokens create` and `tokens refresh`.
 
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
@@ -10,7 +10,7 @@ use signalwire_fabric::{
     FileStore, RefreshToken, Region, Scope, SubscriberId, TokenPair, TokenStore,
 };
 
-use crate::exit::Failure;
+use crate::exit::{Command, Failure, ForCommand as _};
 use crate::output::{describe_pair, pair_json};
 
 /// Where to send requests and with which credentials.
@@ -19,7 +19,7 @@ pub struct Connection {
     /// The space, e.g. `example`
     #[arg(long, env = ENV_SPACE, hide_env_values = true)]
     space: Option<String>,
-    /// Send to this URL instead of a space (a fake or a proxy)
+    /// Send to this URL instead of a space (a fake or a proxy). Lists page only through next links with this URL's scheme, host and port: a server behind a proxy must name the proxy in its links (`fake serve` names the address it was reached at)
     #[arg(long, env = ENV_BASE_URL, hide_env_values = true)]
     base_url: Option<String>,
     /// The project id
@@ -88,6 +88,53 @@ pub struct OutputArgs {
     /// Also save the new pair to this file (replaced atomically, mode 0600)
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// Checks, before anything is sent, that the new pair will have somewhere to go:
+    /// `--out`'s directory must exist and take a new file. With `whole_pair_needed` (a
+    /// refresh, which spends the only refresh token), a shortened pair on the terminal is
+    /// not enough: `--out` or `--json` must be given.
+    pub fn check_before_sending(&self, whole_pair_needed: bool) -> Result<(), Failure> {
+        if whole_pair_needed && self.out.is_none() && !self.json {
+            return Err(Failure::usage(
+                "a refresh spends the refresh token, so the new pair must be kept whole: \
+                 pass --out FILE to save it or --json to print it (nothing was sent)",
+            ));
+        }
+        if let Some(path) = &self.out {
+            check_can_create_a_file_beside(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates and removes an empty file in `path`'s directory, so that a save that could
+/// never work is refused before a pair is minted or a refresh token spent.
+fn check_can_create_a_file_beside(path: &Path) -> Result<(), Failure> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(
+        ".signalwire-fabric-out-check-{}",
+        std::process::id()
+    ));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(error) => Err(Failure::usage(format!(
+            "--out {}: cannot create a file in {}: {error} (nothing was sent)",
+            path.display(),
+            dir.display()
+        ))),
+    }
 }
 
 /// `tokens create`.
@@ -166,6 +213,7 @@ pub struct RefreshArgs {
 }
 
 pub async fn create(args: CreateArgs) -> Result<(), Failure> {
+    args.output.check_before_sending(false)?;
     let client = args.connection.client()?;
     let mut request = CreateSubscriberToken::new(args.reference);
     if let Some(unix) = args.expire_at {
@@ -199,43 +247,76 @@ pub async fn create(args: CreateArgs) -> Result<(), Failure> {
             request = set(request, value);
         }
     }
-    let created = client.subscriber_tokens().create(request).await?;
+    let created = client
+        .subscriber_tokens()
+        .create(request)
+        .await
+        .for_command(Command::Project)?;
     report(
         &args.output,
         Some(&created.subscriber_id),
         &created.pair,
         "created",
+        Command::Project,
     )
     .await
 }
 
 pub async fn refresh(args: RefreshArgs) -> Result<(), Failure> {
+    // The old refresh token is spent by the exchange: a new pair shown shortened would
+    // be lost, so refuse before reading or sending anything.
+    args.output.check_before_sending(true)?;
     let client = args.connection.client()?;
     let text = read_secret(args.refresh_token_file.as_deref(), "refresh token")?;
     let refresh_token = RefreshToken::parse(text.trim()).map_err(|problem| {
-        Failure::from(Error::InvalidInput {
+        let error = Error::InvalidInput {
             field: "refresh_token",
             reason: format!("the token {problem}"),
-        })
+        };
+        Failure::sdk(error, Command::Refresh)
     })?;
-    let pair = client.subscriber_tokens().refresh(&refresh_token).await?;
+    let pair = client
+        .subscriber_tokens()
+        .refresh(&refresh_token)
+        .await
+        .for_command(Command::Refresh)?;
     report(
         &args.output,
         None,
         &pair,
         "refreshed (the old refresh token is now spent)",
+        Command::Refresh,
     )
     .await
 }
 
-async fn report(
+/// Shows or saves a new pair as `output` asks. When the save fails, the pair is printed
+/// in full rather than lost (for a refresh it cannot be asked for again), and the
+/// failure says so.
+pub async fn report(
     output: &OutputArgs,
     subscriber_id: Option<&SubscriberId>,
     pair: &TokenPair,
     what: &str,
+    command: Command,
 ) -> Result<(), Failure> {
-    if let Some(path) = &output.out {
-        FileStore::new(path).save(&pair.to_stored()).await?;
+    if let Some(path) = &output.out
+        && let Err(error) = FileStore::new(path).save(&pair.to_stored()).await
+    {
+        println!("{}", pair_json(subscriber_id, pair));
+        let mut failure = Failure::sdk(error, command);
+        failure.message = format!(
+            "{}\nthe new pair was not saved to {}, so it was printed above in full instead: \
+             store it now{}",
+            failure.message,
+            path.display(),
+            if command == Command::Refresh {
+                " (the old refresh token is spent)"
+            } else {
+                ""
+            }
+        );
+        return Err(failure);
     }
     if output.json {
         println!("{}", pair_json(subscriber_id, pair));

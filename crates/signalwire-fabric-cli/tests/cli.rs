@@ -36,7 +36,10 @@ fn run(command: &mut Command, stdin: &str) -> Run {
     {
         use std::io::Write as _;
         let mut input = child.stdin.take().expect("piped");
-        input.write_all(stdin.as_bytes()).expect("stdin written");
+        // A command refused before it reads stdin may have exited already.
+        if let Err(error) = input.write_all(stdin.as_bytes()) {
+            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+        }
     }
     let output = child.wait_with_output().expect("finishes");
     Run {
@@ -140,8 +143,10 @@ async fn create_then_refresh_from_stdin_then_reuse_is_refused() {
             .to_string()
     );
 
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = dir.path().join("pair.json");
     let mut refresh = command_for(&fake);
-    refresh.args(["tokens", "refresh"]);
+    refresh.args(["tokens", "refresh", "--out"]).arg(&saved);
     let refreshed = run(&mut refresh, &format!("{refresh_text}\n"));
     assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
     assert!(
@@ -157,9 +162,16 @@ async fn create_then_refresh_from_stdin_then_reuse_is_refused() {
         refreshed.stdout
     );
     assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
+    let stored: signalwire_fabric::StoredTokenPair =
+        serde_json::from_slice(&std::fs::read(&saved).expect("saved")).expect("a stored pair");
+    assert_ne!(
+        stored.refresh_token().expose_secret(),
+        refresh_text,
+        "the new refresh token was kept"
+    );
 
     let mut reuse = command_for(&fake);
-    reuse.args(["tokens", "refresh"]);
+    reuse.args(["tokens", "refresh", "--json"]);
     let refused = run(&mut reuse, &refresh_text);
     assert_eq!(refused.code, 4, "validation: {}", refused.stderr);
     assert!(
@@ -276,7 +288,7 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
     assert_eq!(fake.journal().len(), before, "nothing was sent");
 
     let mut not_a_token = command_for(&fake);
-    not_a_token.args(["tokens", "refresh"]);
+    not_a_token.args(["tokens", "refresh", "--json"]);
     let result = run(&mut not_a_token, "not a token\n");
     assert_eq!(result.code, 4, "{}", result.stderr);
     assert!(
@@ -313,42 +325,127 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
     assert_eq!(result.code, 5, "{}", result.stderr);
 }
 
-#[test]
-fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
-    let mut child = Command::cargo_bin(BIN)
-        .expect("built")
-        .args(["fake", "serve"])
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut settings = std::collections::HashMap::new();
-    for line in lines.by_ref() {
-        let line = line.expect("UTF-8");
-        if let Some((name, value)) = line
-            .trim()
-            .strip_prefix("export ")
-            .and_then(|rest| rest.split_once('='))
-        {
-            settings.insert(name.to_owned(), value.to_owned());
+/// A `fake serve` child process, and what its banner said. Dropping it stops the child.
+struct Served {
+    child: std::process::Child,
+    /// The banner's lines, up to and including "press Ctrl-C to stop".
+    banner: Vec<String>,
+    rest: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Served {
+    /// Starts `signalwire-fabric fake serve` with `args` and reads its banner.
+    fn start(args: &[&str]) -> Served {
+        let mut child = Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["fake", "serve"])
+            .args(args)
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut rest = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut banner = Vec::new();
+        for line in rest.by_ref() {
+            let line = line.expect("UTF-8");
+            let last = line.starts_with("press Ctrl-C");
+            banner.push(line);
+            if last {
+                break;
+            }
         }
-        if line.starts_with("press Ctrl-C") {
-            break;
+        Served {
+            child,
+            banner,
+            rest,
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let created = runtime.block_on(async {
+
+    /// The value of `export <name>=<value>` in the banner.
+    fn setting(&self, name: &str) -> &str {
+        self.banner
+            .iter()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("export ")?
+                    .strip_prefix(name)?
+                    .strip_prefix('=')
+            })
+            .unwrap_or_else(|| panic!("no {name} in {:?}", self.banner))
+    }
+
+    /// The click-to-call token the banner says the fake accepts.
+    fn click_to_call_token(&self) -> &str {
+        self.banner
+            .iter()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("click-to-call token (for `tokens embed --c2c-token`): ")
+            })
+            .unwrap_or_else(|| panic!("no click-to-call token in {:?}", self.banner))
+    }
+
+    /// A client with the banner's settings.
+    fn client(&self) -> signalwire_fabric::Client {
+        self.client_at(self.setting("SIGNALWIRE_BASE_URL"))
+    }
+
+    /// A client with the banner's credentials and another base URL.
+    fn client_at(&self, base_url: &str) -> signalwire_fabric::Client {
         signalwire_fabric::Client::builder()
-            .base_url(&settings["SIGNALWIRE_BASE_URL"])
-            .project_id(&settings["SIGNALWIRE_PROJECT_ID"])
-            .api_token(&settings["SIGNALWIRE_API_TOKEN"])
+            .base_url(base_url)
+            .project_id(self.setting("SIGNALWIRE_PROJECT_ID"))
+            .api_token(self.setting("SIGNALWIRE_API_TOKEN"))
             .build()
             .expect("the printed settings are valid")
+    }
+
+    /// Sends Ctrl-C (SIGINT) to the child; returns its exit code and the lines it
+    /// printed after the banner.
+    fn interrupt(mut self) -> (Option<i32>, Vec<String>) {
+        let interrupted = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(interrupted.success());
+        let status = self.child.wait().expect("exits");
+        let rest = self.rest.by_ref().map_while(Result::ok).collect();
+        (status.code(), rest)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Only when a test failed before interrupting it: the child must not outlive it.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[test]
+fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
+    let served = Served::start(&[]);
+    let created = current_thread_runtime().block_on(async {
+        served
+            .client()
             .subscriber_tokens()
             .create(signalwire_fabric::CreateSubscriberToken::new(
                 "carol@example.com",
@@ -357,13 +454,326 @@ fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
     });
     assert!(created.is_ok(), "{created:?}");
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(interrupted.success());
-    let status = child.wait().expect("exits");
-    assert_eq!(status.code(), Some(0));
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let (code, rest) = served.interrupt();
+    assert_eq!(code, Some(0));
     assert_eq!(rest, vec!["stopped after 1 requests".to_owned()]);
+}
+
+#[test]
+fn fake_serve_with_a_public_url_names_it_in_every_page_link() {
+    use futures_util::TryStreamExt as _;
+
+    let port = free_port();
+    let public_url = format!("http://localhost:{port}");
+    let served = Served::start(&["--port", &port.to_string(), "--public-url", &public_url]);
+    assert_eq!(served.setting("SIGNALWIRE_BASE_URL"), public_url);
+    assert!(
+        served.banner.contains(&format!(
+            "page links name {public_url}, where clients reach it"
+        )),
+        "{:?}",
+        served.banner
+    );
+    current_thread_runtime().block_on(async {
+        let client = served.client();
+        // One more than the fake's default page of 50.
+        for n in 0..51 {
+            client
+                .subscribers()
+                .create(signalwire_fabric::SubscriberFields::new(format!(
+                    "s{n}@example.com"
+                )))
+                .await
+                .expect("created");
+        }
+        let listed: Vec<signalwire_fabric::Subscriber> = client
+            .subscribers()
+            .list()
+            .try_collect()
+            .await
+            .expect("every page, through the public URL");
+        assert_eq!(listed.len(), 51);
+
+        // Sent to 127.0.0.1 instead, the links still name the public URL, which the
+        // client does not follow: the public URL wins over the Host.
+        let elsewhere = served.client_at(&format!("http://127.0.0.1:{port}"));
+        let error = elsewhere
+            .subscribers()
+            .list()
+            .try_collect::<Vec<_>>()
+            .await
+            .expect_err("the next link names localhost");
+        assert!(
+            matches!(error, signalwire_fabric::Error::UnsafeLink { .. }),
+            "{error:?}"
+        );
+    });
+    let (code, _) = served.interrupt();
+    assert_eq!(code, Some(0));
+
+    let refused = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["fake", "serve", "--public-url", "ftp://localhost"])
+            .env_clear(),
+        "",
+    );
+    assert_eq!(refused.code, 2, "a usage error: {}", refused.stderr);
+    assert!(refused.stderr.contains("public_url"), "{}", refused.stderr);
+    assert_eq!(refused.stdout, "", "no banner");
+}
+
+/// `tokens embed --c2c-token <token>` against `base_url`, with no credentials at all.
+fn embed_through_the_cli(base_url: &str, token: &str) -> Run {
+    run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .env_clear()
+            .env("SIGNALWIRE_BASE_URL", base_url)
+            .args(["tokens", "embed", "--c2c-token", token]),
+        "",
+    )
+}
+
+#[test]
+fn fake_serve_prints_the_click_to_call_token_it_accepts_and_takes_a_chosen_one() {
+    // The generated one, read from the banner, gets an embed token through the CLI.
+    let served = Served::start(&[]);
+    let printed = served.click_to_call_token().to_owned();
+    let digits = printed.strip_prefix("c2c_").expect("c2c_ first");
+    assert!(
+        digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{printed}"
+    );
+    let base_url = served.setting("SIGNALWIRE_BASE_URL").to_owned();
+    let embedded = embed_through_the_cli(&base_url, &printed);
+    assert_eq!(embedded.code, 0, "{}", embedded.stderr);
+    assert!(
+        embedded.stdout.starts_with("created an embed token: eyJ"),
+        "{}",
+        embedded.stdout
+    );
+    let unknown = embed_through_the_cli(&base_url, "c2c_00000000000000000000000000000000");
+    assert_eq!(unknown.code, 3, "403: {}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("403 Forbidden"),
+        "{}",
+        unknown.stderr
+    );
+    let (code, rest) = served.interrupt();
+    assert_eq!(code, Some(0));
+    assert_eq!(rest, vec!["stopped after 2 requests".to_owned()]);
+
+    // A chosen one is printed and accepted, through the facade as through the CLI.
+    let chosen = "c2c_0123456789abcdef0123456789ABCDEF";
+    let served = Served::start(&["--click-to-call-token", chosen]);
+    assert_eq!(served.click_to_call_token(), chosen);
+    let embed = current_thread_runtime()
+        .block_on(async { served.client().embed_tokens().create(chosen).await });
+    assert!(embed.is_ok(), "{embed:?}");
+    let other = embed_through_the_cli(served.setting("SIGNALWIRE_BASE_URL"), &printed);
+    assert_eq!(
+        other.code, 3,
+        "the generated one is not this fake's: {}",
+        other.stderr
+    );
+    let (code, _) = served.interrupt();
+    assert_eq!(code, Some(0));
+
+    // One the fake could never accept is a usage error, and is not echoed.
+    let refused = run(
+        Command::cargo_bin(BIN)
+            .expect("built")
+            .args(["fake", "serve", "--click-to-call-token", "c2c_not-hex"])
+            .env_clear(),
+        "",
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("click_to_call_token must be c2c_ followed by 32 hexadecimal digits"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("c2c_not-hex"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(refused.stdout, "", "no banner");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_with_nowhere_to_keep_the_new_pair_is_refused_before_anything_is_sent() {
+    let fake = FakeSpace::start().await;
+    let refresh_token = fake
+        .create_subscriber_token("alice@example.com")
+        .refresh_token;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("refresh-token");
+    std::fs::write(&token_file, &refresh_token).expect("written");
+
+    // No --out and no --json: the new pair could only be shown shortened, and the spent
+    // refresh token could not be replaced. Refused, whether the token comes on stdin or
+    // from a file.
+    let on_stdin = run(
+        command_for(&fake).args(["tokens", "refresh"]),
+        &refresh_token,
+    );
+    let from_file = run(
+        command_for(&fake)
+            .args(["tokens", "refresh", "--refresh-token-file"])
+            .arg(&token_file),
+        "",
+    );
+    for refused in [&on_stdin, &from_file] {
+        assert_eq!(refused.code, 2, "a usage error: {}", refused.stderr);
+        assert!(
+            refused
+                .stderr
+                .contains("pass --out FILE to save it or --json to print it"),
+            "{}",
+            refused.stderr
+        );
+        assert!(
+            refused.stderr.contains("nothing was sent"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(refused.stdout, "");
+    }
+
+    // An --out the pair could never be saved to is refused before sending as well.
+    let nowhere = dir.path().join("no-such-directory").join("pair.json");
+    let refused = run(
+        command_for(&fake)
+            .args(["tokens", "refresh", "--out"])
+            .arg(&nowhere),
+        &refresh_token,
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("cannot create a file in"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!nowhere.exists());
+
+    assert_eq!(
+        fake.refresh_count(),
+        0,
+        "no refresh request reached the fake"
+    );
+    assert!(fake.journal().is_empty(), "nothing at all was sent");
+    assert!(!shows_a_token(&on_stdin.stderr) && !shows_a_token(&refused.stderr));
+
+    // The refresh token is still good: with --json the exchange goes through, once.
+    let refreshed = run(
+        command_for(&fake).args(["tokens", "refresh", "--json"]),
+        &refresh_token,
+    );
+    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+    let json: serde_json::Value = serde_json::from_str(&refreshed.stdout).expect("JSON");
+    let new_refresh = json["refresh_token"]
+        .as_str()
+        .expect("the whole new refresh token");
+    assert!(RefreshToken::parse(new_refresh).is_ok());
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lost() {
+    let fake = FakeSpace::start().await;
+    let refresh_token = fake
+        .create_subscriber_token("alice@example.com")
+        .refresh_token;
+    // A directory where the file should be: its directory takes new files, so the check
+    // before sending passes, but the pair cannot replace a directory.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let occupied = dir.path().join("pair.json");
+    std::fs::create_dir(&occupied).expect("a directory in the way");
+    std::fs::write(occupied.join("keep"), "x").expect("not empty");
+
+    let result = run(
+        command_for(&fake)
+            .args(["tokens", "refresh", "--out"])
+            .arg(&occupied),
+        &refresh_token,
+    );
+    assert_eq!(result.code, 1, "a store failure: {}", result.stderr);
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 201),
+        1,
+        "the token was spent"
+    );
+    assert!(
+        result.stderr.contains(
+            "printed above in full instead: store it now (the old refresh token is spent)"
+        ),
+        "{}",
+        result.stderr
+    );
+    assert!(!shows_a_token(&result.stderr), "{}", result.stderr);
+    let json: serde_json::Value = serde_json::from_str(result.stdout.trim()).expect("JSON");
+    let printed = json["refresh_token"]
+        .as_str()
+        .expect("the whole new refresh token");
+
+    // The printed refresh token is the live one: it refreshes.
+    let next = run(
+        command_for(&fake).args(["tokens", "refresh", "--json"]),
+        printed,
+    );
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_that_mint_a_pair_may_shorten_it_and_guest_saves_with_out() {
+    // A created or guest pair can be asked for again, so the shortened view is allowed;
+    // --out, which guest used to accept and ignore, saves the pair.
+    let fake = FakeSpace::start().await;
+    let created = run(
+        command_for(&fake).args(["tokens", "create", "--reference", "eve@example.com"]),
+        "",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(
+        created
+            .stdout
+            .contains("(tokens shortened: --json prints them in full, --out FILE saves them)"),
+        "{}",
+        created.stdout
+    );
+    assert!(!shows_a_token(&created.stdout));
+
+    let address = fake.subscriber("eve@example.com").expect("eve").address_ids[0].to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("guest.json");
+    let guest = run(
+        command_for(&fake)
+            .args(["tokens", "guest", "--address", &address, "--out"])
+            .arg(&path),
+        "",
+    );
+    assert_eq!(guest.code, 0, "{}", guest.stderr);
+    assert!(
+        guest.stdout.starts_with("created a guest token pair"),
+        "{}",
+        guest.stdout
+    );
+    assert!(
+        guest
+            .stdout
+            .contains(&format!("saved to {}", path.display())),
+        "{}",
+        guest.stdout
+    );
+    let stored: signalwire_fabric::StoredTokenPair =
+        serde_json::from_slice(&std::fs::read(&path).expect("saved")).expect("a stored pair");
+    assert_eq!(
+        fake.token_allowed_addresses(stored.refresh_token().expose_secret()),
+        Some(vec![address.parse().expect("a uuid")])
+    );
 }

@@ -247,3 +247,32 @@ async fn guest_invite_and_embed_tokens_come_out_shortened_or_as_json() {
     assert!(stderr.contains("allows 1 to 10"), "{stderr}");
     assert_eq!(fake.journal().len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_through_another_base_url_of_the_same_fake_reads_every_page() {
+    // `localhost` instead of the fake's `127.0.0.1`: the fake's next links name the
+    // address the CLI used, so the CLI follows them to the end.
+    let fake = FakeSpace::builder()
+        .page_size(2)
+        .start()
+        .await
+        .expect("starts");
+    for n in 0..5 {
+        fake.create_subscriber(&format!("s{n}@example.com"));
+    }
+    let base_url = format!("http://localhost:{}", fake.address().port());
+    let (code, stdout, stderr) = run(
+        command_for(&fake)
+            .env("SIGNALWIRE_BASE_URL", &base_url)
+            .args(["subscribers", "list", "--json"]),
+        "",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let emails: Vec<String> = json_lines(&stdout)
+        .iter()
+        .map(|s| s["email"].as_str().expect("an email").to_owned())
+        .collect();
+    let expected: Vec<String> = (0..5).map(|n| format!("s{n}@example.com")).collect();
+    assert_eq!(emails, expected);
+    assert_eq!(fake.request_count(Operation::ListSubscribers), 3);
+}

@@ -23,7 +23,7 @@ impl State {
     /// `create_subscriber_token`: 200 with a pair for the subscriber whose email is the
     /// `reference` (added, with the request's names, when there is none).
     pub(crate) fn create_subscriber_token(&mut self, call: &Call<'_>) -> Outcome {
-        let request = match rules::create_request(call.body, call.now) {
+        let request = match rules::create_request(call.body) {
             Ok(request) => request,
             Err(errors) => return Outcome::rejected(errors),
         };
@@ -94,7 +94,7 @@ impl State {
     /// `create_subscriber_guest_token`: 201 with a pair for a guest allowed into 1 to 10
     /// addresses the fake holds.
     pub(crate) fn guest_token(&mut self, call: &Call<'_>) -> Outcome {
-        let request = match rules::guest_request(call.body, call.now) {
+        let request = match rules::guest_request(call.body) {
             Ok(request) => request,
             Err(errors) => return Outcome::rejected(errors),
         };
@@ -132,7 +132,7 @@ impl State {
     /// subscriber's own addresses. Any other address, known or not, is
     /// `must_belong_to_project`.
     pub(crate) fn invite_token(&mut self, call: &Call<'_>) -> Outcome {
-        let request = match rules::invite_request(call.body, call.now) {
+        let request = match rules::invite_request(call.body) {
             Ok(request) => request,
             Err(errors) => return Outcome::rejected(errors),
         };
@@ -217,9 +217,9 @@ impl State {
     }
 }
 
-/// When a created access token expires: at `expire_at` when given, else after the
-/// standard two hours; never later than 60 seconds when `scope` is set without a
-/// `fingerprint`.
+/// When a created access token expires: at `expire_at` when given (a past one gives a
+/// token that has expired already), else after the standard two hours; never later than
+/// 60 seconds when `scope` is set without a `fingerprint`.
 fn access_expiry(request: &SubscriberTokenRequest, now: SystemTime) -> SystemTime {
     let expires_at =
         unix_time(request.expire_at).unwrap_or_else(|| later(now, ACCESS_TOKEN_LIFETIME));
@@ -230,9 +230,32 @@ fn access_expiry(request: &SubscriberTokenRequest, now: SystemTime) -> SystemTim
     }
 }
 
-/// Unix seconds as a time, when they fit.
+/// The last second of the year 9999: later times are taken as this one, which no token
+/// outlives on the fake's clock (it moves at most [`crate::MAX_CLOCK_OFFSET`] ahead).
+const LATEST_UNIX_SECONDS: i64 = 253_402_300_799;
+
+/// Unix seconds (any int64, as the spec allows) as a time: before 1970 is taken as 1970
+/// and after 9999 as 9999, which for an expiry means the same.
 fn unix_time(seconds: Option<i64>) -> Option<SystemTime> {
-    seconds
-        .and_then(|seconds| u64::try_from(seconds).ok())
-        .and_then(|seconds| UNIX_EPOCH.checked_add(Duration::from_secs(seconds)))
+    let seconds = seconds?.clamp(0, LATEST_UNIX_SECONDS);
+    let seconds = u64::try_from(seconds).unwrap_or_default();
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_int64_is_a_time_and_the_past_stays_past() {
+        assert_eq!(unix_time(None), None);
+        assert_eq!(unix_time(Some(i64::MIN)), Some(UNIX_EPOCH));
+        assert_eq!(unix_time(Some(-1)), Some(UNIX_EPOCH));
+        assert_eq!(
+            unix_time(Some(1_795_000_000)),
+            Some(UNIX_EPOCH + Duration::from_secs(1_795_000_000))
+        );
+        let latest = unix_time(Some(i64::MAX)).expect("a time");
+        assert!(latest > SystemTime::now() + crate::MAX_CLOCK_OFFSET);
+    }
 }

@@ -19,7 +19,9 @@
 //!
 //! It behaves like the real service as far as the documentation goes: it checks
 //! credentials on every request (401), answers anything else with 404, validates bodies
-//! and answers 422 with the documented codes, issues JWE-shaped tokens (access 2 h,
+//! and answers 422 with the documented codes, accepting every body the spec accepts (an
+//! email of `"0"`, any non-empty click-to-call token, an `expire_at` in the past, which
+//! gives a token that has expired already), issues JWE-shaped tokens (access 2 h,
 //! refresh 2 h 5 min on its own [`FakeClock`]), and spends refresh tokens according to a
 //! [`RotationPolicy`]. Tests can [inject faults](FakeSpace::inject) (error statuses,
 //! proxy HTML pages, 429 with `Retry-After`, slow answers) and read a
@@ -37,10 +39,12 @@
 //!   `invalid_parameter`. Deleting a subscriber removes its addresses and ends its tokens
 //!   (refresh: `token_invalid`; Bearer: 401).
 //! - **Paging.** Lists answer pages of [`FakeSpace::page_size`] items in creation order,
-//!   with absolute `links` on the fake's base URL; `next` carries an opaque `page_token`
-//!   the fake remembers. A forged, stale (older than [`PAGE_TOKEN_LIFETIME`]) or
-//!   mismatched one is 404 `{"error": "Not Found"}`, the error the spec documents for
-//!   lists.
+//!   with absolute `links` on the address the request was sent to (its `Host`, or the
+//!   builder's [`public_url`](FakeSpaceBuilder::public_url)), so a client that reached
+//!   the fake as `localhost` or through a proxy can follow them; `next` carries an
+//!   opaque `page_token` the fake remembers. A forged, stale (older than
+//!   [`PAGE_TOKEN_LIFETIME`]) or mismatched one is 404 `{"error": "Not Found"}`, the
+//!   error the spec documents for lists.
 //! - **Addresses named by requests.** A guest token's `allowed_addresses` must all be
 //!   addresses the fake holds, and an invite's `address_id` must be one of the calling
 //!   subscriber's; anything else (unknown, or another subscriber's) is 422
@@ -72,6 +76,46 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Simulated hours on a paused clock
+//!
+//! A session that lives for hours is tested in milliseconds on tokio's paused clock,
+//! with [`SimulatedTime`] moving tokio's clock and the fake's together, and holding
+//! tokio's still while a request is with the fake:
+//!
+//! ```
+//! use std::time::Duration;
+//! use signalwire_fabric::CreateSubscriberToken;
+//! use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), signalwire_fabric::Error> {
+//! // In a test: #[tokio::test(start_paused = true)]
+//! let fake = FakeSpace::start().await;
+//! let time = SimulatedTime::new(&fake);
+//! let client = fake.client();
+//! let created = time
+//!     .hold(client.subscriber_tokens().create(CreateSubscriberToken::new("alice@example.com")))
+//!     .await?;
+//! let session = client
+//!     .session(created.pair)
+//!     .refresh_ahead(Duration::from_secs(5 * 60))
+//!     .jitter(Duration::ZERO)
+//!     .build();
+//!
+//! // Six simulated hours in steps of five minutes, using the session's token at every
+//! // step. Access tokens live two hours and are refreshed five minutes before expiry:
+//! // three refreshes, each accepted by the fake on its own (moved) clock.
+//! for _ in 0..72 {
+//!     time.advance(Duration::from_secs(5 * 60)).await;
+//!     let token = time.hold(session.access_token()).await?;
+//!     assert!(fake.token_expires_at(token.expose_secret()) > Some(fake.clock().now()));
+//! }
+//! assert_eq!(session.status().refreshes, 3);
+//! assert_eq!(fake.answered_count(Operation::Refresh, 201), 3);
+//! assert_eq!(fake.clock().offset(), Duration::from_secs(6 * 60 * 60));
+//! # Ok(()) }
+//! ```
+//!
 //! The fake's [`wire`] types are written independently of the generated client, so the
 //! contract tests can check the spec, the client and the fake against each other.
 
@@ -90,6 +134,7 @@ mod resources;
 mod rotation;
 mod rules;
 mod server;
+mod simulated_time;
 mod space;
 mod state;
 mod store;
@@ -103,6 +148,7 @@ pub use operation::Operation;
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_TOKEN_LIFETIME};
 pub use records::{FakeSubscriber, IssuedPair};
 pub use rotation::RotationPolicy;
+pub use simulated_time::SimulatedTime;
 pub use space::{FakeSpace, FakeSpaceBuilder};
 pub use tokens::{
     ACCESS_TOKEN_LIFETIME, EMBED_TOKEN_LIFETIME, INVITE_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME,

@@ -1,7 +1,8 @@
 //! Cutting lists into pages, and the page links and tokens that lead from one to the next.
 //!
 //! A list answers `page_size` items (the fake's default unless the query sets one) in
-//! creation order. Its `links` are absolute URLs on the fake: `self`, `first`, `prev`
+//! creation order. Its `links` are absolute URLs on the address the client reached the
+//! fake at (see `FakeSpaceBuilder::public_url`): `self`, `first`, `prev`
 //! after the first page, and `next` only while more items remain. Each `next` link
 //! carries `page_number`, `page_size` and an opaque `page_token` (`PA` and 24 hex digits)
 //! that the fake remembers: it stands for "the items after the last one on this page", so

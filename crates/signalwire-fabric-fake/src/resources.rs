@@ -32,7 +32,7 @@ impl State {
             .map(|record| (record.seq, record));
         let page = self
             .pages
-            .page(&request, records, &settings.base_url, call.now);
+            .page(&request, records, call.links_base, call.now);
         let data = page
             .items
             .into_iter()
@@ -127,7 +127,7 @@ impl State {
             .map(|address| (address.seq, address));
         let page = self
             .pages
-            .page(&request, addresses, &settings.base_url, call.now);
+            .page(&request, addresses, call.links_base, call.now);
         let data = page
             .items
             .into_iter()

@@ -30,6 +30,10 @@ impl Respond for Endpoint {
                     .headers
                     .get(http::header::AUTHORIZATION)
                     .map(|value| value.as_bytes()),
+                host: request
+                    .headers
+                    .get(http::header::HOST)
+                    .map(|value| value.as_bytes()),
                 body: &request.body,
             },
         );

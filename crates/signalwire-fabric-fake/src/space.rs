@@ -107,6 +107,12 @@ impl FakeSpace {
         &self.base_url
     }
 
+    /// The URL clients reach the fake at, when the builder was given one
+    /// ([`FakeSpaceBuilder::public_url`]): page links name it.
+    pub fn public_url(&self) -> Option<&str> {
+        self.settings().public_url.as_deref()
+    }
+
     /// The loopback address the fake listens on.
     pub fn address(&self) -> SocketAddr {
         *self.server.address()
@@ -128,8 +134,9 @@ impl FakeSpace {
     }
 
     /// The click-to-call token `create_guest_embed_token` accepts (`c2c_` and 32
-    /// hexadecimal digits): the builder's, or one generated at start. Any other
-    /// well-formed one is refused with 403. Never shown by `Debug`.
+    /// hexadecimal digits): the builder's, or one generated at start. Any other token,
+    /// whatever its shape, is refused with 403 (an empty one is a 422). Never shown by
+    /// `Debug`.
     pub fn click_to_call_token(&self) -> &str {
         self.settings()
             .click_to_call_tokens
@@ -294,6 +301,7 @@ impl fmt::Debug for FakeSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeSpace")
             .field("base_url", &self.base_url)
+            .field("public_url", &self.settings().public_url)
             .field("project_id", &self.settings().project_id)
             .field("api_token", &"[redacted]")
             .field("click_to_call_token", &"[redacted]")
@@ -332,6 +340,7 @@ pub struct FakeSpaceBuilder {
     api_token: Option<String>,
     page_size: Option<usize>,
     click_to_call_token: Option<String>,
+    public_url: Option<String>,
 }
 
 impl FakeSpaceBuilder {
@@ -375,13 +384,39 @@ impl FakeSpaceBuilder {
         self
     }
 
+    /// Where clients reach the fake, when that is not the address they send to: for a
+    /// proxy in front of it that does not pass the client's `Host` on. Page links
+    /// (`links.next` and the others) then start with this URL, `http` or `https`, a host
+    /// and a port, and nothing else.
+    ///
+    /// Without it, a page's links start with `http://` and the request's `Host` header,
+    /// the address the client used (`localhost:<port>`, `127.0.0.1:<port>`, or a proxy
+    /// that keeps the `Host`). Either way a client that follows links only on its own
+    /// scheme, host and port, as the SDK does, pages through a whole list.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let fake = signalwire_fabric_fake::FakeSpace::builder()
+    ///     .public_url("http://localhost:8080/")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(fake.public_url(), Some("http://localhost:8080"));
+    /// # Ok(()) }
+    /// ```
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
     /// Binds `127.0.0.1:<port>` and starts serving.
     ///
     /// Fails with [`io::ErrorKind::InvalidInput`] when the project id is empty or has a
     /// `:` or control character, the API token is empty or has a control character (a
-    /// client could not send them), the page size is 0 or above [`MAX_PAGE_SIZE`], or the
-    /// click-to-call token is not `c2c_` and 32 hexadecimal digits; otherwise with the
-    /// error binding the port gave, e.g. [`io::ErrorKind::AddrInUse`].
+    /// client could not send them), the page size is 0 or above [`MAX_PAGE_SIZE`], the
+    /// click-to-call token is not `c2c_` and 32 hexadecimal digits, or the public URL is
+    /// not `http(s)://host[:port]`; otherwise with the error binding the port gave, e.g.
+    /// [`io::ErrorKind::AddrInUse`].
     pub async fn start(self) -> io::Result<FakeSpace> {
         let project_id = self.project_id.unwrap_or_else(generated_project_id);
         let api_token = self.api_token.unwrap_or_else(generated_api_token);
@@ -405,6 +440,8 @@ impl FakeSpaceBuilder {
             ));
         }
 
+        let public_url = self.public_url.as_deref().map(origin_of).transpose()?;
+
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port.unwrap_or(0)))?;
         let server = MockServer::builder()
             .listener(listener)
@@ -419,6 +456,7 @@ impl FakeSpaceBuilder {
             rotation: self.rotation,
             clock: FakeClock::new(),
             base_url: base_url.clone(),
+            public_url,
             page_size,
             click_to_call_tokens: vec![click_to_call],
         }));
@@ -443,8 +481,34 @@ impl fmt::Debug for FakeSpaceBuilder {
                 "click_to_call_token",
                 &self.click_to_call_token.as_ref().map(|_| "[redacted]"),
             )
+            .field("public_url", &self.public_url)
             .finish()
     }
+}
+
+/// The origin a public URL names (`http(s)://host[:port]`, the port left out when it is
+/// the scheme's default), or why it cannot start page links.
+fn origin_of(text: &str) -> io::Result<String> {
+    let refuse = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the fake's public_url {why}; it must be http(s)://host[:port]"),
+        )
+    };
+    let url = url::Url::parse(text.trim()).map_err(|_| refuse("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse("is neither http nor https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(refuse("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("carries user info"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("has a path, a query or a fragment"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// Refuses a credential a client could not send: empty, with a control character, or

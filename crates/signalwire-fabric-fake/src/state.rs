@@ -26,8 +26,11 @@ pub(crate) struct Settings {
     pub(crate) api_token: String,
     pub(crate) rotation: RotationPolicy,
     pub(crate) clock: FakeClock,
-    /// `http://127.0.0.1:<port>`: where page links point.
+    /// `http://127.0.0.1:<port>`: where the fake listens.
     pub(crate) base_url: String,
+    /// Where clients reach the fake, when the builder was told (e.g. a proxy in front of
+    /// it): page links name it, whatever the request's `Host` says.
+    pub(crate) public_url: Option<String>,
     /// How many items a page holds when the query does not say.
     pub(crate) page_size: usize,
     /// The click-to-call tokens `create_guest_embed_token` accepts.
@@ -82,6 +85,8 @@ pub(crate) struct Incoming<'a> {
     pub(crate) query_pairs: Vec<(String, String)>,
     /// The raw `Authorization` header, when there is one.
     pub(crate) authorization: Option<&'a [u8]>,
+    /// The raw `Host` header, when there is one.
+    pub(crate) host: Option<&'a [u8]>,
     pub(crate) body: &'a [u8],
 }
 
@@ -95,6 +100,28 @@ pub(crate) struct Call<'a> {
     pub(crate) query: &'a [(String, String)],
     /// The subscriber whose access token authenticated the request (invites only).
     pub(crate) caller: Option<Uuid>,
+    /// What page links start with: the address the request was sent to.
+    pub(crate) links_base: &'a str,
+}
+
+impl Settings {
+    /// Where page links point for a request with this `Host` header: the public URL
+    /// when one was configured, else `http://` and the `Host` (so a client that reached
+    /// the fake as `localhost`, or through a proxy that keeps the `Host`, gets links it
+    /// can follow), else the fake's own address. A `Host` that is no plain `host[:port]`
+    /// is not used.
+    fn links_base(&self, host: Option<&[u8]>) -> String {
+        if let Some(public_url) = &self.public_url {
+            return public_url.clone();
+        }
+        host.and_then(|host| std::str::from_utf8(host).ok())
+            .filter(|host| !host.contains('@'))
+            .and_then(|host| host.parse::<http::uri::Authority>().ok())
+            .map_or_else(
+                || self.base_url.clone(),
+                |authority| format!("http://{authority}"),
+            )
+    }
 }
 
 impl Shared {
@@ -131,6 +158,7 @@ impl Shared {
             Authentication::None => true,
         };
 
+        let links_base = settings.links_base(request.host);
         let fault = operation.and_then(|operation| state.take_fault(operation));
         let outcome = match fault.as_ref().and_then(Fault::answer) {
             // A status fault stands in for a failing server or proxy: it answers before
@@ -147,6 +175,7 @@ impl Shared {
                             id: operation.id_in(request.path),
                             query: &request.query_pairs,
                             caller,
+                            links_base: &links_base,
                         };
                         state.answer(operation, settings, &call)
                     }

@@ -151,6 +151,8 @@ pub struct InviteTokens<'a> {
 impl InviteTokens<'_> {
     /// Creates an invite to `address_id`, authenticated as the subscriber whose
     /// `access_token` this is (a Bearer token; the project's credentials are not sent).
+    /// `expires_at`, when given, must be in the future: one that is not is refused before
+    /// sending (the API would issue an invite that has lapsed already).
     #[tracing::instrument(level = "debug", name = "create_subscriber_invite_token", skip_all)]
     pub async fn create(
         &self,

@@ -15,6 +15,8 @@
 //! - `secrets`: no snapshot holds a secret;
 //! - `fake_vs_spec`: every answer the real fake gives, over HTTP, has a documented status
 //!   and a body that fits the spec, and the fake accepts the spec's request examples;
+//! - `fake_links`: the fake's page links, followed from `localhost` and through loopback
+//!   proxies, read every page;
 //! - `schema_drift`: the fake's wire types (through schemars) against the spec's
 //!   component schemas.
 //!
@@ -26,6 +28,7 @@ mod support;
 mod beyond_spec;
 mod client_validation;
 mod coverage;
+mod fake_links;
 mod fake_vs_spec;
 mod paging;
 mod requests;

@@ -1,13 +1,11 @@
 //! The rules for `create_subscriber_token` and `refresh_subscriber_token` bodies.
 
-use std::time::SystemTime;
-
 use serde_json::Value;
 
 use super::{
     INVALID_TOKEN_FORMAT, NOT_A_REFRESH_TOKEN, REGION_RULE, TOKEN_EXPIRED, TOKEN_INVALID, TextRule,
-    future_seconds, invalid, is_uuid, missing, not_an_object, object, optional_text, rejection,
-    required_text, typed,
+    invalid, is_uuid, missing, not_an_object, object, optional_text, rejection, required_text,
+    typed, unix_seconds,
 };
 use crate::tokens;
 use crate::wire::{RefreshSubscriberTokenRequest, SubscriberTokenRequest, ValidationError};
@@ -65,16 +63,15 @@ pub(crate) fn token_invalid() -> ValidationError {
     )
 }
 
-/// Checks a `create_subscriber_token` body, with `now` deciding whether `expire_at` is in
-/// the future.
+/// Checks a `create_subscriber_token` body: a non-empty `reference`, an int64
+/// `expire_at` (past ones too), and the optional fields' own rules.
 pub(crate) fn create_request(
     body: Option<&Value>,
-    now: SystemTime,
 ) -> Result<SubscriberTokenRequest, Vec<ValidationError>> {
     let fields = object(body, "reference")?;
     let mut errors = Vec::new();
     required_text(fields, "reference", &mut errors);
-    future_seconds(fields, "expire_at", now, &mut errors);
+    unix_seconds(fields, "expire_at", &mut errors);
     for (name, rule) in TEXT_FIELDS {
         optional_text(fields, name, rule, &mut errors);
     }
@@ -117,14 +114,14 @@ fn is_fingerprint(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     use super::super::{INVALID_PARAMETER, MISSING_REQUIRED_PARAMETER};
     use super::*;
     use serde_json::json;
 
     fn codes(body: Value) -> Vec<(String, Option<String>)> {
-        create_request(Some(&body), SystemTime::now())
+        create_request(Some(&body))
             .err()
             .unwrap_or_default()
             .into_iter()
@@ -135,7 +132,7 @@ mod tests {
     #[test]
     fn every_broken_create_rule_is_reported_in_field_order() {
         let found = codes(json!({
-            "reference": " ",
+            "reference": "",
             "expire_at": 1.5,
             "application_id": "not-a-uuid",
             "fingerprint": "short",
@@ -173,7 +170,7 @@ mod tests {
             "display_name": null,
             "something_new": [1, 2],
         });
-        let request = create_request(Some(&body), SystemTime::now()).expect("valid");
+        let request = create_request(Some(&body)).expect("valid");
         assert_eq!(request.reference, "alice@example.com");
         assert_eq!(request.expire_at, i64::try_from(future).ok());
         assert_eq!(request.scope, Some(crate::wire::Scope::SatRefresh));
@@ -181,15 +178,33 @@ mod tests {
     }
 
     #[test]
-    fn expire_at_must_be_a_future_integer() {
-        for expire_at in [json!(0), json!(-5), json!("1795000000"), json!(u64::MAX)] {
+    fn expire_at_is_any_int64_and_the_reference_any_non_empty_string() {
+        for expire_at in [json!("1795000000"), json!(u64::MAX), json!(1.5)] {
             assert_eq!(
                 codes(json!({"reference": "a", "expire_at": expire_at})),
                 [(INVALID_PARAMETER.to_owned(), Some("expire_at".to_owned()))],
                 "{expire_at}"
             );
         }
-        assert!(codes(json!({"reference": "a", "expire_at": i64::MAX})).is_empty());
+        for expire_at in [0, -5, i64::MIN, i64::MAX] {
+            assert!(
+                codes(json!({"reference": "a", "expire_at": expire_at})).is_empty(),
+                "{expire_at}"
+            );
+        }
+        for reference in ["0", " ", "not an email"] {
+            assert!(
+                codes(json!({ "reference": reference })).is_empty(),
+                "{reference:?}"
+            );
+        }
+        assert_eq!(
+            codes(json!({"reference": ""})),
+            [(
+                MISSING_REQUIRED_PARAMETER.to_owned(),
+                Some("reference".to_owned())
+            )]
+        );
     }
 
     #[test]

@@ -222,3 +222,50 @@ async fn a_stale_page_link_ends_the_listing_with_not_found() {
     let error = stream.try_next().await.expect_err("the token went stale");
     assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
 }
+
+#[tokio::test]
+async fn the_facade_pages_fully_through_localhost_as_through_127_0_0_1() {
+    // The client follows next links only on its own scheme, host and port; the fake
+    // builds them from the address it was reached at, so either spelling pages fully.
+    let fake = fake_with_page_size(2).await;
+    for n in 0..5 {
+        fake.create_subscriber(&format!("s{n}@example.com"));
+    }
+    for name in ["a", "b", "c", "d"] {
+        fake.add_address("s0@example.com", name)
+            .expect("s0 was just created");
+    }
+    let id = fake.subscribers()[0].resource_id.to_string();
+    let port = fake.address().port();
+    for base_url in [
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    ] {
+        fake.clear_journal();
+        let client = fake
+            .client_builder()
+            .base_url(&base_url)
+            .build()
+            .expect("a loopback base URL");
+        let listed: Vec<Subscriber> = client
+            .subscribers()
+            .list()
+            .try_collect()
+            .await
+            .unwrap_or_else(|error| panic!("{base_url}: {error}"));
+        assert_eq!(listed.len(), 5, "{base_url}: every page");
+        assert_eq!(
+            fake.request_count(Operation::ListSubscribers),
+            3,
+            "{base_url}"
+        );
+
+        let addresses: Vec<SubscriberAddress> = client
+            .subscribers()
+            .addresses(&id)
+            .try_collect()
+            .await
+            .unwrap_or_else(|error| panic!("{base_url}: {error}"));
+        assert_eq!(addresses.len(), 5, "{base_url}: every page of addresses");
+    }
+}

@@ -165,11 +165,6 @@ async fn a_guest_request_is_validated_and_only_known_addresses_are_allowed() {
             Some("allowed_addresses"),
         ),
         (
-            json!({"allowed_addresses": [known], "expire_at": fake_unix_now(&fake) - 1}),
-            "invalid_parameter",
-            Some("expire_at"),
-        ),
-        (
             json!({"allowed_addresses": [known], "expire_at": "soon"}),
             "invalid_parameter",
             Some("expire_at"),
@@ -360,11 +355,6 @@ async fn an_invite_is_only_to_one_of_the_callers_own_addresses() {
             "address_id",
         ),
         (
-            json!({"address_id": alice_address, "expires_at": fake_unix_now(&fake)}),
-            "invalid_parameter",
-            "expires_at",
-        ),
-        (
             json!({"address_id": alice_address, "expires_at": 1.5}),
             "invalid_parameter",
             "expires_at",
@@ -427,7 +417,7 @@ async fn an_embed_token_needs_no_credentials_and_ignores_any_sent() {
 }
 
 #[tokio::test]
-async fn an_unknown_click_to_call_token_is_403_and_a_malformed_one_422() {
+async fn an_unknown_click_to_call_token_is_403_and_a_missing_one_422() {
     let fake = FakeSpace::start().await;
     let known = fake.click_to_call_token().to_owned();
     assert!(
@@ -455,16 +445,6 @@ async fn an_unknown_click_to_call_token_is_403_and_a_malformed_one_422() {
             Some("token"),
         ),
         (json!({"token": 42}), "invalid_parameter", Some("token")),
-        (
-            json!({"token": "widget-token"}),
-            "invalid_parameter",
-            Some("token"),
-        ),
-        (
-            json!({"token": format!("{known}0")}),
-            "invalid_parameter",
-            Some("token"),
-        ),
         (json!([known]), "missing_required_parameter", None),
     ];
     for (body, code, attribute) in cases {

@@ -15,6 +15,8 @@ mod no_secrets;
 mod paging;
 mod robustness;
 mod rotation;
+mod simulated_time;
+mod spec_inputs;
 mod startup;
 mod subscribers;
 mod validation;

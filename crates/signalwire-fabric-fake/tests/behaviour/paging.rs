@@ -1,4 +1,4 @@
-//! Lists, page by page: links on the fake's own base URL, stable creation order, and
+//! Lists, page by page: links on the address the client used, stable creation order, and
 //! page tokens the fake hands out and checks.
 
 use std::time::Duration;
@@ -268,4 +268,129 @@ async fn a_page_size_the_fake_cannot_serve_is_refused_at_start() {
             "{page_size}"
         );
     }
+}
+
+/// A GET of the first page of subscribers with this `Host` header (`None`: whatever
+/// reqwest sends, the fake's own address).
+async fn first_page_with_host(fake: &FakeSpace, host: Option<&str>) -> Value {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{SUBSCRIBERS}", fake.base_url()))
+        .basic_auth(fake.project_id(), Some(fake.api_token()));
+    if let Some(host) = host {
+        request = request.header(reqwest::header::HOST, host);
+    }
+    let response = request.send().await.expect("the fake answers");
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.expect("a page")
+}
+
+#[tokio::test]
+async fn links_name_the_address_the_request_was_sent_to() {
+    let fake = fake_with_page_size(1).await;
+    fake.create_subscriber("ann@example.com");
+    fake.create_subscriber("ben@example.com");
+    let port = fake.address().port();
+
+    let own = first_page_with_host(&fake, None).await;
+    let next = link(&own, "next").expect("a second page");
+    assert!(
+        next.starts_with(&format!("http://127.0.0.1:{port}{SUBSCRIBERS}?")),
+        "{next}"
+    );
+
+    for host in [
+        format!("localhost:{port}"),
+        "proxy.example.test:8443".to_owned(),
+        "[::1]:9000".to_owned(),
+    ] {
+        let page = first_page_with_host(&fake, Some(&host)).await;
+        for name in ["self", "first", "next"] {
+            let url = link(&page, name).unwrap_or_else(|| panic!("{host}: {name}"));
+            assert!(
+                url.starts_with(&format!("http://{host}{SUBSCRIBERS}?")),
+                "{host}: {name} is {url}"
+            );
+        }
+    }
+
+    // A Host that is no plain host[:port] is not used: the links stay on the fake.
+    for host in ["user@evil.example", "a b", "evil.example/path", ""] {
+        let page = first_page_with_host(&fake, Some(host)).await;
+        let next = link(&page, "next").expect("a second page");
+        assert!(
+            next.starts_with(&format!("http://127.0.0.1:{port}{SUBSCRIBERS}?")),
+            "{host:?}: {next}"
+        );
+    }
+
+    // The link the Host named reads the second page on the fake itself.
+    let page = first_page_with_host(&fake, Some(&format!("localhost:{port}"))).await;
+    let next = link(&page, "next").expect("a second page");
+    let second = ok(get(&fake, &next.replacen("localhost", "127.0.0.1", 1)).await);
+    assert_eq!(emails(&second), ["ben@example.com"]);
+}
+
+#[tokio::test]
+async fn a_public_url_starts_every_link_whatever_the_host_says() {
+    let fake = FakeSpace::builder()
+        .page_size(1)
+        .public_url("https://fake.example.test:8443/")
+        .start()
+        .await
+        .expect("a random loopback port");
+    assert_eq!(fake.public_url(), Some("https://fake.example.test:8443"));
+    let alice = fake.create_subscriber("alice@example.com");
+    fake.create_subscriber("bob@example.com");
+    fake.add_address("alice@example.com", "room")
+        .expect("alice");
+    for host in [None, Some("localhost:1")] {
+        let page = first_page_with_host(&fake, host).await;
+        for name in ["self", "first", "next"] {
+            let url = link(&page, name).unwrap_or_else(|| panic!("{host:?}: {name}"));
+            assert!(
+                url.starts_with(&format!("https://fake.example.test:8443{SUBSCRIBERS}?")),
+                "{host:?}: {name} is {url}"
+            );
+        }
+    }
+    let addresses = ok(get(
+        &fake,
+        &format!("{SUBSCRIBERS}/{}/addresses", alice.resource_id),
+    )
+    .await);
+    let next = link(&addresses, "next").expect("a second page of addresses");
+    assert!(
+        next.starts_with(&format!(
+            "https://fake.example.test:8443{SUBSCRIBERS}/{}/addresses?",
+            alice.resource_id
+        )),
+        "{next}"
+    );
+}
+
+#[tokio::test]
+async fn a_public_url_that_cannot_start_links_is_refused_at_start() {
+    for bad in [
+        "fake.example.test",
+        "ftp://fake.example.test",
+        "http://user:pw@fake.example.test",
+        "http://fake.example.test/prefix",
+        "http://fake.example.test/?q=1",
+        "http://fake.example.test/#top",
+        "http://",
+    ] {
+        let error = FakeSpace::builder()
+            .public_url(bad)
+            .start()
+            .await
+            .expect_err("refused");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
+        assert!(error.to_string().contains("public_url"), "{error}");
+    }
+    let default_port = FakeSpace::builder()
+        .public_url("HTTP://Fake.Example.Test:80")
+        .start()
+        .await
+        .expect("valid");
+    assert_eq!(default_port.public_url(), Some("http://fake.example.test"));
 }

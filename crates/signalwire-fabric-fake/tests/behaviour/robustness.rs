@@ -82,7 +82,6 @@ async fn huge_and_odd_values_get_a_422() {
     assert_eq!(answer.code(), "token_invalid");
 
     for body in [
-        json!({"reference": "a", "expire_at": i64::MIN}),
         json!({"reference": "a", "expire_at": u64::MAX}),
         json!({"reference": "a", "expire_at": -0.0}),
         json!({"reference": "a", "fingerprint": "é".repeat(43)}),

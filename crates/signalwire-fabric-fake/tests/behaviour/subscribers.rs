@@ -95,21 +95,11 @@ async fn create_validates_the_body_and_refuses_a_taken_email() {
             Some("email"),
         ),
         (
-            json!({"email": "  "}),
-            "missing_required_parameter",
-            Some("email"),
-        ),
-        (
             json!({"email": null}),
             "missing_required_parameter",
             Some("email"),
         ),
         (json!({"email": 7}), "invalid_parameter", Some("email")),
-        (
-            json!({"email": "alice"}),
-            "invalid_parameter",
-            Some("email"),
-        ),
         (
             json!({"email": "a@b", "password": "short"}),
             "invalid_parameter",

@@ -38,7 +38,6 @@ async fn create_without_a_reference_is_missing_required_parameter() {
     for body in [
         json!({}),
         json!({"reference": ""}),
-        json!({"reference": "   "}),
         json!({"reference": null}),
         json!({"display_name": "Alice"}),
     ] {
@@ -64,13 +63,10 @@ async fn create_without_a_reference_is_missing_required_parameter() {
 #[tokio::test]
 async fn each_malformed_create_field_is_invalid_parameter_naming_the_field() {
     let fake = FakeSpace::start().await;
-    let now = fake_unix_now(&fake);
     let cases: Vec<(&str, Value)> = vec![
         ("reference", json!(42)),
         ("expire_at", json!("1795000000")),
         ("expire_at", json!(1.5)),
-        ("expire_at", json!(now - 10)),
-        ("expire_at", json!(now)),
         ("application_id", json!("6f1c2b9e-4d7a-4c3e-9a51")),
         ("application_id", json!("6f1c2b9e4d7a4c3e9a510b8e2f7d4c10")),
         ("application_id", json!(7)),
@@ -127,18 +123,18 @@ async fn every_documented_create_field_is_accepted() {
 }
 
 #[tokio::test]
-async fn expire_at_is_judged_on_the_fake_clock() {
+async fn an_expire_at_the_fakes_clock_has_passed_gives_an_access_token_expired_already() {
     let fake = FakeSpace::start().await;
     let in_an_hour = fake_unix_now(&fake) + 3600;
     let body = json!({"reference": "alice@example.com", "expire_at": in_an_hour});
-    assert_eq!(
-        call(&fake, Operation::Create, body.clone()).await.status,
-        200
-    );
+    let live = call(&fake, Operation::Create, body.clone()).await;
+    assert_eq!(live.status, 200, "{}", live.text());
     fake.clock().advance(Duration::from_secs(2 * 3600));
-    let answer = call(&fake, Operation::Create, body).await;
-    assert_eq!(answer.code(), "invalid_parameter");
-    assert_eq!(answer.attribute().as_deref(), Some("expire_at"));
+    let late = call(&fake, Operation::Create, body).await;
+    assert_eq!(late.status, 200, "{}", late.text());
+    let token = late.json()["token"].as_str().expect("a token").to_owned();
+    let expires_at = fake.token_expires_at(&token).expect("issued");
+    assert!(expires_at <= fake.clock().now(), "already expired");
 }
 
 #[tokio::test]
