@@ -51,7 +51,7 @@ fn facade(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     match client.subscriber_tokens().refresh(&spent).await {
-                        Err(Error::Rejected { errors })
+                        Err(Error::Rejected { errors, .. })
                             if errors.first().map(|error| &error.code)
                                 == Some(&ErrorCode::TokenExpired) =>
                         {

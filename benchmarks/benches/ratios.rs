@@ -116,7 +116,7 @@ fn main() {
     let mut facade_422 = || {
         batch(rt, move || async move {
             match facade.subscriber_tokens().refresh(spent).await {
-                Err(Error::Rejected { errors })
+                Err(Error::Rejected { errors, .. })
                     if errors.first().map(|error| &error.code)
                         == Some(&ErrorCode::TokenExpired) =>
                 {

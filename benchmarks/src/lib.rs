@@ -527,7 +527,7 @@ mod tests {
             .refresh(&old)
             .await
         {
-            Err(signalwire_fabric::Error::Rejected { errors }) => {
+            Err(signalwire_fabric::Error::Rejected { errors, .. }) => {
                 assert_eq!(errors.len(), 1);
                 assert_eq!(errors[0].code, ErrorCode::TokenExpired);
                 assert_eq!(errors[0].attribute.as_deref(), Some("refresh_token"));

@@ -53,6 +53,14 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// An input this tool refused before sending anything, worded like the SDK's own.
+    pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
+        Self {
+            code: VALIDATION,
+            message: format!("invalid {field}: {reason} (nothing was sent)"),
+        }
+    }
 }
 
 /// The command that failed. What it sends decides what a refusal means, so each gets the

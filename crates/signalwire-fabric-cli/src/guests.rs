@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use clap::Args;
-use signalwire_fabric::{AccessToken, CreateGuestToken, Error};
+use signalwire_fabric::{AccessToken, CreateGuestToken};
 
 use crate::exit::{Command, Failure, ForCommand as _};
 use crate::output::shorten;
@@ -83,13 +83,8 @@ pub async fn guest(args: GuestArgs) -> Result<(), Failure> {
 pub async fn invite(args: InviteArgs) -> Result<(), Failure> {
     let client = args.connection.client_maybe_anonymous()?;
     let text = read_secret(args.access_token_file.as_deref(), "access token")?;
-    let access_token = AccessToken::parse(text).map_err(|problem| {
-        let error = Error::InvalidInput {
-            field: "access_token",
-            reason: format!("the token {problem}"),
-        };
-        Failure::sdk(error, Command::Invite)
-    })?;
+    let access_token = AccessToken::parse(text)
+        .map_err(|problem| Failure::invalid("access_token", format!("the token {problem}")))?;
     let expires_at = args
         .expires_at
         .map(|unix| UNIX_EPOCH + Duration::from_secs(unix));

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
 use signalwire_fabric::{
-    Client, CreateSubscriberToken, ENV_API_TOKEN, ENV_BASE_URL, ENV_PROJECT_ID, ENV_SPACE, Error,
+    Client, CreateSubscriberToken, ENV_API_TOKEN, ENV_BASE_URL, ENV_PROJECT_ID, ENV_SPACE,
     FileStore, RefreshToken, Region, Scope, SubscriberId, TokenPair, TokenStore,
 };
 
@@ -268,13 +268,8 @@ pub async fn refresh(args: RefreshArgs) -> Result<(), Failure> {
     args.output.check_before_sending(true)?;
     let client = args.connection.client()?;
     let text = read_secret(args.refresh_token_file.as_deref(), "refresh token")?;
-    let refresh_token = RefreshToken::parse(text.trim()).map_err(|problem| {
-        let error = Error::InvalidInput {
-            field: "refresh_token",
-            reason: format!("the token {problem}"),
-        };
-        Failure::sdk(error, Command::Refresh)
-    })?;
+    let refresh_token = RefreshToken::parse(text.trim())
+        .map_err(|problem| Failure::invalid("refresh_token", format!("the token {problem}")))?;
     let pair = client
         .subscriber_tokens()
         .refresh(&refresh_token)

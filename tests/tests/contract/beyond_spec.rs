@@ -216,7 +216,7 @@ async fn a_429_is_rate_limited_and_keeps_retry_after_when_given() {
             )
             .await;
         assert!(
-            matches!(with, Error::RateLimited { retry_after: Some(wait) } if wait == Duration::from_secs(7)),
+            matches!(with, Error::RateLimited { retry_after: Some(wait), .. } if wait == Duration::from_secs(7)),
             "{}: {with:?}",
             target.id()
         );
@@ -230,7 +230,13 @@ async fn a_429_is_rate_limited_and_keeps_retry_after_when_given() {
             )
             .await;
         assert!(
-            matches!(without, Error::RateLimited { retry_after: None }),
+            matches!(
+                without,
+                Error::RateLimited {
+                    retry_after: None,
+                    ..
+                }
+            ),
             "{}: {without:?}",
             target.id()
         );
@@ -418,17 +424,29 @@ async fn unknown_fields_are_ignored_in_success_and_error_bodies() {
                             (expected, error),
                             (
                                 Expected::Unauthorized,
-                                Error::Unauthorized { message: Some(_) }
-                            ) | (Expected::Forbidden, Error::Forbidden { message: Some(_) })
-                                | (Expected::NotFound, Error::NotFound { message: Some(_) })
-                                | (
-                                    Expected::ServerError,
-                                    Error::Server {
-                                        message: Some(_),
-                                        ..
-                                    }
-                                )
-                                | (Expected::Rejected, Error::Rejected { .. })
+                                Error::Unauthorized {
+                                    message: Some(_),
+                                    ..
+                                }
+                            ) | (
+                                Expected::Forbidden,
+                                Error::Forbidden {
+                                    message: Some(_),
+                                    ..
+                                }
+                            ) | (
+                                Expected::NotFound,
+                                Error::NotFound {
+                                    message: Some(_),
+                                    ..
+                                }
+                            ) | (
+                                Expected::ServerError,
+                                Error::Server {
+                                    message: Some(_),
+                                    ..
+                                }
+                            ) | (Expected::Rejected, Error::Rejected { .. })
                         );
                         assert!(same, "{label}: expected {expected}, got {error:?}");
                         assert_eq!(
@@ -528,7 +546,7 @@ async fn truncated_json_is_a_decode_error_on_success_and_keeps_the_error_status_
             )
             .await;
         assert!(
-            matches!(unauthorized, Error::Unauthorized { message: None }),
+            matches!(unauthorized, Error::Unauthorized { message: None, .. }),
             "{}: {unauthorized:?}",
             target.id()
         );
@@ -606,7 +624,7 @@ async fn valid_json_under_a_wrong_content_type_is_read_and_an_html_success_is_a_
             )
             .await;
         assert!(
-            matches!(&unauthorized, Error::Unauthorized { message: Some(m) } if m == "Unauthorized"),
+            matches!(&unauthorized, Error::Unauthorized { message: Some(m), .. } if m == "Unauthorized"),
             "{}: {unauthorized:?}",
             target.id()
         );
@@ -644,15 +662,17 @@ async fn an_empty_body_at_each_documented_status_keeps_the_status_meaning() {
                     matches!(error, Error::Decode { status: got, body: None, .. } if got == status)
                 }
                 Expected::NoContent => unreachable!("handled above"),
-                Expected::Unauthorized => matches!(error, Error::Unauthorized { message: None }),
-                Expected::Forbidden => matches!(error, Error::Forbidden { message: None }),
-                Expected::NotFound => matches!(error, Error::NotFound { message: None }),
+                Expected::Unauthorized => {
+                    matches!(error, Error::Unauthorized { message: None, .. })
+                }
+                Expected::Forbidden => matches!(error, Error::Forbidden { message: None, .. }),
+                Expected::NotFound => matches!(error, Error::NotFound { message: None, .. }),
                 Expected::ServerError => matches!(
                     error,
                     Error::Server { status: got, message: None, body: None, .. } if got == status
                 ),
                 Expected::Rejected => {
-                    matches!(&error, Error::Rejected { errors } if errors.is_empty())
+                    matches!(&error, Error::Rejected { errors, .. } if errors.is_empty())
                 }
             };
             assert!(right, "{} empty {status}: {error:?}", target.id());
@@ -717,7 +737,7 @@ async fn an_unreadable_422_body_is_still_a_rejection() {
         ] {
             let error = target.error(what, response).await;
             assert!(
-                matches!(&error, Error::Rejected { errors } if errors.is_empty()),
+                matches!(&error, Error::Rejected { errors, .. } if errors.is_empty()),
                 "{} {what} 422: {error:?}",
                 target.id()
             );

@@ -475,6 +475,7 @@ fn assert_refused(label: &str, error: Option<&Error>, link: &str, reason: &str) 
         Some(Error::UnsafeLink {
             link: got_link,
             reason: got_reason,
+            ..
         }) => {
             assert_eq!(
                 got_link, link,

@@ -162,9 +162,9 @@ fn assert_expected(case: &ResponseCase, served: &Served) {
             | Expected::NoContent,
             Ok(returned),
         ) => assert_round_trip(&label, example, returned),
-        (Expected::Unauthorized, Err(Error::Unauthorized { message }))
-        | (Expected::Forbidden, Err(Error::Forbidden { message }))
-        | (Expected::NotFound, Err(Error::NotFound { message })) => {
+        (Expected::Unauthorized, Err(Error::Unauthorized { message, .. }))
+        | (Expected::Forbidden, Err(Error::Forbidden { message, .. }))
+        | (Expected::NotFound, Err(Error::NotFound { message, .. })) => {
             assert_eq!(message.as_deref(), error_text(example), "{label}");
         }
         (
@@ -180,7 +180,7 @@ fn assert_expected(case: &ResponseCase, served: &Served) {
             assert_eq!(message.as_deref(), error_text(example), "{label}");
             assert_eq!(body, &None, "{label}: a JSON error body needs no snippet");
         }
-        (Expected::Rejected, Err(Error::Rejected { errors })) => {
+        (Expected::Rejected, Err(Error::Rejected { errors, .. })) => {
             let listed = example
                 .get("errors")
                 .and_then(Value::as_array)

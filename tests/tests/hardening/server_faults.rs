@@ -36,7 +36,7 @@ async fn a_ten_mebibyte_body_is_cut_off_at_the_limit() {
         .await
         .expect_err("too large");
     assert!(
-        matches!(error, Error::ResponseTooLarge { status: 201, limit } if limit == DEFAULT_MAX_RESPONSE_BYTES),
+        matches!(error, Error::ResponseTooLarge { status: 201, limit, .. } if limit == DEFAULT_MAX_RESPONSE_BYTES),
         "{error:?}"
     );
 }

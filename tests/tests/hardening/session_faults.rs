@@ -25,10 +25,7 @@ impl TokenStore for SwitchableStore {
     }
     async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
         if self.failing.load(Ordering::SeqCst) {
-            return Err(Error::Store {
-                message: "disk unavailable".into(),
-                source: None,
-            });
+            return Err(Error::store_failure("disk unavailable"));
         }
         self.inner.save(pair).await
     }

@@ -12,7 +12,7 @@ fn refresh_token_of(fake: &FakeSpace, reference: &str) -> RefreshToken {
 
 fn single_code(error: &Error) -> ErrorCode {
     match error {
-        Error::Rejected { errors } if errors.len() == 1 => errors[0].code.clone(),
+        Error::Rejected { errors, .. } if errors.len() == 1 => errors[0].code.clone(),
         other => panic!("expected one 422 entry, got {other:?}"),
     }
 }
@@ -110,7 +110,7 @@ async fn wrong_credentials_are_unauthorized() {
         .await
         .expect_err("unauthorized");
     match &error {
-        Error::Unauthorized { message } => assert_eq!(message.as_deref(), Some("Unauthorized")),
+        Error::Unauthorized { message, .. } => assert_eq!(message.as_deref(), Some("Unauthorized")),
         other => panic!("{other:?}"),
     }
     assert!(!fake.journal()[0].credentials_valid);
@@ -173,7 +173,7 @@ async fn injected_server_faults_are_retryable_server_errors() {
         .await
         .expect_err("429");
     match &error {
-        Error::RateLimited { retry_after } => {
+        Error::RateLimited { retry_after, .. } => {
             assert_eq!(*retry_after, Some(Duration::from_secs(2)));
         }
         other => panic!("{other:?}"),

@@ -6,7 +6,7 @@ use signalwire_fabric_fake::{FakeSpace, Operation};
 
 fn single_code(error: &Error) -> ErrorCode {
     match error {
-        Error::Rejected { errors } if errors.len() == 1 => errors[0].code.clone(),
+        Error::Rejected { errors, .. } if errors.len() == 1 => errors[0].code.clone(),
         other => panic!("expected one 422 entry, got {other:?}"),
     }
 }

@@ -76,7 +76,7 @@ async fn create_get_update_and_delete_through_the_facade() {
     subscribers.delete(&created.id).await.expect("deleted");
     assert_eq!(fake.answered_count(Operation::DeleteSubscriber, 204), 1);
     match subscribers.get(&created.id).await {
-        Err(Error::NotFound { message }) => assert_eq!(message.as_deref(), Some("Not Found")),
+        Err(Error::NotFound { message, .. }) => assert_eq!(message.as_deref(), Some("Not Found")),
         other => panic!("{other:?}"),
     }
     let again = subscribers.delete(&created.id).await;
