@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use signalwire_codegen::{SPEC_PATH, Spec};
 
-/// The committed, reviewable copy of what `build.rs` generates.
+/// The committed, reviewed client that `signalwire-fabric-api` compiles.
 const CLIENT_COPY: &str = "crates/signalwire-fabric-api/generated/client.rs";
 const README: &str = "README.md";
 const TABLE_START: &str = "<!-- operations:start (cargo xtask codegen) -->\n";
