@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask codegen` rewrites every file derived from the spec.
 //! - `cargo xtask codegen --check` rewrites nothing and fails, with a diff, when one is stale.
+//!   Line endings do not count: a checkout with CRLF endings is not stale for that alone.
 //! - `cargo xtask contract-coverage` prints which documented (operation, status) pairs have
 //!   a contract case, and fails when one is missing or a case is stale.
 
