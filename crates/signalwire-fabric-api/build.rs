@@ -1,49 +1,61 @@
-//! Puts the generated client in `OUT_DIR/client.rs`.
+//! Runs progenitor on the spec, with the `codegen` feature.
 //!
-//! - With the `codegen` feature (on in the workspace's own test builds), it generates the
-//!   client from `openapi/fabric-subscribers.yaml` with progenitor, through
-//!   `signalwire-codegen`.
-//! - Without it (what users of the SDK build), it uses the committed copy in
-//!   `generated/client.rs`, so they do not compile progenitor and its dependencies. That
-//!   copy is exactly what the feature generates: `cargo xtask codegen --check`, in CI and
-//!   as an ordinary test, fails when it is stale.
-
-use std::path::{Path, PathBuf};
+//! - With `codegen` (on in the workspace's own tests), it generates the client from the
+//!   spec through `signalwire-codegen` into `OUT_DIR/client.rs`, and the crate compiles
+//!   that. The spec is `SIGNALWIRE_FABRIC_SPEC` when set, else the repository's
+//!   `openapi/fabric-subscribers.yaml` next to this crate.
+//! - Without it (what users of the SDK build), it does nothing but say so, and the crate
+//!   compiles the committed, reviewed copy in `generated/client.rs`, so users do not
+//!   compile progenitor. `cargo xtask codegen --check` fails whenever that copy differs
+//!   from what the spec generates.
+//!
+//! Either way it tells crates that depend on this one (through the `links` key) where the
+//! client came from: `DEP_SIGNALWIRE_FABRIC_API_CLIENT` is `spec` or `committed`. The
+//! contract tests' build script refuses to build unless it is `spec`.
 
 fn main() {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("client.rs");
-    let source = client_source(&manifest_dir).unwrap_or_else(|error| {
-        // A build script reports failure by exiting non-zero; the message names the
-        // operation or path at fault.
-        eprintln!("error: {error}");
-        std::process::exit(1);
-    });
-    if let Err(error) = std::fs::write(&out, source) {
-        eprintln!("error: cannot write {}: {error}", out.display());
-        std::process::exit(1);
-    }
+    println!("cargo::rerun-if-env-changed=SIGNALWIRE_FABRIC_SPEC");
+    #[cfg(feature = "codegen")]
+    generate();
+    println!(
+        "cargo::metadata=client={}",
+        if cfg!(feature = "codegen") {
+            "spec"
+        } else {
+            "committed"
+        }
+    );
 }
 
 #[cfg(feature = "codegen")]
-fn client_source(manifest_dir: &Path) -> Result<String, String> {
-    let spec_path = manifest_dir
-        .join("../..")
-        .join(signalwire_codegen::SPEC_PATH);
-    println!("cargo::rerun-if-changed={}", spec_path.display());
-    signalwire_codegen::Spec::load(&spec_path)
-        .and_then(|spec| spec.generate_client())
-        .map_err(|error| error.to_string())
-}
+fn generate() {
+    use std::path::PathBuf;
 
-#[cfg(not(feature = "codegen"))]
-fn client_source(manifest_dir: &Path) -> Result<String, String> {
-    let copy = manifest_dir.join("generated/client.rs");
-    println!("cargo::rerun-if-changed={}", copy.display());
-    std::fs::read_to_string(&copy).map_err(|error| {
-        format!(
-            "cannot read {} ({error}); run `cargo xtask codegen`",
-            copy.display()
-        )
-    })
+    let spec_path = match std::env::var_os("SIGNALWIRE_FABRIC_SPEC") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(signalwire_codegen::SPEC_PATH),
+    };
+    println!("cargo::rerun-if-changed={}", spec_path.display());
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("client.rs");
+    let result = signalwire_codegen::Spec::load(&spec_path)
+        .and_then(|spec| spec.generate_client())
+        .map_err(|error| {
+            format!(
+                "{error}\n(the `codegen` feature generates the client from the spec at {}: run it \
+                 from the repository, or set SIGNALWIRE_FABRIC_SPEC to the spec's path)",
+                spec_path.display()
+            )
+        })
+        .and_then(|source| {
+            std::fs::write(&out, source)
+                .map_err(|error| format!("cannot write {}: {error}", out.display()))
+        });
+    if let Err(message) = result {
+        // A build script reports failure by exiting non-zero; the message names the
+        // operation or path at fault.
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use signalwire_codegen::{SPEC_PATH, Spec};
 
-/// The committed, reviewable copy of what `build.rs` generates.
+/// The committed, reviewed client that `signalwire-fabric-api` compiles.
 const CLIENT_COPY: &str = "crates/signalwire-fabric-api/generated/client.rs";
 const README: &str = "README.md";
 const TABLE_START: &str = "<!-- operations:start (cargo xtask codegen) -->\n";
@@ -52,7 +52,7 @@ fn derived_files(root: &Path) -> Result<Vec<(String, String)>> {
     let readme_path = root.join(README);
     let readme = std::fs::read_to_string(&readme_path)
         .with_context(|| format!("reading {}", readme_path.display()))?;
-    let readme = replace_between_markers(&readme, &spec.operations_table())?;
+    let readme = replace_between_markers(&normalize_newlines(&readme), &spec.operations_table())?;
     Ok(vec![
         (CLIENT_COPY.to_owned(), client),
         (README.to_owned(), readme),
@@ -73,8 +73,14 @@ fn replace_between_markers(text: &str, table: &str) -> Result<String> {
     Ok(format!("{}{table}{}", &text[..body_start], &text[end..]))
 }
 
+/// `text` with Windows line endings turned into `\n`, the only ending the generator writes,
+/// so a checkout made with `core.autocrlf` is not stale for that alone.
+fn normalize_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
 /// Rewrites `path` to hold `contents`, or with `check`, prints a diff and leaves it. Returns
-/// the path when it was stale.
+/// the path when it was stale; line endings do not count (see [`normalize_newlines`]).
 fn ensure_file_contents(
     root: &Path,
     path: &str,
@@ -82,7 +88,7 @@ fn ensure_file_contents(
     check: bool,
 ) -> Result<Option<String>> {
     let full = root.join(path);
-    let current = std::fs::read_to_string(&full).unwrap_or_default();
+    let current = normalize_newlines(&std::fs::read_to_string(&full).unwrap_or_default());
     if current == contents {
         return Ok(None);
     }
@@ -146,6 +152,55 @@ mod tests {
             committed,
             "--check must not write"
         );
+    }
+
+    /// A checkout with CRLF line endings (git's `core.autocrlf` on Windows) is fresh, and
+    /// `codegen` leaves it alone; a one-character change in it is still stale.
+    #[test]
+    fn a_crlf_checkout_is_fresh_and_a_change_in_it_is_not() {
+        let root = workspace_root();
+        let checkout = tempfile::tempdir().expect("a temporary directory");
+        let crlf_copy = |path: &str| {
+            let text = std::fs::read_to_string(root.join(path)).expect("readable");
+            assert!(
+                !text.contains('\r'),
+                "{path} is committed with LF line endings"
+            );
+            let copy = checkout.path().join(path);
+            std::fs::create_dir_all(copy.parent().expect("a file in a directory"))
+                .expect("directories created");
+            std::fs::write(&copy, text.replace('\n', "\r\n")).expect("copy written");
+            copy
+        };
+        crlf_copy(SPEC_PATH);
+        let readme = crlf_copy(README);
+        let client = crlf_copy(CLIENT_COPY);
+        let before = std::fs::read(&client).expect("readable");
+
+        if let Err(error) = run(checkout.path(), true) {
+            panic!("--check must pass on a CRLF checkout: {error:#}");
+        }
+        run(checkout.path(), false).expect("codegen runs");
+        assert_eq!(
+            std::fs::read(&client).expect("readable"),
+            before,
+            "left alone"
+        );
+        assert!(
+            std::fs::read_to_string(&readme)
+                .expect("readable")
+                .contains("<!-- operations:start (cargo xtask codegen) -->\r\n"),
+            "README left alone"
+        );
+
+        let edited = String::from_utf8(before).expect("UTF-8").replacen(
+            "pub mod types {",
+            "pub mod typeS {",
+            1,
+        );
+        std::fs::write(&client, edited).expect("edited");
+        let error = run(checkout.path(), true).expect_err("a changed character is stale");
+        assert!(error.to_string().contains(CLIENT_COPY), "{error:#}");
     }
 
     #[test]

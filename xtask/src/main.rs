@@ -2,6 +2,10 @@
 //!
 //! - `cargo xtask codegen` rewrites every file derived from the spec.
 //! - `cargo xtask codegen --check` rewrites nothing and fails, with a diff, when one is stale.
+//!   Line endings do not count: a checkout with CRLF endings is not stale for that alone.
+//! - `cargo xtask msrv` fails when a dependency of a published crate declares a newer
+//!   `rust-version` than the crate promises (see the `msrv` module for what else holds the
+//!   promise up).
 //! - `cargo xtask contract-coverage` prints which documented (operation, status) pairs have
 //!   a contract case, and fails when one is missing or a case is stale.
 
@@ -13,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod codegen;
 mod contract_coverage;
+mod msrv;
 
 #[derive(Debug, Parser)]
 #[command(about = "Maintainer jobs for the signalwire-fabric workspace")]
@@ -29,6 +34,9 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Fail when a dependency of a published crate needs a newer Rust than its
+    /// `rust-version`; print the highest `rust-version` the dependencies declare.
+    Msrv,
     /// Print the contract suite's coverage of the spec; fail when a case is missing or stale.
     ContractCoverage,
 }
@@ -37,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Codegen { check } => codegen::run(&codegen::workspace_root(), check),
+        Command::Msrv => msrv::run(&codegen::workspace_root()),
         Command::ContractCoverage => contract_coverage::run(&codegen::workspace_root()),
     };
     match result {

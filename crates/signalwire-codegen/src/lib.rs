@@ -1,12 +1,10 @@
 //! From our OpenAPI contract to Rust source.
 //!
 //! This library is the one place that knows how `openapi/fabric-subscribers.yaml` becomes
-//! the low-level client. It is used twice, with the same result:
-//!
-//! - by `crates/signalwire-fabric-api/build.rs`, which writes the client it compiles to
-//!   `OUT_DIR`;
-//! - by `cargo xtask codegen`, which writes the committed, reviewable copy and the files
-//!   derived from the spec (and `--check` fails when they are stale).
+//! the low-level client. `cargo xtask codegen` uses it to write the committed, reviewed
+//! copy that `signalwire-fabric-api` compiles and the other files derived from the spec,
+//! and `--check` fails when one of them is stale; the contract suite uses it to read the
+//! spec. It is not published: no published crate needs it to build.
 //!
 //! Before generating anything it checks the invariants the rest of the project relies on
 //! (see [`Spec::parse`]), and it reports a broken one by the operation or path at fault.

@@ -1,5 +1,8 @@
 //! `signalwire-fabric`: subscriber tokens from the command line, a local fake space, and a
 //! demo of the whole lifecycle.
+//!
+//! The `demo` and `fake serve` commands come from the default `fake` feature, which
+//! compiles wiremock and tokio's test utilities; `--no-default-features` leaves them out.
 
 #![forbid(unsafe_code)]
 
@@ -7,19 +10,30 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "fake")]
 mod demo;
 mod exit;
+#[cfg(feature = "fake")]
 mod fake;
 mod guests;
 mod output;
 mod subscribers;
 mod tokens;
 
+/// The help text's first lines; the lean build says what it leaves out.
+const ABOUT: &str = if cfg!(feature = "fake") {
+    "SignalWire Fabric subscribers and their tokens from the command line"
+} else {
+    "SignalWire Fabric subscribers and their tokens from the command line\n\
+     Lean build (--no-default-features): no `demo` or `fake` commands, and no wiremock; \
+     install with default features to get them."
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "signalwire-fabric",
     version,
-    about = "SignalWire Fabric subscribers and their tokens from the command line",
+    about = ABOUT,
     after_help = exit::TABLE
 )]
 struct Cli {
@@ -30,6 +44,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Walk through a subscriber token's lifecycle against an in-process fake space.
+    ///
+    /// From the default `fake` feature, like `fake serve`: a build with
+    /// `--no-default-features` leaves both out, and wiremock with them.
+    #[cfg_attr(not(feature = "fake"), command(hide = true))]
     Demo,
     /// Create or refresh subscriber tokens; guest, invite and embed tokens.
     #[command(subcommand)]
@@ -38,9 +56,26 @@ enum Command {
     #[command(subcommand)]
     Subscribers(Box<subscribers::SubscribersCommand>),
     /// Run a fake SignalWire space on this machine.
+    ///
+    /// From the default `fake` feature, like `demo`: a build with `--no-default-features`
+    /// leaves both out, and wiremock with them.
+    #[cfg(feature = "fake")]
     #[command(subcommand)]
     Fake(FakeCommand),
+    /// `fake` in the lean build: says why it is missing.
+    #[cfg(not(feature = "fake"))]
+    #[command(name = "fake", hide = true)]
+    FakeNotBuilt {
+        #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
 }
+
+/// What `demo` and `fake` say in the lean build.
+#[cfg(not(feature = "fake"))]
+const NOT_BUILT: &str = "this build of signalwire-fabric has no `demo` or `fake` commands: \
+it was built without the default `fake` feature (--no-default-features); \
+install signalwire-fabric-cli with default features to get them";
 
 #[derive(Debug, Subcommand)]
 enum TokensCommand {
@@ -60,6 +95,7 @@ enum TokensCommand {
     Embed(guests::EmbedArgs),
 }
 
+#[cfg(feature = "fake")]
 #[derive(Debug, Subcommand)]
 enum FakeCommand {
     /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL, credentials and
@@ -71,7 +107,10 @@ enum FakeCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "fake")]
         Command::Demo => demo::run().await,
+        #[cfg(not(feature = "fake"))]
+        Command::Demo | Command::FakeNotBuilt { .. } => Err(exit::Failure::usage(NOT_BUILT)),
         Command::Tokens(command) => match *command {
             TokensCommand::Create(args) => tokens::create(*args).await,
             TokensCommand::Refresh(args) => tokens::refresh(args).await,
@@ -80,6 +119,7 @@ async fn main() -> ExitCode {
             TokensCommand::Embed(args) => guests::embed(args).await,
         },
         Command::Subscribers(command) => subscribers::run(*command).await,
+        #[cfg(feature = "fake")]
         Command::Fake(FakeCommand::Serve(args)) => fake::serve(args).await,
     };
     match result {
