@@ -260,6 +260,42 @@ pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
     async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error>;
 }
 
+/// A shared coordinator is a coordinator, so one `Arc<dyn Coordinator>` can serve many
+/// sessions.
+#[async_trait::async_trait]
+impl<C: Coordinator + ?Sized> Coordinator for Arc<C> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<SharedPair>, Error> {
+        (**self).load(key).await
+    }
+
+    async fn try_lease(
+        &self,
+        key: &SessionKey,
+        seen: u64,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, Error> {
+        (**self).try_lease(key, seen, ttl).await
+    }
+
+    async fn commit(
+        &self,
+        key: &SessionKey,
+        lease: &Lease,
+        seen: u64,
+        pair: &StoredTokenPair,
+    ) -> Result<CommitOutcome, Error> {
+        (**self).commit(key, lease, seen, pair).await
+    }
+
+    async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<(), Error> {
+        (**self).release(key, lease).await
+    }
+
+    async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
+        (**self).publish(key, pair).await
+    }
+}
+
 /// A [`Coordinator`] in this process's memory: sessions that share one (clones share it)
 /// and use the same [`SessionKey`] refresh once per rotation between them. Leases run on
 /// tokio's clock.
