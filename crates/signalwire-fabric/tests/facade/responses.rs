@@ -397,39 +397,6 @@ async fn a_refused_connection_is_a_transport_error_that_was_not_sent() {
     assert!(!error.may_have_reached_server());
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_server_that_never_answers_times_out_as_maybe_received() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(3600)))
-        .mount(&server)
-        .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .project_id("p")
-        .api_token("t")
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("valid");
-    let error = client
-        .subscriber_tokens()
-        .refresh(&old_refresh_token())
-        .await
-        .expect_err("times out");
-    assert!(
-        matches!(
-            error,
-            Error::Transport {
-                delivery: Delivery::Unknown,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(error.may_have_reached_server());
-    assert!(error.to_string().contains("timed out"), "{error}");
-}
-
 #[tokio::test]
 async fn an_undocumented_5xx_in_our_error_shape_keeps_its_message() {
     let error = refresh_error(
