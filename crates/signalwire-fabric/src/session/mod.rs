@@ -578,7 +578,7 @@ impl SubscriberSession {
     ///
     /// Needs a session built from a [`Client`]; one built on a custom [`Refresher`] has no
     /// client to send with (use [`Client::invite_tokens`] instead).
-    pub async fn invite_token(&self, address_id: &str) -> Result<InviteToken, Error> {
+    pub async fn invite_token(&self, address_id: impl AsRef<str>) -> Result<InviteToken, Error> {
         let client = self.shared.refresher.client().ok_or_else(|| {
             Error::invalid(
                 "session",
