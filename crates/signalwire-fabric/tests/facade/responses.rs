@@ -173,6 +173,29 @@ async fn rate_limits_keep_retry_after() {
 }
 
 #[tokio::test]
+async fn every_retryable_answer_keeps_its_retry_after() {
+    let rate_limit_422 = json!({"errors": [{
+        "type": "validation_error", "code": "rate_limit_exceeded", "message": "Slow down.",
+        "attribute": null, "url": "https://developer.signalwire.com"
+    }]});
+    let answers = [
+        ResponseTemplate::new(422).set_body_json(&rate_limit_422),
+        ResponseTemplate::new(408).set_body_string("request timeout"),
+        ResponseTemplate::new(429),
+        ResponseTemplate::new(503).set_body_string("down"),
+    ];
+    for answer in answers {
+        let error = refresh_error(answer.insert_header("retry-after", "11")).await;
+        assert!(error.is_retryable(), "{error:?}");
+        assert_eq!(
+            error.retry_after(),
+            Some(Duration::from_secs(11)),
+            "{error:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn proxy_errors_with_html_bodies_keep_status_and_a_snippet() {
     for status in [502, 503, 500] {
         let html = "<html><body><h1>Bad   Gateway</h1>\n<p>upstream went away</p></body></html>";
