@@ -27,7 +27,7 @@ use signalwire_fabric::{CreateSubscriberToken, SessionKey};
 ///     }
 /// }
 ///
-/// #[async_trait::async_trait]
+/// #[signalwire_fabric_axum::async_trait]
 /// impl Authenticator for AppSessions {
 ///     async fn authenticate(&self, request: &Parts) -> Result<SubscriberProfile, Refusal> {
 ///         let cookie = request

@@ -79,6 +79,23 @@
 //! });
 //! ```
 //!
+//! # How the SDK calls them
+//!
+//! Checked against the SDK's source (`@signalwire/js` 4.0.0-rc.2):
+//!
+//! - `authenticate` runs when the client starts and again before it reconnects, with the
+//!   fingerprint of its key pair when the browser can make one. A token minted with that
+//!   fingerprint and `sat:refresh` is refreshed by the SDK itself, so `refresh()` is then
+//!   not called at all; each authenticate with a fingerprint mints a new client-bound
+//!   token (rate-limited like everything else).
+//! - `refresh()` is called when the token has no `sat:refresh` scope: 5 s before
+//!   `expiry_at` by the browser's clock (at least 1 s from then), and after a failure up
+//!   to four more times, waiting about 1, 2, 4 and 8 s (randomly halved at most, never
+//!   over 30 s). After the fifth failure the SDK disconnects. A refresh answered but lost
+//!   on the way is therefore asked again: the session answers it with the same token.
+//! - The browser's clock may be off from the server's, which shifts when it asks; the
+//!   session's refresh-ahead margin ([`DEFAULT_REFRESH_AHEAD`], minutes) absorbs that.
+//!
 //! # Errors
 //!
 //! Every refusal is `{"error": {"code": "...", "message": "...", "field": "..."?}}`, the
@@ -86,20 +103,21 @@
 //!
 //! | status | code | when |
 //! |---|---|---|
-//! | 415 | `unsupported_media_type` | `Content-Type` is not `application/json` (checked first: nothing else is looked at) |
+//! | 405 | `method_not_allowed` | not `POST` (`Allow: POST`) |
+//! | 415 | `unsupported_media_type` | `Content-Type` is not `application/json` (nothing else is looked at) |
 //! | 401 | `unauthenticated` | the [`Authenticator`] found nobody signed in |
 //! | 403 | `forbidden` | the [`Authenticator`] refused the signed-in user |
 //! | 429 | `rate_limited` | the user asked too often; `Retry-After` in seconds |
 //! | 413 | `body_too_large` | the body is longer than [`TokenServiceBuilder::max_body_bytes`] |
 //! | 400 | `invalid_body` | not JSON, not an object, an unknown field, a fingerprint that is not 43 characters of `[A-Za-z0-9_-]` (`field` names it) |
-//! | 405 | `method_not_allowed` | not `POST` (`Allow: POST`) |
 //! | 503 | `upstream_unavailable` | SignalWire or the coordinator cannot be reached for now (`Retry-After` when SignalWire gave one) |
 //! | 502 | `upstream_refused` | SignalWire refused the request (the project's credentials, say); the server logs why |
 //! | 500 | `internal` | the app's profile was refused before anything was sent (an empty reference, say) |
 //!
 //! The checks run in that order: a request without the JSON content type is refused
 //! before the app's authentication runs, and a user's body is read only after the
-//! authentication and the rate limit let it through. Rate limits are per user; limits
+//! authentication and the rate limit let it through. Every answer, refusals and CORS
+//! preflights included, carries `Cache-Control: no-store`. Rate limits are per user; limits
 //! per address for requests nobody signed in to are the app's (a tower layer in front).
 
 #![warn(missing_docs)]

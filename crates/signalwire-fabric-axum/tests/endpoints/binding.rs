@@ -63,6 +63,14 @@ async fn authenticate_answers_the_users_own_subscriber_token_with_its_expiry_in_
         "expiry_at is two hours ahead, in ms since the epoch: {expiry} (now {before})"
     );
     assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(first.header("cache-control"), Some("no-store"));
+    // Only the access token leaves the server: two fields, and the token is an access token.
+    let fields: Vec<&String> = first.body.as_object().expect("an object").keys().collect();
+    assert_eq!(fields, ["expiry_at", "token"]);
+    let kind = signalwire_fabric::AccessToken::parse(token.as_str())
+        .ok()
+        .and_then(|token| token.kind());
+    assert_eq!(kind, Some(signalwire_fabric::TokenKind::Access));
 
     // The session is kept: asking again, from another tab or through refresh, gives the
     // same token without another request to SignalWire.
