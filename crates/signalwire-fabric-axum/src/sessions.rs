@@ -85,3 +85,81 @@ impl Sessions {
         self.lock().slots.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use signalwire_fabric::{Client, SubscriberSession, TokenPair, testing};
+    use tokio::time::Instant;
+
+    use super::*;
+
+    fn key(name: &str) -> SessionKey {
+        SessionKey::new(name).expect("a key")
+    }
+
+    /// A session that is never asked to refresh: the client points nowhere.
+    fn session(pair: TokenPair) -> SubscriberSession {
+        let client = Client::builder()
+            .base_url("http://127.0.0.1:9")
+            .project_id("9f1c2b9e-4d7a-4c3e-9a51-0b8e2f7d4c10")
+            .api_token("PTnot-used")
+            .build()
+            .expect("a client");
+        client.session(pair).build()
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_live_and_starting_sessions_and_forgets_the_rest() {
+        let sessions = Sessions::default();
+        let (live, _) = sessions.slot(&key("live"));
+        live.set(session(testing::pair("live"))).expect("empty");
+        let (stale, _) = sessions.slot(&key("stale"));
+        let now = Instant::now();
+        let run_out = TokenPair::new(
+            testing::access_token("stale"),
+            testing::refresh_token("stale"),
+            now,
+            now,
+        );
+        stale.set(session(run_out)).expect("empty");
+        let (starting, _) = sessions.slot(&key("starting"));
+        drop(sessions.slot(&key("abandoned")));
+        assert_eq!(sessions.len(), 4);
+
+        sessions.prune();
+        assert_eq!(sessions.len(), 2);
+        assert!(sessions.get(&key("live")).is_some());
+        assert!(sessions.get(&key("stale")).is_none());
+        let (again, _) = sessions.slot(&key("starting"));
+        assert!(
+            Arc::ptr_eq(&again, &starting),
+            "a slot being started is kept"
+        );
+    }
+
+    #[test]
+    fn pruning_is_asked_for_once_the_users_double() {
+        let sessions = Sessions::default();
+        let asked: Vec<usize> = (0..FIRST_PRUNE * 2)
+            .filter_map(|n| {
+                let (slot, prune) = sessions.slot(&key(&format!("user-{n}")));
+                drop(slot);
+                if prune {
+                    sessions.prune();
+                    Some(n + 1)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        // At 1024 users, all abandoned, everything goes; then again 1024 later.
+        assert_eq!(asked, [FIRST_PRUNE, 2 * FIRST_PRUNE]);
+        assert_eq!(sessions.len(), 0);
+        let (slot, _) = sessions.slot(&key("the one"));
+        assert_eq!(sessions.len(), 1);
+        sessions.remove(&key("the one"), &Slot::default());
+        assert_eq!(sessions.len(), 1, "only the slot kept is removed");
+        sessions.remove(&key("the one"), &slot);
+        assert_eq!(sessions.len(), 0);
+    }
+}
