@@ -145,18 +145,20 @@ impl TokenServiceBuilder {
         self
     }
 
-    /// Lets pages from `origin` (`https://app.example.com`: scheme, host and port, no
-    /// path) call the endpoints from another origin, with their cookies. Call it once per
-    /// origin. Without any, no CORS headers are sent and browsers keep other origins out
-    /// (pages served by the app itself need none).
+    /// Lets pages from `origin` (`https://app.example.com`: `http` or `https`, a host and
+    /// a port, no path) call the endpoints from another origin, with their cookies. Call
+    /// it once per origin. Without any, no CORS headers are sent and browsers keep other
+    /// origins out (pages served by the app itself need none).
     ///
-    /// An origin that is not a valid header value is ignored (and logged).
+    /// Anything else is ignored, and logged as an error: `*` (a credential endpoint open
+    /// to every site), `null` (the origin of sandboxed frames and local files), a path,
+    /// a query, user info, or another scheme.
     pub fn allow_origin(mut self, origin: &str) -> Self {
-        match HeaderValue::from_str(origin.trim_end_matches('/')) {
-            Ok(value) => self.allowed_origins.push(value),
-            Err(_) => tracing::error!(
+        match checked_origin(origin) {
+            Some(value) => self.allowed_origins.push(value),
+            None => tracing::error!(
                 origin,
-                "an allowed origin that is not a valid header value was ignored"
+                "an allowed origin must be http(s)://host[:port]; this one was ignored"
             ),
         }
         self
@@ -178,7 +180,7 @@ impl TokenServiceBuilder {
     }
 
     /// Asks SignalWire for access tokens that live `lifetime` (rounded up to whole
-    /// seconds) when creating subscriber tokens, instead of its default of two hours.
+    /// seconds, at most a year) when creating subscriber tokens, instead of its default of two hours.
     /// Refreshed tokens live as SignalWire decides. Meant for demos and tests that want
     /// to see a refresh within seconds.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
@@ -388,12 +390,30 @@ impl TokenService {
     }
 }
 
-/// `lifetime` from now, as a whole number of Unix seconds (what SignalWire's `expire_at`
-/// holds), so the expiry the SDK computes is the server's.
+/// The longest [`TokenServiceBuilder::token_lifetime`] asked for.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// `http(s)://host[:port]` as a header value, or `None`.
+fn checked_origin(origin: &str) -> Option<HeaderValue> {
+    let origin = origin.trim().trim_end_matches('/');
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))?;
+    let plain = !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    plain.then(|| HeaderValue::from_str(origin).ok()).flatten()
+}
+
+/// `lifetime` from now (at most [`MAX_TOKEN_LIFETIME`]), as a whole number of Unix
+/// seconds (what SignalWire's `expire_at` holds), so the expiry the SDK computes is the
+/// server's.
 fn whole_seconds_from_now(lifetime: Duration) -> SystemTime {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
+    let lifetime = lifetime.min(MAX_TOKEN_LIFETIME);
     let lifetime_seconds = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
     UNIX_EPOCH + Duration::from_secs(now.as_secs() + 1 + lifetime_seconds.max(1))
 }
@@ -424,5 +444,57 @@ fn upstream_failure(key: &SessionKey, error: &Error) -> Failure {
                 "SignalWire refused the token request; see the server's log",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_origins_with_a_host_are_allowed() {
+        for allowed in [
+            "https://app.example.com",
+            "https://app.example.com/",
+            "http://127.0.0.1:3000",
+            "http://[::1]:8080",
+        ] {
+            assert!(checked_origin(allowed).is_some(), "{allowed}");
+        }
+        for refused in [
+            "*",
+            "null",
+            "https://",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://app.example.com/path",
+            "https://user@app.example.com",
+            "https://app.example.com?x",
+            "https://*.example.com",
+            "https://app.example.com\r\nX: y",
+        ] {
+            assert!(checked_origin(refused).is_none(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn token_lifetimes_are_whole_seconds_ahead_and_never_overflow() {
+        let now = SystemTime::now();
+        let ahead = |lifetime| {
+            whole_seconds_from_now(lifetime)
+                .duration_since(now)
+                .expect("in the future")
+        };
+        let twelve = ahead(Duration::from_millis(11_500));
+        assert!(twelve >= Duration::from_secs(12) && twelve <= Duration::from_secs(13));
+        assert!(ahead(Duration::ZERO) >= Duration::from_secs(1));
+        assert!(ahead(Duration::MAX) <= MAX_TOKEN_LIFETIME + Duration::from_secs(2));
+        let at = whole_seconds_from_now(Duration::from_secs(60));
+        assert_eq!(
+            at.duration_since(UNIX_EPOCH)
+                .expect("after 1970")
+                .subsec_nanos(),
+            0
+        );
     }
 }

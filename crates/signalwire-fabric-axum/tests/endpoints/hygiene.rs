@@ -354,3 +354,37 @@ async fn upstream_failures_have_their_own_codes_and_every_answer_says_no_store()
     assert_eq!(ok.status, 200);
     assert_eq!(ok.header("cache-control"), Some("no-store"));
 }
+
+#[tokio::test]
+async fn a_wildcard_or_null_origin_is_ignored_rather_than_opened() {
+    let h = Harness::start_with(|builder| {
+        builder
+            .allow_origin("*")
+            .allow_origin("null")
+            .allow_origin("https://app.example.com/path")
+    })
+    .await;
+    for origin in [
+        "https://evil.example.com",
+        "null",
+        "https://app.example.com",
+    ] {
+        let answer = preflight(&h, origin).await;
+        assert_eq!(
+            answer.headers().get("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+        assert_eq!(
+            answer.headers().get("access-control-allow-credentials"),
+            None
+        );
+    }
+    let alice = h.users.sign_in("alice");
+    assert_eq!(
+        h.post("/authenticate", Some(&alice), json!({}))
+            .await
+            .status,
+        200
+    );
+}
