@@ -14,7 +14,7 @@ use signalwire_fabric::{CreateSubscriberToken, SessionKey};
 /// refresh the tokens of the subscriber this returns for them.
 ///
 /// ```
-/// use http::request::Parts;
+/// use axum::http::request::Parts;
 /// use signalwire_fabric::SessionKey;
 /// use signalwire_fabric_axum::{Authenticator, Refusal, SubscriberProfile};
 ///
@@ -32,7 +32,7 @@ use signalwire_fabric::{CreateSubscriberToken, SessionKey};
 ///     async fn authenticate(&self, request: &Parts) -> Result<SubscriberProfile, Refusal> {
 ///         let cookie = request
 ///             .headers
-///             .get(http::header::COOKIE)
+///             .get(axum::http::header::COOKIE)
 ///             .and_then(|value| value.to_str().ok())
 ///             .ok_or(Refusal::Unauthenticated)?;
 ///         let (id, email) = self.user_for_cookie(cookie).await.ok_or(Refusal::Unauthenticated)?;

@@ -34,7 +34,7 @@
 //!
 //! #[signalwire_fabric_axum::async_trait]
 //! impl Authenticator for SignedInUsers {
-//!     async fn authenticate(&self, request: &http::request::Parts) -> Result<SubscriberProfile, Refusal> {
+//!     async fn authenticate(&self, request: &axum::http::request::Parts) -> Result<SubscriberProfile, Refusal> {
 //!         // Look the session cookie (or the JWT) up; here a header a proxy set, for brevity.
 //!         let user = request
 //!             .headers
