@@ -258,6 +258,7 @@ mod tests {
                 "signalwire-codegen 0.1.0",
                 "signalwire-fabric 0.1.0",
                 "signalwire-fabric-api 0.1.0",
+                "signalwire-fabric-axum 0.1.0",
                 "signalwire-fabric-cli 0.1.0",
                 "signalwire-fabric-fake 0.1.0",
             ],

@@ -1,0 +1,242 @@
+//! The demo backend: a toy sign-in, the token endpoints, and a page that plays the
+//! browser SDK's part. `main.rs` serves one instance; the crate's tests serve several
+//! (one [`Demo`], many [`Demo::serve`]) sharing one coordinator and one sign-in store, as
+//! instances of a real app behind a load balancer share theirs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use http::{HeaderValue, StatusCode};
+use signalwire_fabric::{Client, Coordinator, SessionKey};
+use signalwire_fabric_axum::{Authenticator, Refusal, SubscriberProfile, TokenService};
+
+/// Where the demo mounts the token endpoints.
+pub const TOKENS_MOUNT: &str = "/api/signalwire";
+
+/// The cookie that carries a signed-in browser's session id.
+pub const SESSION_COOKIE: &str = "demo_session";
+
+/// The users the toy sign-in knows.
+pub const USERS: [&str; 2] = ["alice", "bob"];
+
+/// How the demo's tokens behave.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSettings {
+    /// How long the access tokens of new subscriber tokens live: short, so the page's
+    /// refresh (5 s before expiry) happens within seconds.
+    pub token_lifetime: Duration,
+    /// How long before expiry the server-side session refreshes: long enough that the
+    /// page's refresh finds it due.
+    pub refresh_ahead: Duration,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self {
+            token_lifetime: Duration::from_secs(12),
+            refresh_ahead: Duration::from_secs(7),
+        }
+    }
+}
+
+/// The toy sign-in: a random session id in an `HttpOnly` cookie, looked up here. The
+/// cookie names no user, so it cannot be forged by writing a user name into it.
+#[derive(Default)]
+pub struct SignIns {
+    by_session: Mutex<HashMap<String, &'static str>>,
+}
+
+impl SignIns {
+    fn sign_in(&self, user: &'static str) -> String {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.lock().insert(id.clone(), user);
+        id
+    }
+
+    fn sign_out(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn user(&self, id: &str) -> Option<&'static str> {
+        self.lock().get(id).copied()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, &'static str>> {
+        self.by_session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The session id in a request's cookies.
+fn session_id(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then_some(value)
+        })
+}
+
+/// The demo's [`Authenticator`]: the signed-in user's subscriber is
+/// `<user>@example.com`, kept under the key `demo-user-<user>`.
+struct DemoUsers(Arc<SignIns>);
+
+#[signalwire_fabric_axum::async_trait]
+impl Authenticator for DemoUsers {
+    async fn authenticate(
+        &self,
+        request: &http::request::Parts,
+    ) -> Result<SubscriberProfile, Refusal> {
+        let user = session_id(&request.headers)
+            .and_then(|id| self.0.user(id))
+            .ok_or(Refusal::Unauthenticated)?;
+        let key = SessionKey::new(format!("demo-user-{user}")).map_err(|_| Refusal::Forbidden)?;
+        let display = format!("{}{}", user[..1].to_uppercase(), &user[1..]);
+        Ok(SubscriberProfile::new(key, format!("{user}@example.com")).display_name(display))
+    }
+}
+
+/// The demo app: what its instances share.
+#[derive(Clone)]
+pub struct Demo {
+    client: Client,
+    coordinator: Arc<dyn Coordinator>,
+    sign_ins: Arc<SignIns>,
+    settings: DemoSettings,
+}
+
+impl Demo {
+    /// A demo app creating tokens with `client`, sharing sessions through `coordinator`.
+    pub fn new(client: Client, coordinator: Arc<dyn Coordinator>, settings: DemoSettings) -> Self {
+        Self {
+            client,
+            coordinator,
+            sign_ins: Arc::default(),
+            settings,
+        }
+    }
+
+    /// One instance of the app: its own token service (its own sessions), over the
+    /// shared sign-ins and coordinator.
+    pub fn instance(&self) -> (Router, TokenService) {
+        let tokens =
+            TokenService::builder(self.client.clone(), DemoUsers(Arc::clone(&self.sign_ins)))
+                .coordinator(Arc::clone(&self.coordinator))
+                .token_lifetime(self.settings.token_lifetime)
+                .refresh_ahead(self.settings.refresh_ahead)
+                .build();
+        let router = Router::new()
+            .route("/", get(page))
+            .route("/login", post(login))
+            .route("/logout", post(logout))
+            .with_state(Arc::clone(&self.sign_ins))
+            .nest(TOKENS_MOUNT, tokens.router());
+        (router, tokens)
+    }
+
+    /// Serves one instance on `addr` (port 0: any free port) until the returned
+    /// [`Instance`] is dropped.
+    pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<Instance> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (router, _) = self.instance();
+        let task = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                eprintln!("the demo instance on {addr} stopped: {error}");
+            }
+        });
+        Ok(Instance { addr, task })
+    }
+}
+
+/// A running instance of the demo.
+pub struct Instance {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Instance {
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn page() -> Response {
+    let mut response = Html(include_str!("page.html")).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    user: String,
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    (status, [(CONTENT_TYPE, "text/plain")], message).into_response()
+}
+
+async fn login(State(sign_ins): State<Arc<SignIns>>, request: Request) -> Response {
+    let is_json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !is_json {
+        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send JSON");
+    }
+    let Ok(body) = axum::body::to_bytes(request.into_body(), 1024).await else {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "too long");
+    };
+    let Ok(Login { user }) = serde_json::from_slice(&body) else {
+        return plain(StatusCode::BAD_REQUEST, "send {\"user\": \"alice\"}");
+    };
+    let Some(user) = USERS.into_iter().find(|known| *known == user) else {
+        return plain(StatusCode::UNAUTHORIZED, "the demo knows alice and bob");
+    };
+    let id = sign_ins.sign_in(user);
+    let cookie = format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
+    let mut response = (
+        [(CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "user": user }).to_string(),
+    )
+        .into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn logout(State(sign_ins): State<Arc<SignIns>>, request: Request) -> Response {
+    if let Some(id) = session_id(request.headers()) {
+        sign_ins.sign_out(id);
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static("demo_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    response
+}

@@ -1,0 +1,76 @@
+//! The token endpoints behind a page that plays SignalWire's browser SDK, against a fake
+//! space: no credentials, no network beyond 127.0.0.1.
+//!
+//! ```sh
+//! cargo run -p signalwire-fabric-axum --example browser_demo            # http://127.0.0.1:3000/
+//! cargo run -p signalwire-fabric-axum --example browser_demo -- --port 0   # any free port
+//! ```
+//!
+//! Open the address it prints and press "Run the demo": the page signs in as Alice, gets
+//! a token, shows its expiry, refreshes 5 s before expiry (the demo's tokens live about
+//! 12 s) and gets a new token, then signs in as Bob and shows that Bob cannot get Alice's.
+//!
+//! Against a real space, pass `--env` and set `SIGNALWIRE_SPACE`,
+//! `SIGNALWIRE_PROJECT_ID` and `SIGNALWIRE_API_TOKEN` (the API token needs a Voice,
+//! Messaging, Fax or Video scope): the demo then creates the subscribers
+//! `alice@example.com` and `bob@example.com` in that space.
+
+mod app;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use signalwire_fabric::{Client, InProcessCoordinator};
+use signalwire_fabric_fake::FakeSpace;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut port: u16 = 3000;
+    let mut from_env = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--env" => from_env = true,
+            "--port" => {
+                port = rest
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .ok_or("--port needs a port number (0 for any free port)")?;
+            }
+            other => {
+                return Err(format!("unknown argument {other:?}; try --port N or --env").into());
+            }
+        }
+    }
+
+    // Keep the fake alive for as long as the demo runs.
+    let (client, _fake) = if from_env {
+        println!("using the space named by SIGNALWIRE_SPACE (or SIGNALWIRE_BASE_URL)");
+        (Client::from_env()?, None)
+    } else {
+        let fake = FakeSpace::start().await;
+        println!("using a fake SignalWire space on {}", fake.base_url());
+        (fake.client(), Some(fake))
+    };
+    let demo = app::Demo::new(
+        client,
+        Arc::new(InProcessCoordinator::new()),
+        app::DemoSettings::default(),
+    );
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let instance = demo.serve(addr).await.map_err(|error| {
+        format!("cannot listen on {addr}: {error} (choose another with --port N, or --port 0)")
+    })?;
+    println!(
+        "open {}/ in a browser (Ctrl-C stops the demo)",
+        instance.url()
+    );
+    println!(
+        "token endpoints: POST {url}{mount}/authenticate and POST {url}{mount}/refresh",
+        url = instance.url(),
+        mount = app::TOKENS_MOUNT
+    );
+    std::future::pending::<()>().await;
+    Ok(())
+}

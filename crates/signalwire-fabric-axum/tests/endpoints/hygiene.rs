@@ -1,0 +1,390 @@
+//! What a credential-issuing endpoint owes the web: rate limits, no caching, JSON only,
+//! CORS only as configured, bounded bodies, stable error shapes.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+use signalwire_fabric_axum::{ErrorCode, RateLimit};
+use signalwire_fabric_fake::{Fault, Operation};
+
+use crate::common::{Answer, Harness};
+
+fn assert_error_shape(answer: &Answer, code: &str) {
+    assert_eq!(answer.code(), code, "{answer:?}");
+    let expected = ErrorCode::ALL
+        .into_iter()
+        .find(|known| known.as_str() == code)
+        .expect("a documented code");
+    assert_eq!(
+        answer.status,
+        expected.status().as_u16(),
+        "{code} has its own status"
+    );
+    let Value::Object(outer) = &answer.body else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(outer.keys().collect::<Vec<_>>(), ["error"], "{answer:?}");
+    let Value::Object(error) = &answer.body["error"] else {
+        panic!("{answer:?}")
+    };
+    assert!(
+        error
+            .keys()
+            .all(|k| ["code", "message", "field"].contains(&k.as_str())),
+        "{answer:?}"
+    );
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer:?}"
+    );
+    assert_eq!(
+        answer.header("cache-control"),
+        Some("no-store"),
+        "{answer:?}"
+    );
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json"),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_user_has_a_rate_limit_answered_429_with_retry_after() {
+    let limit = RateLimit::new(NonZeroU32::new(3).expect("3"), Duration::from_secs(60));
+    let h = Harness::start_with(move |builder| builder.rate_limit(limit)).await;
+    let alice = h.users.sign_in("alice");
+    let bob = h.users.sign_in("bob");
+    assert_eq!(
+        h.post("/authenticate", Some(&alice), json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        h.post("/refresh", Some(&alice), json!({})).await.status,
+        200
+    );
+    assert_eq!(
+        h.post("/refresh", Some(&alice), json!({})).await.status,
+        200
+    );
+    for path in ["/refresh", "/authenticate"] {
+        let limited = h.post(path, Some(&alice), json!({})).await;
+        assert_error_shape(&limited, "rate_limited");
+        let wait: u64 = limited
+            .header("retry-after")
+            .and_then(|value| value.parse().ok())
+            .expect("Retry-After in whole seconds");
+        assert!(
+            (1..=20).contains(&wait),
+            "one request comes back every 20 s: {wait}"
+        );
+    }
+    // A second session cookie for alice is still alice.
+    let alice_elsewhere = h.users.sign_in("alice");
+    assert_eq!(
+        h.post("/refresh", Some(&alice_elsewhere), json!({}))
+            .await
+            .status,
+        429
+    );
+    // Bob is not held back by alice.
+    assert_eq!(
+        h.post("/authenticate", Some(&bob), json!({})).await.status,
+        200
+    );
+    assert_eq!(h.fake.request_count(Operation::Create), 2);
+}
+
+#[tokio::test]
+async fn only_json_requests_are_looked_at() {
+    let h = Harness::start().await;
+    let alice = h.users.sign_in("alice");
+    let refused_types: [Option<&str>; 6] = [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/json-patch+json"),
+        Some("text/json"),
+    ];
+    for path in ["/authenticate", "/refresh"] {
+        for content_type in refused_types {
+            let mut request = h
+                .request(Method::POST, path)
+                .header("cookie", &alice)
+                .body("{}");
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let answer = Answer::read(request.send().await.expect("answered")).await;
+            assert_error_shape(&answer, "unsupported_media_type");
+        }
+    }
+    assert_eq!(h.users.asked(), 0, "the sign-in was not even asked");
+    assert!(h.fake.journal().is_empty());
+    let with_charset = h
+        .request(Method::POST, "/authenticate")
+        .header("cookie", &alice)
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body("{}")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(with_charset.status(), 200);
+}
+
+#[tokio::test]
+async fn only_post_is_answered() {
+    let h = Harness::start().await;
+    let alice = h.users.sign_in("alice");
+    for method in [Method::GET, Method::PUT, Method::DELETE, Method::PATCH] {
+        for path in ["/authenticate", "/refresh"] {
+            let answer = h
+                .request(method.clone(), path)
+                .header("cookie", &alice)
+                .header("content-type", "application/json")
+                .send()
+                .await
+                .expect("answered");
+            let answer = Answer::read(answer).await;
+            assert_error_shape(&answer, "method_not_allowed");
+            assert_eq!(answer.header("allow"), Some("POST"));
+        }
+    }
+    assert!(h.fake.journal().is_empty());
+}
+
+async fn preflight(h: &Harness, origin: &str) -> reqwest::Response {
+    h.request(Method::OPTIONS, "/authenticate")
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .expect("answered")
+}
+
+#[tokio::test]
+async fn no_cors_headers_unless_origins_are_configured() {
+    let h = Harness::start().await;
+    let alice = h.users.sign_in("alice");
+    let answer = preflight(&h, "https://app.example.com").await;
+    assert_eq!(answer.headers().get("access-control-allow-origin"), None);
+    assert_eq!(
+        answer.headers().get("access-control-allow-credentials"),
+        None
+    );
+    assert_ne!(answer.status(), 200, "no preflight succeeds");
+    let post = h
+        .request(Method::POST, "/authenticate")
+        .header("origin", "https://app.example.com")
+        .header("cookie", &alice)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(post.headers().get("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn cors_admits_exactly_the_configured_origins() {
+    let h = Harness::start_with(|builder| builder.allow_origin("https://app.example.com/")).await;
+    let alice = h.users.sign_in("alice");
+    let allowed = preflight(&h, "https://app.example.com").await;
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        header(&allowed, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        header(&allowed, "access-control-allow-methods").as_deref(),
+        Some("POST")
+    );
+    assert!(
+        header(&allowed, "access-control-allow-headers")
+            .is_some_and(|h| h.contains("content-type")),
+        "{allowed:?}"
+    );
+    assert_eq!(
+        header(&allowed, "cache-control").as_deref(),
+        Some("no-store")
+    );
+    for other in [
+        "https://evil.example.com",
+        "http://app.example.com",
+        "https://app.example.com.evil.com",
+        "null",
+    ] {
+        let refused = preflight(&h, other).await;
+        assert_eq!(
+            header(&refused, "access-control-allow-origin"),
+            None,
+            "{other}"
+        );
+    }
+    let post = h
+        .request(Method::POST, "/authenticate")
+        .header("origin", "https://app.example.com")
+        .header("cookie", &alice)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(post.status(), 200);
+    assert_eq!(
+        header(&post, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_without_reading_them_whole() {
+    let h = Harness::start_with(|builder| builder.max_body_bytes(256)).await;
+    let alice = h.users.sign_in("alice");
+    let padding = "x".repeat(300);
+    let declared = h
+        .post(
+            "/authenticate",
+            Some(&alice),
+            json!({ "fingerprint": padding }),
+        )
+        .await;
+    assert_error_shape(&declared, "body_too_large");
+    // Chunked, with no length declared: 1 MiB in 1 KiB pieces.
+    let chunks =
+        futures_util::stream::iter((0..1024).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let chunked = h
+        .request(Method::POST, "/refresh")
+        .header("cookie", &alice)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks.boxed()))
+        .send()
+        .await
+        .expect("answered");
+    assert_error_shape(&Answer::read(chunked).await, "body_too_large");
+    // Anonymous large bodies are refused as anonymous: their bodies are never read.
+    let anonymous = h
+        .post(
+            "/authenticate",
+            None,
+            json!({ "fingerprint": "x".repeat(10_000) }),
+        )
+        .await;
+    assert_error_shape(&anonymous, "unauthenticated");
+    assert!(h.fake.journal().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_invalid_body() {
+    let h = Harness::start().await;
+    let alice = h.users.sign_in("alice");
+    for body in [
+        "{",
+        "[]",
+        "\"fingerprint\"",
+        "null",
+        "{\"fingerprint\": 1",
+        "\u{0}",
+    ] {
+        let answer = h
+            .request(Method::POST, "/authenticate")
+            .header("cookie", &alice)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("answered");
+        assert_error_shape(&Answer::read(answer).await, "invalid_body");
+    }
+    assert!(h.fake.journal().is_empty());
+}
+
+#[tokio::test]
+async fn upstream_failures_have_their_own_codes_and_every_answer_says_no_store() {
+    let h = Harness::start().await;
+    let alice = h.users.sign_in("alice");
+    h.fake.inject(
+        Operation::Create,
+        Fault::rate_limited(Some(Duration::from_secs(7))),
+        1,
+    );
+    let limited_upstream = h.post("/authenticate", Some(&alice), json!({})).await;
+    assert_error_shape(&limited_upstream, "upstream_unavailable");
+    assert_eq!(limited_upstream.header("retry-after"), Some("7"));
+    h.fake
+        .inject(Operation::Create, Fault::status(503).html(), 1);
+    assert_error_shape(
+        &h.post("/authenticate", Some(&alice), json!({})).await,
+        "upstream_unavailable",
+    );
+    h.fake.inject(Operation::Create, Fault::status(401), 1);
+    let refused = h.post("/authenticate", Some(&alice), json!({})).await;
+    assert_error_shape(&refused, "upstream_refused");
+    assert!(!refused.body.to_string().contains(h.fake.api_token()));
+    // A profile SignalWire would refuse is the app's fault, found before sending.
+    let nameless = h.users.sign_in("nameless");
+    assert_error_shape(
+        &h.post("/authenticate", Some(&nameless), json!({})).await,
+        "internal",
+    );
+    assert_eq!(
+        h.fake.request_count(Operation::Create),
+        3,
+        "the nameless profile sent nothing"
+    );
+    // After the faults, alice gets her token: a failed start leaves nothing behind.
+    let ok = h.post("/authenticate", Some(&alice), json!({})).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("cache-control"), Some("no-store"));
+}
+
+#[tokio::test]
+async fn a_wildcard_or_null_origin_is_ignored_rather_than_opened() {
+    let h = Harness::start_with(|builder| {
+        builder
+            .allow_origin("*")
+            .allow_origin("null")
+            .allow_origin("https://app.example.com/path")
+    })
+    .await;
+    for origin in [
+        "https://evil.example.com",
+        "null",
+        "https://app.example.com",
+    ] {
+        let answer = preflight(&h, origin).await;
+        assert_eq!(
+            answer.headers().get("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+        assert_eq!(
+            answer.headers().get("access-control-allow-credentials"),
+            None
+        );
+    }
+    let alice = h.users.sign_in("alice");
+    assert_eq!(
+        h.post("/authenticate", Some(&alice), json!({}))
+            .await
+            .status,
+        200
+    );
+}
