@@ -151,8 +151,8 @@ pub fn say(line: &str) {
 }
 
 /// The child's side: joins, says `joined`, then runs a round for every `go` on stdin
-/// until `exit` or the end of stdin. A round: every task reads the access token and
-/// reports it refused (`refresh_if_current`); the child then says
+/// until `exit` or the end of stdin. A round: every task reads the access token and, once
+/// all have read it, reports it refused (`refresh_if_current`); the child then says
 /// `round generation=G distinct=D served=S failed=F fingerprint=X`.
 pub async fn run_child() {
     let Some(setup) = Setup::from_env() else {
@@ -181,12 +181,17 @@ pub async fn run_child() {
         if command.trim() != "go" {
             return;
         }
+        // Every task reads the token, and once all hold it, reports it refused: as tasks
+        // whose calls with one token were all answered 401.
+        let all_hold = Arc::new(tokio::sync::Barrier::new(tasks));
         let callers: Vec<_> = (0..tasks)
             .map(|_| {
                 let session = session.clone();
+                let all_hold = Arc::clone(&all_hold);
                 tokio::spawn(async move {
-                    let token = session.access_token().await?;
-                    session.refresh_if_current(&token).await
+                    let token = session.access_token().await;
+                    all_hold.wait().await;
+                    session.refresh_if_current(&token?).await
                 })
             })
             .collect();
@@ -263,7 +268,8 @@ impl Instance {
         let (sender, lines) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(said) = line.strip_prefix("@@ ") {
+                // The harness may have written "test ... " on the same line first.
+                if let Some((_, said)) = line.split_once("@@ ") {
                     if sender.send(said.to_owned()).is_err() {
                         return;
                     }
