@@ -44,6 +44,8 @@ pub fn skip(test: &str, why: &str) {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The PEM of the authority that signed `cert`, for clients to trust.
+    pub authority: String,
 }
 
 /// A `redis-server` child process on `127.0.0.1:<port>`, killed when dropped.
@@ -173,15 +175,33 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://localhost:<port>` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.tls {
+            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(_) => format!("rediss://localhost:{}", self.port),
+        }
+    }
+
+    /// A client for this server (trusting its certificate authority, for TLS).
+    pub fn client(&self) -> redis::Client {
+        match &self.tls {
+            None => redis::Client::open(self.url()).expect("a valid URL"),
+            Some(tls) => redis::Client::build_with_tls(
+                self.url(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(tls.authority.clone().into_bytes()),
+                },
+            )
+            .expect("a valid TLS client"),
+        }
     }
 
     /// A coordinator builder for this server, with this server's prefix and short
     /// timeouts.
     pub fn coordinator(&self) -> RedisCoordinatorBuilder {
-        RedisCoordinator::builder(self.url())
+        RedisCoordinator::from_client(self.client())
             .key_prefix(self.prefix.clone())
             .connection_timeout(Duration::from_millis(500))
             .response_timeout(Duration::from_millis(500))
@@ -224,8 +244,8 @@ impl RedisServer {
 
     /// Runs one command on a connection of its own.
     pub async fn command(&self, args: &[&[u8]]) -> Value {
-        let client = redis::Client::open(self.url()).expect("a valid URL");
-        let mut connection = client
+        let mut connection = self
+            .client()
             .get_multiplexed_async_connection()
             .await
             .expect("the test's Redis answers");
