@@ -223,6 +223,42 @@ async fn redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_
     assert_eq!(stored(&setup).await.generation, 5);
 }
 
+/// Lost: the chain of an instance that had not adopted the newest pair yet. Redis loses
+/// its data after a rotation that one instance had not come due for: that instance still
+/// holds the spent pair, the empty store has nothing newer to give it, so its next
+/// refresh is refused and it ends with `SessionEnded { reason: Refused }`. The instance
+/// that holds the newest pair goes on, and its next commit continues the generations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair() {
+    let test = "faults::redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair";
+    let Some(server) = RedisServer::start(test) else { return };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LEASE);
+    publish_created(&setup, "stranded@example.com").await;
+    let current = setup.join(setup.client()).await;
+    let behind = setup.join(setup.client()).await;
+    let old = current.access_token().await.expect("valid");
+    let new = current.refresh_if_current(&old).await.expect("refreshed");
+    server.command(&[b"FLUSHALL"]).await;
+
+    let error = behind.refresh_if_current(&old).await.expect_err("stranded");
+    assert!(
+        matches!(
+            error,
+            Error::SessionEnded {
+                reason: SessionEnd::Refused,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(fake.answered_count(Operation::Refresh, 422), 1);
+    let newer = current.refresh_if_current(&new).await.expect("goes on");
+    assert_ne!(text(&newer), text(&new));
+    assert_eq!(current.status().generation, 3, "max(stored 0, seen 2) + 1");
+    assert_eq!(stored(&setup).await.generation, 3);
+}
+
 /// A joined session whose access token has expired (its refresh token has not): the
 /// pair published for `key` was made due.
 async fn due_session(setup: &Setup, fake: &FakeSpace, email: &str) -> (Setup, SubscriberSession) {
