@@ -160,6 +160,8 @@ mod coordinator;
 mod keys;
 mod scripts;
 mod sealing;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use coordinator::{
     DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, MAX_TIMEOUT, RedisCoordinator,
