@@ -83,13 +83,19 @@ fn round_trips(runtime: &Runtime, server: &RedisServer) -> u64 {
     else {
         panic!("INFO answers text");
     };
-    const SENT: [&str; 8] = ["evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping"];
+    const SENT: [&str; 8] = [
+        "evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping",
+    ];
     String::from_utf8_lossy(&info)
         .lines()
         .filter_map(|line| {
             let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
             SENT.contains(&name.split('|').next()?).then_some(())?;
-            stats.split(',').find_map(|stat| stat.strip_prefix("calls="))?.parse::<u64>().ok()
+            stats
+                .split(',')
+                .find_map(|stat| stat.strip_prefix("calls="))?
+                .parse::<u64>()
+                .ok()
         })
         .sum()
 }
@@ -129,7 +135,11 @@ fn main() {
     // Round trips: a winner's rotation and an adopter's, 50 each, scripts already loaded.
     let winner = coordinated(rt, &client, redis(), "round-trips", fresh_pair("g1"));
     let adopter = rt
-        .block_on(SubscriberSession::join(client.clone(), redis(), "round-trips".parse().expect("valid")))
+        .block_on(SubscriberSession::join(
+            client.clone(),
+            redis(),
+            "round-trips".parse().expect("valid"),
+        ))
         .expect("answers")
         .expect("shared")
         .jitter(Duration::ZERO)
@@ -139,10 +149,12 @@ fn main() {
         for _ in 0..50 {
             let token = rt.block_on(winner.access_token()).expect("valid");
             rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
-            rt.block_on(winner.refresh_if_current(&token)).expect("refreshed");
+            rt.block_on(winner.refresh_if_current(&token))
+                .expect("refreshed");
             let by_winner = round_trips(rt, &server);
             rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
-            rt.block_on(adopter.refresh_if_current(&token)).expect("adopted");
+            rt.block_on(adopter.refresh_if_current(&token))
+                .expect("adopted");
             let by_adopter = round_trips(rt, &server);
             if !warm_up {
                 won += by_winner;
@@ -154,7 +166,10 @@ fn main() {
     println!("|---|---:|");
     println!("| the session that refreshes | {:.2} |", won as f64 / 50.0);
     println!("| a sibling that adopts | {:.2} |", adopted as f64 / 50.0);
-    println!("| all instances, 2 sharing one subscriber | {:.2} |", (won + adopted) as f64 / 50.0);
+    println!(
+        "| all instances, 2 sharing one subscriber | {:.2} |",
+        (won + adopted) as f64 / 50.0
+    );
 
     // Coordinated against uncoordinated rotations.
     let plain = client
@@ -172,9 +187,15 @@ fn main() {
             &mut || rotations(rt, &with_sealing),
         ],
     );
-    println!("\n| rotation (`refresh_if_current`, {rounds} rounds × {ROTATIONS}) | median per rotation | / uncoordinated |");
+    println!(
+        "\n| rotation (`refresh_if_current`, {rounds} rounds × {ROTATIONS}) | median per rotation | / uncoordinated |"
+    );
     println!("|---|---:|---:|");
-    for (name, index) in [("uncoordinated (in-process coordinator)", 0), ("RedisCoordinator", 1), ("RedisCoordinator, sealed", 2)] {
+    for (name, index) in [
+        ("uncoordinated (in-process coordinator)", 0),
+        ("RedisCoordinator", 1),
+        ("RedisCoordinator, sealed", 2),
+    ] {
         println!(
             "| {name} | {} | {:.3} |",
             micros(median(&times[index]), ROTATIONS),
@@ -189,15 +210,19 @@ fn main() {
     rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
     let times = interleaved(
         rounds,
-        &mut [
-            &mut || reads(rt, &cached_plain),
-            &mut || reads(rt, &cached_redis),
-        ],
+        &mut [&mut || reads(rt, &cached_plain), &mut || {
+            reads(rt, &cached_redis)
+        }],
     );
     let touched = round_trips(rt, &server);
-    println!("\n| cached `access_token()` ({rounds} rounds × {READS}) | median per call | / without Redis |");
+    println!(
+        "\n| cached `access_token()` ({rounds} rounds × {READS}) | median per call | / without Redis |"
+    );
     println!("|---|---:|---:|");
-    println!("| without a Redis coordinator | {} | 1.000 |", nanos(median(&times[0]), READS));
+    println!(
+        "| without a Redis coordinator | {} | 1.000 |",
+        nanos(median(&times[0]), READS)
+    );
     println!(
         "| with a RedisCoordinator | {} | {:.3} |",
         nanos(median(&times[1]), READS),

@@ -82,8 +82,12 @@ fn no_redis(url: &str, error: &Error) -> Failure {
 /// The parent: `demo shared`.
 pub async fn run(args: SharedArgs) -> Result<(), Failure> {
     let sealing_key = SealingKey::generate().for_command(Command::Demo)?;
-    let key = SessionKey::new(format!("demo-{}-{:08x}", std::process::id(), fastrand::u32(..)))
-        .for_command(Command::Demo)?;
+    let key = SessionKey::new(format!(
+        "demo-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ))
+    .for_command(Command::Demo)?;
     let redis = coordinator(&args.redis_url, &sealing_key)?;
     if let Err(error) = redis.load(&key).await {
         return Err(no_redis(&args.redis_url, &error));

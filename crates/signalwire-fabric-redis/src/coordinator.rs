@@ -7,8 +7,7 @@ use std::time::Duration;
 use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use signalwire_fabric::{
-    CommitOutcome, Coordinator, Error, Lease, LeaseOutcome, SessionKey, SharedPair,
-    StoredTokenPair,
+    CommitOutcome, Coordinator, Error, Lease, LeaseOutcome, SessionKey, SharedPair, StoredTokenPair,
 };
 
 use crate::keys::{DEFAULT_KEY_PREFIX, SubscriberKeys, check_prefix};
@@ -56,14 +55,16 @@ struct Inner {
 enum Connection {
     /// Made here from a URL or a client: created on first use, and created anew after a
     /// failure, so a server that comes back is found again at the next operation.
-    Own {
-        client: redis::Client,
-        config: ConnectionManagerConfig,
-        /// The current manager and a number that changes whenever it is replaced.
-        manager: Mutex<(u64, Option<ConnectionManager>)>,
-    },
+    Own(Box<OwnConnection>),
     /// The app's own manager, which reconnects by itself.
     Given(ConnectionManager),
+}
+
+struct OwnConnection {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// The current manager and a number that changes whenever it is replaced.
+    manager: Mutex<(u64, Option<ConnectionManager>)>,
 }
 
 /// The names of one subscriber's keys in Redis, from [`RedisCoordinator::keys_of`].
@@ -189,11 +190,12 @@ impl Inner {
     fn manager(&self) -> redis::RedisResult<(u64, ConnectionManager)> {
         match &self.connection {
             Connection::Given(manager) => Ok((0, manager.clone())),
-            Connection::Own {
-                client,
-                config,
-                manager,
-            } => {
+            Connection::Own(own) => {
+                let OwnConnection {
+                    client,
+                    config,
+                    manager,
+                } = &**own;
                 let mut slot = manager.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(current) = &slot.1 {
                     return Ok((slot.0, current.clone()));
@@ -209,8 +211,8 @@ impl Inner {
     /// Drops the connection `id` after a failure, so that the next operation connects
     /// anew (unless another failure replaced it already).
     fn forget_connection(&self, id: u64) {
-        if let Connection::Own { manager, .. } = &self.connection {
-            let mut slot = manager.lock().unwrap_or_else(|p| p.into_inner());
+        if let Connection::Own(own) = &self.connection {
+            let mut slot = own.manager.lock().unwrap_or_else(|p| p.into_inner());
             if slot.0 == id {
                 *slot = (id + 1, None);
             }
@@ -369,7 +371,10 @@ impl Coordinator for RedisCoordinator {
             .key(&keys.lease)
             .arg(lease.owner());
         self.run("release", key, |mut connection| async move {
-            invocation.invoke_async::<Value>(&mut connection).await.map(drop)
+            invocation
+                .invoke_async::<Value>(&mut connection)
+                .await
+                .map(drop)
         })
         .await
     }
@@ -517,7 +522,10 @@ impl RedisCoordinatorBuilder {
                 let address = client.get_connection_info().addr().to_string();
                 (own(*client, config), address)
             }
-            Source::Manager(manager) => (Connection::Given(manager), "(the app's connection)".to_owned()),
+            Source::Manager(manager) => (
+                Connection::Given(manager),
+                "(the app's connection)".to_owned(),
+            ),
         };
         Ok(RedisCoordinator {
             inner: Arc::new(Inner {
@@ -532,18 +540,20 @@ impl RedisCoordinatorBuilder {
 }
 
 fn own(client: redis::Client, config: ConnectionManagerConfig) -> Connection {
-    Connection::Own {
+    Connection::Own(Box::new(OwnConnection {
         client,
         config,
         manager: Mutex::new((0, None)),
-    }
+    }))
 }
 
 /// A client for `url`, or an error that names the problem without quoting the URL.
 fn client_for(url: &str) -> Result<redis::Client, Error> {
     let refuse = |why: &str| Err(Error::invalid_input("redis_url", why.to_owned()));
     let url = url.trim();
-    let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
     if !matches!(
         scheme.as_deref(),
         Some("redis" | "rediss" | "unix" | "redis+unix")

@@ -56,8 +56,7 @@ pub(crate) fn check_prefix(prefix: &str) -> Result<(), Error> {
     }
     if prefix.contains(['{', '}']) {
         return refuse(
-            "contains '{' or '}', which would change the cluster hash tag of every key"
-                .to_owned(),
+            "contains '{' or '}', which would change the cluster hash tag of every key".to_owned(),
         );
     }
     if prefix.chars().any(char::is_control) {
@@ -77,26 +76,30 @@ mod tests {
     /// What Redis Cluster hashes: the text between the first `{` and the first `}` after
     /// it, when that is not empty; otherwise the whole key.
     fn hash_tag(name: &str) -> &str {
-        if let Some(open) = name.find('{') {
-            if let Some(close) = name[open + 1..].find('}') {
-                if close > 0 {
-                    return &name[open + 1..open + 1 + close];
-                }
-            }
+        if let Some(open) = name.find('{')
+            && let Some(close) = name[open + 1..].find('}')
+            && close > 0
+        {
+            return &name[open + 1..open + 1 + close];
         }
         name
     }
 
     #[test]
     fn both_keys_share_a_hash_tag_that_covers_the_whole_session_key() {
-        for text in ["user-42", "a}b", "{x}", "}", "{", "100%", "%7D", "a{b}c}d", "é ü"] {
+        for text in [
+            "user-42", "a}b", "{x}", "}", "{", "100%", "%7D", "a{b}c}d", "é ü",
+        ] {
             let keys = SubscriberKeys::new("app:", &key(text));
             assert_eq!(hash_tag(&keys.pair), hash_tag(&keys.lease), "{text}");
             assert_eq!(hash_tag(&keys.pair), escape(text), "{text}");
             assert!(keys.pair.starts_with("app:{") && keys.pair.ends_with("}:pair"));
             assert!(keys.lease.ends_with("}:lease"));
         }
-        assert_eq!(SubscriberKeys::new("app:", &key("user-42")).pair, "app:{user-42}:pair");
+        assert_eq!(
+            SubscriberKeys::new("app:", &key("user-42")).pair,
+            "app:{user-42}:pair"
+        );
     }
 
     #[test]
@@ -114,11 +117,22 @@ mod tests {
         for bad in ["a{", "}", "x\ny", &"p".repeat(MAX_KEY_PREFIX_LEN + 1)] {
             let error = check_prefix(bad).expect_err("refused");
             assert!(
-                matches!(error, Error::InvalidInput { field: "key_prefix", .. }),
+                matches!(
+                    error,
+                    Error::InvalidInput {
+                        field: "key_prefix",
+                        ..
+                    }
+                ),
                 "{error:?}"
             );
         }
-        for good in ["", DEFAULT_KEY_PREFIX, "myapp:prod:", &"p".repeat(MAX_KEY_PREFIX_LEN)] {
+        for good in [
+            "",
+            DEFAULT_KEY_PREFIX,
+            "myapp:prod:",
+            &"p".repeat(MAX_KEY_PREFIX_LEN),
+        ] {
             check_prefix(good).expect("accepted");
         }
     }

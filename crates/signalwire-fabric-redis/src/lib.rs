@@ -168,7 +168,7 @@ pub use coordinator::{
     RedisCoordinatorBuilder, RedisKeys,
 };
 pub use keys::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX_LEN};
-pub use sealing::SealingKey;
 /// The `redis` crate this one is built on, for [`RedisCoordinator::from_client`] and
 /// [`RedisCoordinator::from_connection_manager`].
 pub use redis;
+pub use sealing::SealingKey;

@@ -132,9 +132,10 @@ impl Sealing {
 
     /// The bytes to store for `pair` under the Redis key `name`.
     pub(crate) fn seal(&self, name: &str, pair: &StoredTokenPair) -> Result<Vec<u8>, Error> {
-        let json = Zeroizing::new(serde_json::to_vec(pair).map_err(|_| {
-            Error::coordinator("the pair could not be written as JSON")
-        })?);
+        let json = Zeroizing::new(
+            serde_json::to_vec(pair)
+                .map_err(|_| Error::coordinator("the pair could not be written as JSON"))?,
+        );
         let Some(key) = &self.current else {
             return Ok(json.to_vec());
         };
@@ -245,7 +246,9 @@ mod tests {
         let value = sealing(&key).seal("p:{a}:pair", &pair).expect("sealed");
         let access = pair.access_token().expose_secret();
         assert!(
-            !value.windows(16).any(|w| access.as_bytes().windows(16).any(|a| a == w)),
+            !value
+                .windows(16)
+                .any(|w| access.as_bytes().windows(16).any(|a| a == w)),
             "no run of the token is stored in the clear"
         );
         assert_eq!(value[0], SEALED_V1);
@@ -260,7 +263,9 @@ mod tests {
     #[test]
     fn a_sealed_pair_does_not_open_under_another_name_or_key_or_when_changed() {
         let key = SealingKey::generate().expect("random");
-        let value = sealing(&key).seal("p:{a}:pair", &stored("alice")).expect("sealed");
+        let value = sealing(&key)
+            .seal("p:{a}:pair", &stored("alice"))
+            .expect("sealed");
         let moved = sealing(&key).open("p:{b}:pair", &value).expect_err("moved");
         assert!(moved.to_string().contains("could not be opened"), "{moved}");
         let other = SealingKey::generate().expect("random");
@@ -287,14 +292,18 @@ mod tests {
     #[test]
     fn sealed_and_plain_values_are_not_mistaken_for_each_other() {
         let key = SealingKey::generate().expect("random");
-        let plain = Sealing::default().seal("k", &stored("alice")).expect("json");
+        let plain = Sealing::default()
+            .seal("k", &stored("alice"))
+            .expect("json");
         assert_eq!(plain[0], b'{');
         let error = sealing(&key).open("k", &plain).expect_err("not sealed");
         assert!(error.to_string().contains("not sealed"), "{error}");
         let sealed = sealing(&key).seal("k", &stored("alice")).expect("sealed");
         let error = Sealing::default().open("k", &sealed).expect_err("sealed");
         assert!(error.to_string().contains("no sealing key"), "{error}");
-        let error = Sealing::default().open("k", b"{\"access_token\":\"x\"}").expect_err("bad");
+        let error = Sealing::default()
+            .open("k", b"{\"access_token\":\"x\"}")
+            .expect_err("bad");
         assert!(!error.to_string().contains("\"x\""), "{error}");
     }
 
@@ -310,7 +319,13 @@ mod tests {
         for bad in ["not base64 at all!", "c2hvcnQ=", ""] {
             let error = SealingKey::from_base64(bad).expect_err("refused");
             assert!(
-                matches!(error, Error::InvalidInput { field: "sealing_key", .. }),
+                matches!(
+                    error,
+                    Error::InvalidInput {
+                        field: "sealing_key",
+                        ..
+                    }
+                ),
                 "{error:?}"
             );
             if !bad.is_empty() {

@@ -133,7 +133,14 @@ impl RedisServer {
             }
             Some(tls) => {
                 command
-                    .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"])
+                    .args([
+                        "--port",
+                        "0",
+                        "--tls-port",
+                        &port,
+                        "--tls-auth-clients",
+                        "no",
+                    ])
                     .arg("--tls-cert-file")
                     .arg(&tls.cert)
                     .arg("--tls-key-file")
@@ -324,4 +331,3 @@ fn random_u64() -> u64 {
     );
     hasher.finish()
 }
-

@@ -34,7 +34,10 @@ async fn first<H: ConformanceHarness>(
         .jitter(Duration::ZERO)
         .retry(fast_retries())
         .build();
-    session.access_token().await.expect("a fresh pair is served");
+    session
+        .access_token()
+        .await
+        .expect("a fresh pair is served");
     until("the pair is published", || session.status().generation == 1).await;
     session
 }
@@ -103,9 +106,17 @@ pub async fn exactly_one_refresh_per_rotation_among_sessions_and_callers<H: Conf
         for caller in callers {
             served.insert(text(&caller.await.expect("no panic").expect("a token")));
         }
-        assert_eq!(space.refreshes(), rotation, "exactly one refresh per rotation");
+        assert_eq!(
+            space.refreshes(),
+            rotation,
+            "exactly one refresh per rotation"
+        );
         assert_eq!(space.refused(), 0, "no spent token was ever sent");
-        assert_eq!(served.len(), 1, "every caller of every session got one token");
+        assert_eq!(
+            served.len(),
+            1,
+            "every caller of every session got one token"
+        );
         assert!(!served.contains(&text(&refused)));
         for session in &sessions {
             assert_eq!(session.status().generation, 1 + rotation as u64);
@@ -161,7 +172,10 @@ pub async fn a_refusal_as_spent_is_followed_by_adopting_the_late_holders_pair<
     harness.expire_lease(&coordinator, &key).await;
     let sibling = refresh_later(&second, &old);
     until("the sibling's refresh was refused", || space.refused() == 1).await;
-    assert!(!second.status().ended, "the sibling waits for the late pair");
+    assert!(
+        !second.status().ended,
+        "the sibling waits for the late pair"
+    );
 
     gate.add_permits(1);
     let first_token = stalled.await.expect("no panic").expect("refreshed");
@@ -184,15 +198,26 @@ pub async fn a_late_commit_is_fenced_off_and_the_late_holder_adopts<H: Conforman
     let old = first.access_token().await.expect("valid");
 
     let stalled = refresh_later(&first, &old);
-    until("the stalled holder's exchange is done", || space.refreshes() == 1).await;
+    until("the stalled holder's exchange is done", || {
+        space.refreshes() == 1
+    })
+    .await;
     let coordinator = harness.coordinator().await;
     harness.expire_lease(&coordinator, &key).await;
     let successor = second.refresh_if_current(&old).await.expect("refreshed");
     gate.add_permits(1);
     let late = stalled.await.expect("no panic").expect("adopted");
 
-    assert_eq!(space.refreshes(), 2, "both exchanges succeeded at the server");
-    let stored = coordinator.load(&key).await.expect("loads").expect("stored");
+    assert_eq!(
+        space.refreshes(),
+        2,
+        "both exchanges succeeded at the server"
+    );
+    let stored = coordinator
+        .load(&key)
+        .await
+        .expect("loads")
+        .expect("stored");
     assert_eq!(stored.generation, 2, "the late commit added no generation");
     assert_eq!(stored.pair.access_token().expose_secret(), text(&successor));
     assert_eq!(text(&late), text(&successor), "the late holder adopted it");
@@ -232,10 +257,17 @@ pub async fn a_commit_that_failed_is_retried_and_the_pair_served_meanwhile<
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let stored = stored.expect("stored");
-    assert_eq!(stored.generation, 2, "committed once the coordinator took it");
+    assert_eq!(
+        stored.generation, 2,
+        "committed once the coordinator took it"
+    );
     assert_eq!(stored.pair.access_token().expose_secret(), text(&new));
     assert_eq!(coordinator.failing_commits.load(Ordering::SeqCst), 0);
-    assert_eq!(space.refreshes(), 1, "the pair was kept, not refreshed again");
+    assert_eq!(
+        space.refreshes(),
+        1,
+        "the pair was kept, not refreshed again"
+    );
 }
 
 pub async fn a_refusal_with_nobody_in_flight_ends_the_session_at_once<H: ConformanceHarness>(
@@ -247,7 +279,10 @@ pub async fn a_refusal_with_nobody_in_flight_ends_the_session_at_once<H: Conform
     let session = first(harness, &space, &key, testing::pair("never-issued")).await;
     let token = session.access_token().await.expect("valid");
     let started = Instant::now();
-    let error = session.refresh_if_current(&token).await.expect_err("refused");
+    let error = session
+        .refresh_if_current(&token)
+        .await
+        .expect_err("refused");
     assert!(
         matches!(
             error,

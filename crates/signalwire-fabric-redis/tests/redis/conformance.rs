@@ -13,14 +13,18 @@ use crate::support::{RedisHarness, RedisServer, session_key};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_coordinator_keeps_every_rule_of_the_protocol() {
     let test = "conformance::the_redis_coordinator_keeps_every_rule_of_the_protocol";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     coordinator_conformance(&RedisHarness::new(server, None)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sealed_redis_coordinator_keeps_every_rule_of_the_protocol() {
     let test = "conformance::the_sealed_redis_coordinator_keeps_every_rule_of_the_protocol";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let key = SealingKey::generate().expect("random");
     coordinator_conformance(&RedisHarness::new(server, Some(key))).await;
 }
@@ -47,7 +51,9 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_laid_out_per_subscriber_under_the_prefix_in_one_hash_slot() {
     let test = "conformance::keys_are_laid_out_per_subscriber_under_the_prefix_in_one_hash_slot";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let harness = RedisHarness::new(server, None);
     let coordinator = harness.make();
     let key = SessionKey::new("tenant}7:{user}%42").expect("valid");
@@ -65,8 +71,7 @@ async fn keys_are_laid_out_per_subscriber_under_the_prefix_in_one_hash_slot() {
     };
     let prefix = harness.server.prefix.clone();
     let pattern = format!("{prefix}*");
-    let Value::Array(names) = harness.server.command(&[b"KEYS", pattern.as_bytes()]).await
-    else {
+    let Value::Array(names) = harness.server.command(&[b"KEYS", pattern.as_bytes()]).await else {
         panic!("KEYS answers an array");
     };
     let mut names: Vec<String> = names
@@ -100,7 +105,10 @@ async fn keys_are_laid_out_per_subscriber_under_the_prefix_in_one_hash_slot() {
     else {
         panic!("PTTL answers a number");
     };
-    assert!((1..=30_000).contains(&ttl), "the lease expires by itself: {ttl}");
+    assert!(
+        (1..=30_000).contains(&ttl),
+        "the lease expires by itself: {ttl}"
+    );
     coordinator.release(&key, &lease).await.expect("released");
     coordinator.remove(&key).await.expect("removed");
     assert!(coordinator.load(&key).await.expect("loads").is_none());
@@ -108,8 +116,11 @@ async fn keys_are_laid_out_per_subscriber_under_the_prefix_in_one_hash_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_json() {
-    let test = "conformance::sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_json";
-    let Some(server) = RedisServer::start(test) else { return };
+    let test =
+        "conformance::sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_json";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let sealed = RedisHarness::new(server, Some(SealingKey::generate().expect("random")));
     let pair = testing::pair("at-rest").to_stored();
     let key = session_key("sealed");
@@ -126,7 +137,12 @@ async fn sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_
             );
         }
     }
-    let loaded = sealed.make().load(&key).await.expect("opens").expect("stored");
+    let loaded = sealed
+        .make()
+        .load(&key)
+        .await
+        .expect("opens")
+        .expect("stored");
     assert_eq!(loaded.pair, pair);
 
     let plain = RedisHarness::new(sealed.server, None);
@@ -135,7 +151,10 @@ async fn sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_
     let raw = raw_pair(&plain, &key).await;
     let json: signalwire_fabric::StoredTokenPair =
         serde_json::from_slice(&raw).expect("the facade's StoredTokenPair JSON");
-    assert_eq!(json, pair, "without a sealing key, the pair is stored as it is");
+    assert_eq!(
+        json, pair,
+        "without a sealing key, the pair is stored as it is"
+    );
 }
 
 /// The calls the coordinator sends (top-level commands, not those its scripts run)
@@ -146,7 +165,9 @@ pub async fn round_trips(server: &RedisServer) -> u64 {
     };
     // What a coordinator sends itself; what its scripts run (HGET, SET, ...) is not a
     // round trip.
-    const SENT: [&str; 8] = ["evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping"];
+    const SENT: [&str; 8] = [
+        "evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping",
+    ];
     String::from_utf8_lossy(&info)
         .lines()
         .filter_map(|line| {
@@ -167,7 +188,9 @@ pub async fn round_trips(server: &RedisServer) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one() {
     let test = "conformance::a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let harness = RedisHarness::new(server, None);
     let winner = harness.make();
     let adopter = harness.make();
@@ -176,7 +199,10 @@ async fn a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one() {
     // Warm up: connections made, every script loaded, one rotation done (the first call
     // of a script the server does not know yet costs two more round trips: EVALSHA is
     // refused, SCRIPT LOAD, EVALSHA again).
-    winner.publish(&key, &testing::pair("g1").to_stored()).await.expect("published");
+    winner
+        .publish(&key, &testing::pair("g1").to_stored())
+        .await
+        .expect("published");
     for (seen, pair) in [(1, "g2"), (2, "g3")] {
         let lease = match winner.try_lease(&key, seen, ttl).await.expect("answers") {
             LeaseOutcome::Granted(lease) => lease,
@@ -206,7 +232,11 @@ async fn a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one() {
                 CommitOutcome::Committed { generation: 3 } => {}
                 other => panic!("{other:?}"),
             }
-            assert_eq!(round_trips(&harness.server).await, 1, "a commit is one script");
+            assert_eq!(
+                round_trips(&harness.server).await,
+                1,
+                "a commit is one script"
+            );
         }
     }
 
@@ -223,12 +253,20 @@ async fn a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one() {
         CommitOutcome::Committed { generation: 4 } => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(round_trips(&harness.server).await, 2, "the winner: try_lease + commit");
+    assert_eq!(
+        round_trips(&harness.server).await,
+        2,
+        "the winner: try_lease + commit"
+    );
 
     harness.server.command(&[b"CONFIG", b"RESETSTAT"]).await;
     match adopter.try_lease(&key, 2, ttl).await.expect("answers") {
         LeaseOutcome::Newer(newer) => assert_eq!(newer.generation, 4),
         other => panic!("{other:?}"),
     }
-    assert_eq!(round_trips(&harness.server).await, 1, "an adopter: try_lease");
+    assert_eq!(
+        round_trips(&harness.server).await,
+        1,
+        "an adopter: try_lease"
+    );
 }

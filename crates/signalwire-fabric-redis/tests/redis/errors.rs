@@ -37,7 +37,11 @@ async fn a_password_in_the_url_never_shows_when_redis_cannot_be_reached() {
         .load(&session_key("down"))
         .await
         .expect_err("nothing listens there");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
     assert!(error.is_retryable());
     let text = all_text(&error);
@@ -53,7 +57,13 @@ async fn a_password_in_the_url_never_shows_when_redis_cannot_be_reached() {
     ] {
         let error = RedisCoordinator::builder(bad).build().expect_err("refused");
         assert!(
-            matches!(error, Error::InvalidInput { field: "redis_url", .. }),
+            matches!(
+                error,
+                Error::InvalidInput {
+                    field: "redis_url",
+                    ..
+                }
+            ),
             "{error:?}"
         );
         assert!(!all_text(&error).contains(PASSWORD), "{error}");
@@ -63,11 +73,14 @@ async fn a_password_in_the_url_never_shows_when_redis_cannot_be_reached() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_refused_without_showing_either_password() {
     let test = "errors::a_wrong_password_is_refused_without_showing_either_password";
-    let Some(server) = RedisServer::start_with_password(test, PASSWORD) else { return };
+    let Some(server) = RedisServer::start_with_password(test, PASSWORD) else {
+        return;
+    };
     let wrong = "not-the-Right-Password-42";
-    let coordinator = RedisCoordinator::builder(format!("redis://:{wrong}@127.0.0.1:{}", server.port()))
-        .build()
-        .expect("valid settings");
+    let coordinator =
+        RedisCoordinator::builder(format!("redis://:{wrong}@127.0.0.1:{}", server.port()))
+            .build()
+            .expect("valid settings");
     let error = coordinator
         .load(&session_key("auth"))
         .await
@@ -76,16 +89,25 @@ async fn a_wrong_password_is_refused_without_showing_either_password() {
     let text = all_text(&error);
     assert!(!text.contains(wrong) && !text.contains(PASSWORD), "{text}");
 
-    let right = RedisCoordinator::builder(format!("redis://:{PASSWORD}@127.0.0.1:{}", server.port()))
-        .build()
-        .expect("valid settings");
-    assert!(right.load(&session_key("auth")).await.expect("answers").is_none());
+    let right =
+        RedisCoordinator::builder(format!("redis://:{PASSWORD}@127.0.0.1:{}", server.port()))
+            .build()
+            .expect("valid settings");
+    assert!(
+        right
+            .load(&session_key("auth"))
+            .await
+            .expect("answers")
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pair_sealed_with_another_key_or_for_another_subscriber_is_refused_unseen() {
     let test = "errors::a_pair_sealed_with_another_key_or_for_another_subscriber_is_refused_unseen";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let right = SealingKey::generate().expect("random");
     let wrong = SealingKey::generate().expect("random");
     let sealed = |key: &SealingKey| {
@@ -97,7 +119,10 @@ async fn a_pair_sealed_with_another_key_or_for_another_subscriber_is_refused_uns
     };
     let pair = testing::pair("sealed-secret").to_stored();
     let key = session_key("alice");
-    sealed(&right).publish(&key, &pair).await.expect("published");
+    sealed(&right)
+        .publish(&key, &pair)
+        .await
+        .expect("published");
     let secrets = [
         pair.access_token().expose_secret().to_owned(),
         pair.refresh_token().expose_secret().to_owned(),
@@ -133,7 +158,12 @@ async fn a_pair_sealed_with_another_key_or_for_another_subscriber_is_refused_uns
     assert!(shows_no_secret(&all_text(&error)));
     // Where it belongs, it opens.
     assert_eq!(
-        sealed(&right).load(&key).await.expect("opens").expect("stored").pair,
+        sealed(&right)
+            .load(&key)
+            .await
+            .expect("opens")
+            .expect("stored")
+            .pair,
         pair
     );
 
@@ -158,11 +188,19 @@ fn bad_settings_are_refused_naming_the_field() {
         "key_prefix"
     );
     assert_eq!(
-        field(RedisCoordinator::builder(url).connection_timeout(Duration::ZERO).build()),
+        field(
+            RedisCoordinator::builder(url)
+                .connection_timeout(Duration::ZERO)
+                .build()
+        ),
         "connection_timeout"
     );
     assert_eq!(
-        field(RedisCoordinator::builder(url).response_timeout(Duration::from_secs(3600)).build()),
+        field(
+            RedisCoordinator::builder(url)
+                .response_timeout(Duration::from_secs(3600))
+                .build()
+        ),
         "response_timeout"
     );
     assert_eq!(
@@ -173,7 +211,10 @@ fn bad_settings_are_refused_naming_the_field() {
         ),
         "sealing_key"
     );
-    assert_eq!(field(RedisCoordinator::builder("127.0.0.1:6379").build()), "redis_url");
+    assert_eq!(
+        field(RedisCoordinator::builder("127.0.0.1:6379").build()),
+        "redis_url"
+    );
     let built = RedisCoordinator::builder("rediss://localhost:6380")
         .key_prefix("prod:")
         .sealing_key(SealingKey::from_bytes([7; 32]))

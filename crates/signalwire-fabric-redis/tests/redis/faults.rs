@@ -48,7 +48,9 @@ async fn rotate(session: &SubscriberSession, refused: &AccessToken) -> AccessTok
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_after_its_lease() {
     let test = "faults::a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_after_its_lease";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, LEASE);
     publish_created(&setup, "killed-before@example.com").await;
@@ -84,8 +86,11 @@ async fn a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_af
 /// subscriber token and publishing it starts a new chain every instance can join.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly() {
-    let test = "faults::a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly";
-    let Some(server) = RedisServer::start(test) else { return };
+    let test =
+        "faults::a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, LEASE);
     publish_created(&setup, "killed-after@example.com").await;
@@ -99,7 +104,10 @@ async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_c
     holder.kill(); // SIGKILL between the answer and the commit
 
     let started = Instant::now();
-    let error = sibling.refresh_if_current(&old).await.expect_err("the chain is gone");
+    let error = sibling
+        .refresh_if_current(&old)
+        .await
+        .expect_err("the chain is gone");
     assert!(
         matches!(
             error,
@@ -116,8 +124,16 @@ async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_c
         "the sibling looked for the dead holder's pair for a lease: {:?}",
         started.elapsed()
     );
-    assert_eq!(fake.answered_count(Operation::Refresh, 201), 1, "the holder's");
-    assert_eq!(fake.answered_count(Operation::Refresh, 422), 1, "the sibling's");
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 201),
+        1,
+        "the holder's"
+    );
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 422),
+        1,
+        "the sibling's"
+    );
     assert_eq!(stored(&setup).await.generation, 1, "nothing was stored");
 
     // Recovery: a new subscriber token, published, joined and refreshed as usual.
@@ -148,7 +164,9 @@ async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts() {
     let test = "faults::a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::builder()
         .rotation(RotationPolicy::Reusable)
         .start()
@@ -169,7 +187,11 @@ async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts()
     assert_eq!(stored(&setup).await.generation, 2);
     signal(holder.pid(), "CONT");
     let round = holder.round(WITHIN).await;
-    assert_eq!(round.generation, 2, "the late commit added nothing: {}", round.line);
+    assert_eq!(
+        round.generation, 2,
+        "the late commit added nothing: {}",
+        round.line
+    );
     assert_eq!(
         round.fingerprint,
         fingerprint(&new),
@@ -178,7 +200,11 @@ async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts()
     let shared = stored(&setup).await;
     assert_eq!(shared.generation, 2);
     assert_eq!(shared.pair.access_token().expose_secret(), text(&new));
-    assert_eq!(fake.answered_count(Operation::Refresh, 201), 2, "both exchanged");
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 201),
+        2,
+        "both exchanged"
+    );
 }
 
 /// Lost: nothing. Redis restarts without its data between rotations. Each instance's
@@ -187,8 +213,11 @@ async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts()
 /// generations continue from what the sessions had seen, and everyone adopts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_growing() {
-    let test = "faults::redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_growing";
-    let Some(mut server) = RedisServer::start(test) else { return };
+    let test =
+        "faults::redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_growing";
+    let Some(mut server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, LEASE);
     publish_created(&setup, "restart@example.com").await;
@@ -214,7 +243,11 @@ async fn redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_
             served.insert(text(&turn.await.expect("no panic")));
         }
         assert_eq!(served.len(), 1, "one token for everyone");
-        assert_eq!(fake.refresh_count(), rotation as usize, "one refresh per rotation");
+        assert_eq!(
+            fake.refresh_count(),
+            rotation as usize,
+            "one refresh per rotation"
+        );
         assert_eq!(fake.answered_count(Operation::Refresh, 422), 0);
         for session in &sessions {
             assert_eq!(session.status().generation, 1 + rotation);
@@ -230,8 +263,11 @@ async fn redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_
 /// that holds the newest pair goes on, and its next commit continues the generations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair() {
-    let test = "faults::redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair";
-    let Some(server) = RedisServer::start(test) else { return };
+    let test =
+        "faults::redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, LEASE);
     publish_created(&setup, "stranded@example.com").await;
@@ -289,7 +325,9 @@ async fn due_session(setup: &Setup, fake: &FakeSpace, email: &str) -> (Setup, Su
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing_and_recovers() {
     let test = "faults::redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing_and_recovers";
-    let Some(mut server) = RedisServer::start(test) else { return };
+    let Some(mut server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, LEASE);
     publish_created(&setup, "valid@example.com").await;
@@ -303,12 +341,26 @@ async fn redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing
         assert_eq!(text(&served), text(&token));
     }
     let started = Instant::now();
-    let served = valid.refresh_if_current(&token).await.expect("the valid token");
-    assert_eq!(text(&served), text(&token), "the attempt failed; the token is served");
-    let error = due.access_token().await.expect_err("no valid token and no lease");
+    let served = valid
+        .refresh_if_current(&token)
+        .await
+        .expect("the valid token");
+    assert_eq!(
+        text(&served),
+        text(&token),
+        "the attempt failed; the token is served"
+    );
+    let error = due
+        .access_token()
+        .await
+        .expect_err("no valid token and no lease");
     assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
     assert!(error.is_retryable() && !error.may_have_reached_server());
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(fake.refresh_count(), 0, "never a refresh without the lease");
 
     server.start_again();
@@ -333,7 +385,11 @@ async fn redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing
         stored(&due_setup).await.pair.access_token().expose_secret(),
         text(&recovered)
     );
-    assert_eq!(due.status().generation, 2, "generations continue past the empty store");
+    assert_eq!(
+        due.status().generation,
+        2,
+        "generations continue past the empty store"
+    );
 }
 
 /// Lost: nothing. A Redis that accepts connections but does not answer (SIGSTOP) costs a
@@ -342,7 +398,9 @@ async fn redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_that_does_not_answer_fails_within_the_timeouts_and_sends_nothing() {
     let test = "faults::a_redis_that_does_not_answer_fails_within_the_timeouts_and_sends_nothing";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, LEASE);
     let (_, due) = due_session(&setup, &fake, "hung@example.com").await;
@@ -383,8 +441,11 @@ async fn a_redis_that_does_not_answer_fails_within_the_timeouts_and_sends_nothin
 /// and 30 s) and this cannot happen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_network_delay_longer_than_the_lease_costs_one_refusal_and_the_sibling_adopts() {
-    let test = "faults::a_network_delay_longer_than_the_lease_costs_one_refusal_and_the_sibling_adopts";
-    let Some(server) = RedisServer::start(test) else { return };
+    let test =
+        "faults::a_network_delay_longer_than_the_lease_costs_one_refusal_and_the_sibling_adopts";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, Duration::from_secs(2));
     publish_created(&setup, "slow@example.com").await;
@@ -407,7 +468,11 @@ async fn a_network_delay_longer_than_the_lease_costs_one_refusal_and_the_sibling
     let refreshed = slow.await.expect("no panic").expect("refreshed late");
     assert_eq!(text(&adopted), text(&refreshed));
     assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
-    assert_eq!(fake.answered_count(Operation::Refresh, 422), 1, "the sibling's one refusal");
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 422),
+        1,
+        "the sibling's one refusal"
+    );
     let shared = stored(&setup).await;
     assert_eq!(shared.generation, 2);
     assert_eq!(shared.pair.access_token().expose_secret(), text(&refreshed));

@@ -37,7 +37,9 @@ const ROTATIONS: u64 = 5;
 async fn eight_processes_of_a_hundred_tasks_refresh_once_per_rotation_and_never_send_a_spent_token()
 {
     let test = "multi_process::eight_processes_of_a_hundred_tasks_refresh_once_per_rotation_and_never_send_a_spent_token";
-    let Some(server) = RedisServer::start(test) else { return };
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
     let fake = FakeSpace::start().await;
     let setup = setup(&fake, &server, Duration::from_secs(10));
     publish_created(&setup, "shared@example.com").await;
@@ -78,5 +80,8 @@ async fn eight_processes_of_a_hundred_tasks_refresh_once_per_rotation_and_never_
             "no spent token was ever sent"
         );
     }
-    assert_eq!(fake.answered_count(Operation::Refresh, 201), ROTATIONS as usize);
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 201),
+        ROTATIONS as usize
+    );
 }

@@ -20,8 +20,8 @@ fn certificates(dir: &std::path::Path) -> TlsFiles {
     authority
         .distinguished_name
         .push(DnType::CommonName, "signalwire-fabric-redis test authority");
-    let authority =
-        CertifiedIssuer::self_signed(authority, KeyPair::generate().expect("a key")).expect("signed");
+    let authority = CertifiedIssuer::self_signed(authority, KeyPair::generate().expect("a key"))
+        .expect("signed");
     let key = KeyPair::generate().expect("a key");
     let server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
         .expect("params")
@@ -41,7 +41,9 @@ fn certificates(dir: &std::path::Path) -> TlsFiles {
 async fn over_rediss_the_coordinator_keeps_every_rule_and_sessions_share_a_subscriber() {
     let test = "tls::over_rediss_the_coordinator_keeps_every_rule_and_sessions_share_a_subscriber";
     let dir = tempfile::tempdir().expect("a directory");
-    let Some(server) = RedisServer::start_tls(test, certificates(dir.path())) else { return };
+    let Some(server) = RedisServer::start_tls(test, certificates(dir.path())) else {
+        return;
+    };
     assert!(server.url().starts_with("rediss://"));
     let harness = RedisHarness::new(server, None);
     coordinator_conformance(&harness).await;
@@ -69,7 +71,9 @@ async fn over_rediss_the_coordinator_keeps_every_rule_and_sessions_share_a_subsc
 async fn over_rediss_a_certificate_the_client_does_not_trust_is_refused() {
     let test = "tls::over_rediss_a_certificate_the_client_does_not_trust_is_refused";
     let dir = tempfile::tempdir().expect("a directory");
-    let Some(server) = RedisServer::start_tls(test, certificates(dir.path())) else { return };
+    let Some(server) = RedisServer::start_tls(test, certificates(dir.path())) else {
+        return;
+    };
     // The operating system's roots do not include the test's authority.
     let untrusting = RedisCoordinator::builder(server.url())
         .build()
@@ -79,7 +83,11 @@ async fn over_rediss_a_certificate_the_client_does_not_trust_is_refused() {
         .await
         .expect_err("the certificate is not trusted");
     assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
-    assert!(all_text(&error).contains("localhost"), "{}", all_text(&error));
+    assert!(
+        all_text(&error).contains("localhost"),
+        "{}",
+        all_text(&error)
+    );
     // Plain text to the TLS port gets nowhere either.
     let plain = RedisCoordinator::builder(format!("redis://127.0.0.1:{}", server.port()))
         .response_timeout(Duration::from_millis(300))

@@ -155,7 +155,9 @@ impl<C: Coordinator + Clone> Coordinator for Flaky<C> {
         let failing = self.failing_commits.load(Ordering::SeqCst);
         if failing > 0 {
             self.failing_commits.store(failing - 1, Ordering::SeqCst);
-            return Err(Error::coordinator("the test's coordinator refuses a commit"));
+            return Err(Error::coordinator(
+                "the test's coordinator refuses a commit",
+            ));
         }
         self.inner.commit(key, lease, seen, pair).await
     }

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signalwire_fabric::{
-    Client, Error, RefreshToken, Refresher, RetryPolicy, SessionKey, SubscriberSession,
-    TokenPair,
+    Client, Error, RefreshToken, Refresher, RetryPolicy, SessionKey, SubscriberSession, TokenPair,
 };
 use signalwire_fabric_redis::RedisCoordinator;
 use tokio::sync::mpsc;
@@ -209,9 +208,12 @@ pub async fn run_child() {
                 }
             }
         }
-        let current = fingerprint(&session.access_token().await.unwrap_or_else(|_| {
-            session.pair().access_token().clone()
-        }));
+        let current = fingerprint(
+            &session
+                .access_token()
+                .await
+                .unwrap_or_else(|_| session.pair().access_token().clone()),
+        );
         say(&format!(
             "round generation={} distinct={} served={} failed={failed} fingerprint={current} error={last_error:?}",
             session.status().generation,
@@ -269,10 +271,10 @@ impl Instance {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 // The harness may have written "test ... " on the same line first.
-                if let Some((_, said)) = line.split_once("@@ ") {
-                    if sender.send(said.to_owned()).is_err() {
-                        return;
-                    }
+                if let Some((_, said)) = line.split_once("@@ ")
+                    && sender.send(said.to_owned()).is_err()
+                {
+                    return;
                 }
             }
         });
@@ -299,14 +301,19 @@ impl Instance {
         };
         match tokio::time::timeout(within, waiting).await {
             Ok(line) => line,
-            Err(_) => panic!("child {} did not say {word:?} within {within:?}", self.child.id()),
+            Err(_) => panic!(
+                "child {} did not say {word:?} within {within:?}",
+                self.child.id()
+            ),
         }
     }
 
     /// Tells the child to run a round.
     pub fn go(&mut self) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "go").and_then(|()| stdin.flush()).expect("the child reads");
+        writeln!(stdin, "go")
+            .and_then(|()| stdin.flush())
+            .expect("the child reads");
     }
 
     /// Waits for the child's next round report.
