@@ -105,7 +105,18 @@ impl RedisServer {
             extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
             prefix: format!("test-{:016x}:", random_u64()),
         };
-        match server.spawn() {
+        // Another process may take the free port before the server binds it: try others.
+        let mut started = server.spawn();
+        for _ in 0..5 {
+            match &started {
+                Err(why) if why.contains("in use") => {
+                    server.port = free_port();
+                    started = server.spawn();
+                }
+                _ => break,
+            }
+        }
+        match started {
             Ok(()) => Some(server),
             Err(why) if server.tls.is_some() => {
                 skip(test, &format!("redis-server cannot serve TLS here: {why}"));
@@ -123,10 +134,12 @@ impl RedisServer {
             .args(["--daemonize", "no", "--protected-mode", "yes"])
             .arg("--dir")
             .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(self.dir.path().join("redis.log"))
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::null());
         match &self.tls {
             None => {
                 command.args(["--port", &port]);
@@ -153,11 +166,13 @@ impl RedisServer {
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                let mut said = String::new();
-                if let Some(mut stderr) = child.stderr.take() {
-                    let _ = stderr.read_to_string(&mut said);
-                }
-                return Err(format!("it exited ({status}): {}", said.trim()));
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                let last: Vec<&str> = log.lines().rev().take(3).collect();
+                return Err(format!(
+                    "it exited ({status}): {}",
+                    last.into_iter().rev().collect::<Vec<_>>().join(" / ")
+                ));
             }
             if self.answers() {
                 self.child = Some(child);
