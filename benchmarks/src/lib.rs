@@ -56,23 +56,9 @@ pub const REJECTED_JSON: &str = r#"{"errors":[{"type":"validation_error","code":
 /// Errors of the hand-written clients, which need no more than a message.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A token shaped like SignalWire's: five base64url segments (JWE compact form with an
-/// empty key segment), a readable protected header
-/// `{"alg":"dir","enc":"A256GCM","typ":<typ>}`, about 700 characters in all. `seed`
-/// makes it unique.
-pub fn jwe(typ: &str, seed: &str) -> String {
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let sized =
-        |prefix: &str, len: usize| -> Vec<u8> { prefix.bytes().cycle().take(len).collect() };
-    let header = format!(r#"{{"alg":"dir","enc":"A256GCM","typ":"{typ}"}}"#);
-    format!(
-        "{}..{}.{}.{}",
-        b64(header.as_bytes()),
-        b64(&sized(&format!("iv-{seed}-"), 12)),
-        b64(&sized(&format!("ciphertext-of-{seed}-"), 450)),
-        b64(&sized(&format!("tag-{seed}-"), 16)),
-    )
-}
+/// A token shaped like SignalWire's, about 700 characters; see
+/// [`signalwire_fabric::testing::jwe`].
+pub use signalwire_fabric::testing::jwe;
 
 /// An access token (`typ` "SAT") for [`jwe`]'s `seed`.
 pub fn access_text(seed: &str) -> String {

@@ -28,11 +28,7 @@ pub const ADDRESS_ID: &str = "f371a4d1-68fc-4be1-92ba-1728b766cf1c";
 /// a subscriber (a Bearer token): a JWE-shaped text whose header says `typ` "SAT", made
 /// for the suite so a leak of it is told apart from a leak of a served token.
 pub fn access_token() -> String {
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(r#"{"alg":"dir","enc":"A256GCM","typ":"SAT"}"#);
-    format!(
-        "{header}..Y29udHJhY3Qtc3VpdGUtaXY.Y29udHJhY3Qtc3VpdGUtYmVhcmVyLWFjY2Vzcy10b2tlbi1jaXBoZXJ0ZXh0.Y29udHJhY3QtdGFn"
-    )
+    signalwire_fabric::testing::jwe("SAT", "contract-suite-bearer")
 }
 
 /// The value the suite puts in the path parameter `name`.

@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
 mod codegen;
 mod contract_coverage;
 mod msrv;
+#[cfg(test)]
+mod security_refs;
 
 #[derive(Debug, Parser)]
 #[command(about = "Maintainer jobs for the signalwire-fabric workspace")]

@@ -238,7 +238,8 @@ pub(crate) fn check_proxy(input: &str, base_url: &str) -> Result<reqwest::Url, E
 ///
 /// Not a secret, but it must be non-empty and free of `:` (which would split Basic
 /// credentials) and control characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct ProjectId(String);
 
 impl ProjectId {

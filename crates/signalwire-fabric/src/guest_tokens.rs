@@ -157,10 +157,10 @@ impl InviteTokens<'_> {
     pub async fn create(
         &self,
         access_token: &AccessToken,
-        address_id: &str,
+        address_id: impl AsRef<str>,
         expires_at: Option<SystemTime>,
     ) -> Result<InviteToken, Error> {
-        let address_id = input::uuid("address_id", address_id)?;
+        let address_id = input::uuid("address_id", address_id.as_ref())?;
         let expires_at = expires_at
             .map(|at| input::future_unix("expires_at", at).map(|(unix, _)| unix))
             .transpose()?;

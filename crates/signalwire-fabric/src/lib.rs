@@ -44,6 +44,7 @@ mod error;
 #[cfg(feature = "test-util")]
 pub mod fuzzing;
 mod guest_tokens;
+mod ids;
 mod input;
 mod paging;
 mod response;
@@ -63,6 +64,7 @@ pub use error::{Delivery, Error, ErrorCode, FieldError, SessionEnd};
 pub use guest_tokens::{
     CreateGuestToken, EmbedTokens, GuestTokens, InviteTokens, MAX_GUEST_ADDRESSES,
 };
+pub use ids::{AddressId, SubscriberId, SubscriberResourceId};
 pub use session::{
     AutoRefresh, CommitOutcome, Coordinator, DEFAULT_JITTER, DEFAULT_LEASE, DEFAULT_REFRESH_AHEAD,
     FILE_STORE_LEFTOVER_AGE, FileStore, InProcessCoordinator, Lease, LeaseOutcome, MemoryStore,
@@ -70,7 +72,7 @@ pub use session::{
     SubscriberSession, TokenStore,
 };
 pub use subscriber_tokens::{
-    CreateSubscriberToken, CreatedSubscriberToken, Region, Scope, SubscriberId, SubscriberTokens,
+    CreateSubscriberToken, CreatedSubscriberToken, Region, Scope, SubscriberTokens,
     UNBOUND_SCOPED_LIFETIME,
 };
 pub use subscribers::{

@@ -10,7 +10,7 @@ use crate::client::Auth;
 use crate::input;
 use crate::response::issued_tokens;
 use crate::tokens::{ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME};
-use crate::{Client, Error, RefreshToken, TokenPair};
+use crate::{Client, Error, RefreshToken, SubscriberId, TokenPair};
 
 /// How long an access token lives when `scope` is set without a `fingerprint`.
 pub const UNBOUND_SCOPED_LIFETIME: Duration = Duration::from_secs(60);
@@ -101,7 +101,7 @@ impl<'a> SubscriberTokens<'a> {
                         issued_tokens(status, answer.expected, body.token, body.refresh_token)?;
                     tracing::debug!(status, "create answered");
                     Ok(CreatedSubscriberToken {
-                        subscriber_id: SubscriberId::new(body.subscriber_id.to_string()),
+                        subscriber_id: SubscriberId::from_server(body.subscriber_id.to_string()),
                         pair: TokenPair::new(
                             access,
                             refresh,
@@ -119,27 +119,6 @@ impl Client {
     /// Creating and refreshing subscriber tokens.
     pub fn subscriber_tokens(&self) -> SubscriberTokens<'_> {
         SubscriberTokens::new(self)
-    }
-}
-
-/// The id SignalWire gave a subscriber (a UUID).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SubscriberId(String);
-
-impl SubscriberId {
-    pub(crate) fn new(id: String) -> Self {
-        Self(id)
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SubscriberId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -10,7 +10,7 @@ use signalwire_fabric_api::types;
 use crate::client::Auth;
 use crate::input;
 use crate::paging::{self, Page};
-use crate::{Client, Error, SubscriberId};
+use crate::{AddressId, Client, Error, ProjectId, SubscriberId, SubscriberResourceId};
 
 const SUBSCRIBERS_PATH: &str = "/api/fabric/resources/subscribers";
 const PASSWORD_LENGTHS: std::ops::RangeInclusive<usize> = 8..=72;
@@ -20,11 +20,11 @@ const PASSWORD_LENGTHS: std::ops::RangeInclusive<usize> = 8..=72;
 #[non_exhaustive]
 pub struct Subscriber {
     /// The resource id, used by [`Subscribers::get`] and friends.
-    pub id: String,
+    pub id: SubscriberResourceId,
     /// The subscriber's id, the one token responses name.
     pub subscriber_id: Option<SubscriberId>,
     /// The project the subscriber belongs to.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     /// The subscriber's email address.
     pub email: Option<String>,
     /// The name shown for the subscriber.
@@ -51,9 +51,13 @@ impl From<types::SubscriberResponse> for Subscriber {
     fn from(wire: types::SubscriberResponse) -> Self {
         let details = wire.subscriber.unwrap_or_default();
         Self {
-            id: wire.id,
-            subscriber_id: details.id.map(|id| SubscriberId::new(id.to_string())),
-            project_id: wire.project_id.map(|id| id.to_string()),
+            id: SubscriberResourceId::from_server(wire.id),
+            subscriber_id: details
+                .id
+                .map(|id| SubscriberId::from_server(id.to_string())),
+            project_id: wire
+                .project_id
+                .and_then(|id| ProjectId::parse(&id.to_string()).ok()),
             email: details.email,
             display_name: wire.display_name.or(details.display_name),
             first_name: details.first_name,
@@ -73,7 +77,7 @@ impl From<types::SubscriberResponse> for Subscriber {
 #[non_exhaustive]
 pub struct SubscriberAddress {
     /// The address id (a UUID); what invites name.
-    pub id: String,
+    pub id: AddressId,
     /// The address name.
     pub name: Option<String>,
     /// The name shown for it.
@@ -106,7 +110,7 @@ impl From<types::SubscriberAddress> for SubscriberAddress {
     fn from(wire: types::SubscriberAddress) -> Self {
         let channels = wire.channels.unwrap_or_default();
         Self {
-            id: wire.id.to_string(),
+            id: AddressId::from_server(wire.id.to_string()),
             name: wire.name,
             display_name: wire.display_name,
             cover_url: wire.cover_url,
@@ -285,9 +289,9 @@ impl<'a> Subscribers<'a> {
         )
     }
 
-    /// One subscriber, by resource id.
-    pub async fn get(&self, id: &str) -> Result<Subscriber, Error> {
-        let id = input::uuid("id", id)?;
+    /// One subscriber, by resource id (a [`SubscriberResourceId`], or its text).
+    pub async fn get(&self, id: impl AsRef<str>) -> Result<Subscriber, Error> {
+        let id = input::uuid("id", id.as_ref())?;
         self.client
             .call(Auth::Project, "a subscriber")
             .send(
@@ -312,8 +316,12 @@ impl<'a> Subscribers<'a> {
     }
 
     /// Replaces a subscriber's details.
-    pub async fn update(&self, id: &str, fields: SubscriberFields) -> Result<Subscriber, Error> {
-        let id = input::uuid("id", id)?;
+    pub async fn update(
+        &self,
+        id: impl AsRef<str>,
+        fields: SubscriberFields,
+    ) -> Result<Subscriber, Error> {
+        let id = input::uuid("id", id.as_ref())?;
         let body = fields.into_wire()?;
         let password = Self::password_of(&body);
         self.client
@@ -327,8 +335,8 @@ impl<'a> Subscribers<'a> {
     }
 
     /// Deletes a subscriber.
-    pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        let id = input::uuid("id", id)?;
+    pub async fn delete(&self, id: impl AsRef<str>) -> Result<(), Error> {
+        let id = input::uuid("id", id.as_ref())?;
         self.client
             .call(Auth::Project, "no body")
             .send(
@@ -341,10 +349,10 @@ impl<'a> Subscribers<'a> {
     /// A subscriber's addresses, page after page (see [`Subscribers::list`]).
     pub fn addresses(
         &self,
-        id: &str,
+        id: impl AsRef<str>,
     ) -> impl Stream<Item = Result<SubscriberAddress, Error>> + Send + 'a {
         let client = self.client;
-        let parsed = input::uuid("id", id);
+        let parsed = input::uuid("id", id.as_ref());
         let first_url = parsed
             .as_ref()
             .map_err(Clone::clone)

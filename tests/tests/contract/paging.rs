@@ -95,7 +95,7 @@ impl Listing {
                     subscribers
                         .list()
                         .take(MAX_ITEMS)
-                        .map(|item| item.map(|subscriber| subscriber.id))
+                        .map(|item| item.map(|subscriber| subscriber.id.into()))
                         .collect::<Yielded>()
                         .await
                 }
@@ -103,7 +103,7 @@ impl Listing {
                     subscribers
                         .addresses(id)
                         .take(MAX_ITEMS)
-                        .map(|item| item.map(|address| address.id))
+                        .map(|item| item.map(|address| address.id.into()))
                         .collect::<Yielded>()
                         .await
                 }

@@ -262,7 +262,7 @@ fn unix_nanos(at: SystemTime) -> String {
 fn subscriber_facts(subscriber: &Subscriber) -> Facts {
     let time = |at: Option<SystemTime>| at.map(unix_nanos);
     Facts::from([
-        ("id", Some(subscriber.id.clone())),
+        ("id", Some(subscriber.id.to_string())),
         (
             "subscriber.id",
             subscriber
@@ -270,7 +270,10 @@ fn subscriber_facts(subscriber: &Subscriber) -> Facts {
                 .as_ref()
                 .map(|id| id.as_str().to_owned()),
         ),
-        ("project_id", subscriber.project_id.clone()),
+        (
+            "project_id",
+            subscriber.project_id.as_ref().map(ToString::to_string),
+        ),
         ("email", subscriber.email.clone()),
         ("display_name", subscriber.display_name.clone()),
         ("first_name", subscriber.first_name.clone()),
@@ -373,7 +376,7 @@ const ADDRESS_FACTS: &[&str] = &[
 
 fn address_facts(address: &SubscriberAddress) -> Facts {
     Facts::from([
-        ("id", Some(address.id.clone())),
+        ("id", Some(address.id.to_string())),
         ("name", address.name.clone()),
         ("display_name", address.display_name.clone()),
         ("cover_url", address.cover_url.clone()),

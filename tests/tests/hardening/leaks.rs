@@ -1,37 +1,13 @@
 //! No secret ever leaks: a whole lifecycle with every log line captured at TRACE level and
 //! every value formatted, searched for every secret involved.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use signalwire_fabric::{CreateSubscriberToken, Error, RetryPolicy, TokenPair};
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 use tokio::time::Instant;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn due_now(pair: &TokenPair) -> TokenPair {
-    TokenPair::new(
-        pair.access_token().clone(),
-        pair.refresh_token().clone(),
-        Instant::now(),
-        pair.refresh_expires_at(),
-    )
-}
+use signalwire_fabric::testing::{CapturedLogs as Captured, due_now};
 
 #[tokio::test]
 async fn a_whole_lifecycle_logs_and_formats_no_secret() {
@@ -142,7 +118,7 @@ async fn a_whole_lifecycle_logs_and_formats_no_secret() {
     for error in &errors {
         shown.push(format!("{error} {error:?}"));
     }
-    let log = String::from_utf8_lossy(&captured.0.lock().expect("not poisoned")).into_owned();
+    let log = captured.text();
     assert!(
         log.contains("subscriber token refresh failed; will retry"),
         "the log was captured: {log}"
@@ -368,7 +344,7 @@ async fn a_session_failing_on_echoed_secrets_logs_none_of_them() {
         "the 503 and the 422 were both answered"
     );
     shown.push(format!("{:?}", session.status()));
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("not poisoned")).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("refresh"),
         "the session logged its attempts: {logs}"

@@ -8,9 +8,9 @@ use tokio::net::TcpListener;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// A refresh token shaped like a real one (header `{"typ":"Refresh"}`).
+/// A refresh token shaped like a real one.
 fn refresh_token() -> RefreshToken {
-    RefreshToken::parse("eyJ0eXAiOiJSZWZyZXNoIn0..aXY.Y2lwaGVydGV4dA.dGFn").expect("valid")
+    signalwire_fabric::testing::refresh_token("hardening")
 }
 
 fn client(base_url: &str, timeout: Duration) -> Client {
@@ -116,6 +116,8 @@ async fn a_server_that_accepts_and_never_answers_times_out() {
         Duration::from_secs(5),
         "gave up exactly at the timeout"
     );
+    assert!(error.may_have_reached_server() && error.is_retryable());
+    assert!(error.to_string().contains("timed out"), "{error}");
 }
 
 #[tokio::test(start_paused = true)]

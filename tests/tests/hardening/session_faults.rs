@@ -31,15 +31,7 @@ impl TokenStore for SwitchableStore {
     }
 }
 
-/// A pair due for refresh now: the created pair with its access token marked expired.
-fn due_now(pair: &TokenPair) -> TokenPair {
-    TokenPair::new(
-        pair.access_token().clone(),
-        pair.refresh_token().clone(),
-        Instant::now(),
-        pair.refresh_expires_at(),
-    )
-}
+use signalwire_fabric::testing::due_now;
 
 #[tokio::test]
 async fn a_restart_between_a_refresh_and_its_save_ends_in_a_typed_error_and_a_new_token_recovers() {

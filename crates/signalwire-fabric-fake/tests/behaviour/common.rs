@@ -191,16 +191,7 @@ pub async fn create(fake: &FakeSpace, reference: &str) -> Answer {
 
 /// A JWE-shaped token the fake never issued, whose header names `typ`.
 pub fn foreign_token(typ: &str) -> String {
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let header =
-        format!(r#"{{"alg":"dir","enc":"A256GCM","typ":"{typ}","ch":"relay.signalwire.com"}}"#);
-    format!(
-        "{}..{}.{}.{}",
-        b64(header.as_bytes()),
-        b64(b"twelve bytes"),
-        b64(&[7u8; 300]),
-        b64(b"sixteen byte tag"),
-    )
+    signalwire_fabric::testing::jwe(typ, "never-issued-by-the-fake")
 }
 
 /// The current unix time on the fake's clock.

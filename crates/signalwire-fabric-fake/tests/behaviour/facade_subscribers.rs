@@ -32,7 +32,7 @@ async fn create_get_update_and_delete_through_the_facade() {
         .await
         .expect("created");
     let stored = fake.subscriber("alice@example.com").expect("in the store");
-    assert_eq!(created.id, stored.resource_id.to_string());
+    assert_eq!(created.id.as_str(), stored.resource_id.to_string());
     assert_eq!(
         created
             .subscriber_id
@@ -40,7 +40,10 @@ async fn create_get_update_and_delete_through_the_facade() {
             .map(|id| id.as_str().to_owned()),
         Some(stored.subscriber_id.to_string())
     );
-    assert_eq!(created.project_id.as_deref(), Some(fake.project_id()));
+    assert_eq!(
+        created.project_id.as_ref().map(|id| id.as_str()),
+        Some(fake.project_id())
+    );
     assert_eq!(created.email.as_deref(), Some("alice@example.com"));
     assert_eq!(created.display_name.as_deref(), Some("Alice Lind"));
     assert_eq!(created.timezone.as_deref(), Some("Europe/Stockholm"));
@@ -118,7 +121,7 @@ async fn the_facade_lists_five_subscribers_through_three_pages_of_two() {
         .try_collect()
         .await
         .expect("every page");
-    let ids: Vec<String> = listed.into_iter().map(|subscriber| subscriber.id).collect();
+    let ids: Vec<_> = listed.into_iter().map(|subscriber| subscriber.id).collect();
     assert_eq!(ids, expected, "all five, in creation order");
 
     let pages: Vec<Option<String>> = fake
@@ -182,7 +185,10 @@ async fn the_facade_lists_a_subscribers_addresses_page_by_page() {
         .try_collect()
         .await
         .expect("every page");
-    let ids: Vec<String> = addresses.iter().map(|address| address.id.clone()).collect();
+    let ids: Vec<String> = addresses
+        .iter()
+        .map(|address| address.id.to_string())
+        .collect();
     let expected: Vec<String> = expected.iter().map(ToString::to_string).collect();
     assert_eq!(ids, expected);
     let first = &addresses[0];

@@ -1,43 +1,7 @@
 //! Sessions for one subscriber that agree on who refreshes: the [`Coordinator`] seam and
 //! its in-process implementation.
 //!
-//! Refresh tokens are single-use. When several sessions hold the same subscriber's pair
-//! (several tasks' sessions in one process, or one session in each of several app
-//! instances), they must agree that exactly one of them exchanges the refresh token, and
-//! every other one must adopt the pair it got. A coordinator is where they meet. It holds,
-//! per subscriber ([`SessionKey`]):
-//!
-//! - the **shared pair**, with a **generation** number that only grows: every stored pair
-//!   has a higher generation than the one it replaced;
-//! - a **lease**: held by at most one session at a time, for a bounded time, granted only
-//!   to a session that has seen the newest generation;
-//! - an **in-flight mark**: who was granted the last lease and has neither stored nor
-//!   released since. It outlives the lease, so the next holder learns that a predecessor
-//!   may still store a pair it got after its lease ran out.
-//!
-//! # The protocol
-//!
-//! A session whose pair is due calls [`Coordinator::try_lease`] with the generation it
-//! holds. Either the store holds a newer generation (the session adopts it, no request is
-//! sent), or another session holds the lease (it waits and asks again), or it gets the
-//! lease. The holder exchanges its refresh token, then calls [`Coordinator::commit`]: the
-//! new pair is stored as a new generation **only if the store still holds the generation
-//! the lease was granted on** (the fence). The check and the write are one step in the
-//! coordinator, never a read followed by a write, so a holder whose lease ran out (stalled,
-//! paused, partitioned) cannot overwrite a newer pair: it is told
-//! [`CommitOutcome::Superseded`] and adopts the newer pair instead. A holder whose refresh
-//! failed calls [`Coordinator::release`].
-//!
-//! The fence is the generation, not the lease: a holder whose lease ran out but whose
-//! exchange succeeded still stores its pair when nobody stored one meanwhile, because its
-//! pair is then the only live one.
-//!
-//! # Implementing one
-//!
-//! [`InProcessCoordinator`] keeps all of this in memory, for sessions in one process.
-//! `signalwire-fabric-redis` keeps it in Redis, for sessions in many. Another store can
-//! implement the trait; the behaviour it must have is checked by
-//! `signalwire_fabric::testing::coordinator_conformance` (feature `test-util`).
+//! See [`Coordinator`] for the protocol.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -217,8 +181,45 @@ pub enum CommitOutcome {
     Superseded(SharedPair),
 }
 
-/// Where sessions for the same subscriber agree who refreshes; see the
-/// [module docs](self) for the protocol every implementation follows.
+/// Where sessions for the same subscriber agree who refreshes.
+///
+/// Refresh tokens are single-use. When several sessions hold the same subscriber's pair
+/// (several tasks' sessions in one process, or one session in each of several app
+/// instances), they must agree that exactly one of them exchanges the refresh token, and
+/// every other one must adopt the pair it got. A coordinator is where they meet. It holds,
+/// per subscriber ([`SessionKey`]):
+///
+/// - the **shared pair**, with a **generation** number that only grows: every stored pair
+///   has a higher generation than the one it replaced;
+/// - a **lease**: held by at most one session at a time, for a bounded time, granted only
+///   to a session that has seen the newest generation;
+/// - an **in-flight mark**: who was granted the last lease and has neither stored nor
+///   released since. It outlives the lease, so the next holder learns that a predecessor
+///   may still store a pair it got after its lease ran out.
+///
+/// # The protocol
+///
+/// A session whose pair is due calls [`Coordinator::try_lease`] with the generation it
+/// holds. Either the store holds a newer generation (the session adopts it, no request is
+/// sent), or another session holds the lease (it waits and asks again), or it gets the
+/// lease. The holder exchanges its refresh token, then calls [`Coordinator::commit`]: the
+/// new pair is stored as a new generation **only if the store still holds the generation
+/// the lease was granted on** (the fence). The check and the write are one step in the
+/// coordinator, never a read followed by a write, so a holder whose lease ran out (stalled,
+/// paused, partitioned) cannot overwrite a newer pair: it is told
+/// [`CommitOutcome::Superseded`] and adopts the newer pair instead. A holder whose refresh
+/// failed calls [`Coordinator::release`].
+///
+/// The fence is the generation, not the lease: a holder whose lease ran out but whose
+/// exchange succeeded still stores its pair when nobody stored one meanwhile, because its
+/// pair is then the only live one.
+///
+/// # Implementing one
+///
+/// [`InProcessCoordinator`] keeps all of this in memory, for sessions in one process.
+/// `signalwire-fabric-redis` keeps it in Redis, for sessions in many. Another store can
+/// implement the trait; the behaviour it must have is checked by
+/// `signalwire_fabric::testing::coordinator_conformance` (feature `test-util`).
 ///
 /// Failures are [`Error::Coordinator`] (retryable): a session that cannot reach its
 /// coordinator keeps serving a still-valid token and never refreshes without the lease.
@@ -258,6 +259,42 @@ pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
     /// Stores a pair that starts a new chain (a freshly created subscriber token) as the
     /// next generation, whatever the store holds. Returns the generation.
     async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error>;
+}
+
+/// A shared coordinator is a coordinator, so one `Arc<dyn Coordinator>` can serve many
+/// sessions.
+#[async_trait::async_trait]
+impl<C: Coordinator + ?Sized> Coordinator for Arc<C> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<SharedPair>, Error> {
+        (**self).load(key).await
+    }
+
+    async fn try_lease(
+        &self,
+        key: &SessionKey,
+        seen: u64,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, Error> {
+        (**self).try_lease(key, seen, ttl).await
+    }
+
+    async fn commit(
+        &self,
+        key: &SessionKey,
+        lease: &Lease,
+        seen: u64,
+        pair: &StoredTokenPair,
+    ) -> Result<CommitOutcome, Error> {
+        (**self).commit(key, lease, seen, pair).await
+    }
+
+    async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<(), Error> {
+        (**self).release(key, lease).await
+    }
+
+    async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
+        (**self).publish(key, pair).await
+    }
 }
 
 /// A [`Coordinator`] in this process's memory: sessions that share one (clones share it)

@@ -181,6 +181,27 @@ impl RetryPolicy {
 /// - If a [`Refresher`] or [`TokenStore`] panics, the callers waiting on it get
 ///   [`Error::RefreshInterrupted`] and the next call starts over: nothing stays wedged.
 ///
+/// # Sharing one subscriber
+///
+/// Sessions given the same [`Coordinator`] and [`SessionKey`]
+/// ([`SessionBuilder::coordinator`], [`SubscriberSession::join`]) share the subscriber's
+/// pair, in one process ([`InProcessCoordinator`]) or many (`signalwire-fabric-redis`):
+///
+/// - at most one refresh request per rotation among all of them; the others adopt the
+///   stored pair without sending anything;
+/// - the stored pair only moves forward: a session whose lease ran out cannot overwrite a
+///   newer pair, it adopts it instead;
+/// - a session whose refresh is refused as spent or unknown first looks for a newer pair a
+///   sibling stored, and goes on with it instead of ending;
+/// - the cached [`SubscriberSession::access_token`] never touches the coordinator; it is
+///   asked only when a refresh is due;
+/// - when the coordinator cannot be reached, a still-valid token is served, no refresh is
+///   made without the lease, and callers whose token has expired get a retryable
+///   [`Error::Coordinator`] at once;
+/// - [`SubscriberSession::refresh_if_current`] is how an app says "this token was
+///   refused": however many tasks or instances say it about the same token, it is
+///   refreshed once.
+///
 /// # When an answer is lost
 ///
 /// A refresh that timed out, or whose success body could not be read, may have reached
@@ -578,7 +599,7 @@ impl SubscriberSession {
     ///
     /// Needs a session built from a [`Client`]; one built on a custom [`Refresher`] has no
     /// client to send with (use [`Client::invite_tokens`] instead).
-    pub async fn invite_token(&self, address_id: &str) -> Result<InviteToken, Error> {
+    pub async fn invite_token(&self, address_id: impl AsRef<str>) -> Result<InviteToken, Error> {
         let client = self.shared.refresher.client().ok_or_else(|| {
             Error::invalid(
                 "session",

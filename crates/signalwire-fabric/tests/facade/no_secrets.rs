@@ -2,29 +2,16 @@
 //! secret.
 
 use crate::common::{API_TOKEN, access, refresh};
-use serde_json::json;
 use signalwire_fabric::{
     AccessToken, ApiToken, Client, CreateSubscriberToken, Delivery, Error, RefreshToken, Space,
     TokenPair,
 };
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// The error the facade makes of `response` to a refresh of `token`.
-async fn error_from(response: ResponseTemplate, token: &RefreshToken) -> Error {
-    let server = MockServer::start().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    crate::common::client_for(&server)
-        .subscriber_tokens()
-        .refresh(token)
-        .await
-        .expect_err("a failure response")
-}
 
 const PASSWORD: &str = "subscriber-password-value";
 
+/// Every public type that holds a secret, and the errors made without a server. What a
+/// server can put into an error is checked in
+/// `tests/tests/hardening/leaks.rs::a_server_echoing_each_secret_into_every_error_field_shows_none_of_them`.
 #[tokio::test]
 async fn nothing_formatted_contains_a_secret() {
     let access_text = access("leak-check");
@@ -48,31 +35,10 @@ async fn nothing_formatted_contains_a_secret() {
     let errors = vec![
         Space::parse("").expect_err("empty"),
         Error::unauthorized().with_message("Unauthorized"),
-        error_from(
-            ResponseTemplate::new(422).set_body_json(json!({"errors": [{
-                "type": "validation_error", "code": "token_expired", "url": "https://example.invalid",
-                "message": format!("Token {refresh_text} has expired."), "attribute": "refresh_token",
-            }]})),
-            &refresh_token,
-        )
-        .await,
-        error_from(
-            ResponseTemplate::new(503).set_body_string(format!("echo: {refresh_text} {API_TOKEN}")),
-            &refresh_token,
-        )
-        .await,
-        error_from(
-            ResponseTemplate::new(302).insert_header("location", format!("https://evil.invalid/?t={refresh_text}").as_str()),
-            &refresh_token,
-        )
-        .await,
-        error_from(
-            ResponseTemplate::new(201).set_body_json(json!({"token": 7, "refresh_token": refresh_text})),
-            &refresh_token,
-        )
-        .await,
         Error::transport("timed out", Delivery::Unknown),
-        ApiToken::parse(format!("{API_TOKEN}\n")).map(|_| ()).expect_err("control character"),
+        ApiToken::parse(format!("{API_TOKEN}\n"))
+            .map(|_| ())
+            .expect_err("control character"),
     ];
 
     let mut shown = vec![
