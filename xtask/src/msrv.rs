@@ -261,6 +261,7 @@ mod tests {
                 "signalwire-fabric-axum 0.1.0",
                 "signalwire-fabric-cli 0.1.0",
                 "signalwire-fabric-fake 0.1.0",
+                "signalwire-fabric-redis 0.1.0",
             ],
             "the crates .ci/run packages"
         );

@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[cfg(feature = "fake")]
 mod demo;
@@ -17,6 +17,8 @@ mod exit;
 mod fake;
 mod guests;
 mod output;
+#[cfg(all(feature = "fake", feature = "redis"))]
+mod shared;
 mod subscribers;
 mod tokens;
 
@@ -48,7 +50,7 @@ enum Command {
     /// From the default `fake` feature, like `fake serve`: a build with
     /// `--no-default-features` leaves both out, and wiremock with them.
     #[cfg_attr(not(feature = "fake"), command(hide = true))]
-    Demo,
+    Demo(DemoArgs),
     /// Create or refresh subscriber tokens; guest, invite and embed tokens.
     #[command(subcommand)]
     Tokens(Box<TokensCommand>),
@@ -76,6 +78,46 @@ enum Command {
 const NOT_BUILT: &str = "this build of signalwire-fabric has no `demo` or `fake` commands: \
 it was built without the default `fake` feature (--no-default-features); \
 install signalwire-fabric-cli with default features to get them";
+
+/// `demo`, and `demo shared`.
+#[derive(Debug, Args)]
+struct DemoArgs {
+    #[command(subcommand)]
+    command: Option<DemoCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Two instances of this command (two processes) share one subscriber through Redis:
+    /// at every rotation one refreshes and the other adopts its pair. Needs a Redis server
+    /// (and the default `fake` and `redis` features).
+    Shared(SharedArgs),
+    /// One instance of `demo shared`, which starts two.
+    #[command(hide = true)]
+    SharedInstance,
+}
+
+/// `demo shared`.
+#[derive(Debug, Args)]
+struct SharedArgs {
+    /// The Redis server the instances share
+    #[arg(
+        long,
+        env = "SIGNALWIRE_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        value_name = "URL"
+    )]
+    redis_url: String,
+    /// How many rotations to show
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    rotations: u32,
+}
+
+/// What `demo shared` says in a build without the `redis` feature.
+#[cfg(all(feature = "fake", not(feature = "redis")))]
+const NO_REDIS: &str = "this build of signalwire-fabric has no `demo shared`: it was built \
+without the default `redis` feature; install signalwire-fabric-cli with default features \
+to get it";
 
 #[derive(Debug, Subcommand)]
 enum TokensCommand {
@@ -108,9 +150,19 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         #[cfg(feature = "fake")]
-        Command::Demo => demo::run().await,
+        Command::Demo(DemoArgs { command: None }) => demo::run().await,
+        #[cfg(all(feature = "fake", feature = "redis"))]
+        Command::Demo(DemoArgs {
+            command: Some(DemoCommand::Shared(args)),
+        }) => shared::run(args).await,
+        #[cfg(all(feature = "fake", feature = "redis"))]
+        Command::Demo(DemoArgs {
+            command: Some(DemoCommand::SharedInstance),
+        }) => shared::instance().await,
+        #[cfg(all(feature = "fake", not(feature = "redis")))]
+        Command::Demo(DemoArgs { command: Some(_) }) => Err(exit::Failure::usage(NO_REDIS)),
         #[cfg(not(feature = "fake"))]
-        Command::Demo | Command::FakeNotBuilt { .. } => Err(exit::Failure::usage(NOT_BUILT)),
+        Command::Demo(_) | Command::FakeNotBuilt { .. } => Err(exit::Failure::usage(NOT_BUILT)),
         Command::Tokens(command) => match *command {
             TokensCommand::Create(args) => tokens::create(*args).await,
             TokensCommand::Refresh(args) => tokens::refresh(args).await,

@@ -628,6 +628,19 @@ impl Error {
         }
     }
 
+    /// A setting or argument refused before anything was done, naming it (for
+    /// implementations of [`Refresher`](crate::Refresher),
+    /// [`TokenStore`](crate::TokenStore) and [`Coordinator`](crate::Coordinator) that
+    /// check their own settings). Say why without quoting a secret.
+    ///
+    /// ```
+    /// let error = signalwire_fabric::Error::invalid_input("key_prefix", "contains '{'");
+    /// assert_eq!(error.to_string(), "invalid key_prefix: contains '{' (nothing was sent)");
+    /// ```
+    pub fn invalid_input(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::invalid(field, reason)
+    }
+
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             field,

@@ -1,0 +1,243 @@
+//! Sessions coordinated through Redis (`signalwire-fabric-redis`), against a real
+//! `redis-server` this bench starts on a loopback port: prints markdown tables, then runs
+//! a criterion group for the cached read.
+//!
+//! - **Round trips per rotation**, counted by Redis itself (`INFO commandstats`, the
+//!   commands a client sends, not those its scripts run): for the session that refreshes,
+//!   and for a sibling that adopts.
+//! - **A coordinated refresh against an uncoordinated one**, interleaved rounds on one
+//!   current-thread runtime, against the hyper `LocalServer`: a session with the default
+//!   in-process coordinator, one with a `RedisCoordinator`, and one with a sealing
+//!   `RedisCoordinator`, each doing `refresh_if_current` of its current token (one
+//!   rotation per call).
+//! - **The cached `access_token()`** of a session with a `RedisCoordinator` against one
+//!   without: the same ArcSwap read, never touching Redis.
+//!
+//! `BENCH_ROUNDS` (default 100) sets the number of rounds. Without `redis-server` the
+//! bench says so and does nothing.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use signalwire_fabric::{Client, SubscriberSession, TokenPair};
+use signalwire_fabric_benchmarks::{
+    LocalServer, fresh_pair, interleaved, median, median_ratio, pair_json,
+};
+use signalwire_fabric_redis::redis::Value;
+use signalwire_fabric_redis::testing::RedisServer;
+use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
+use tokio::runtime::Runtime;
+
+/// Rotations per batch, and cached reads per batch.
+const ROTATIONS: u32 = 20;
+const READS: u32 = 100_000;
+
+fn coordinated(
+    runtime: &Runtime,
+    client: &Client,
+    coordinator: RedisCoordinator,
+    key: &str,
+    pair: TokenPair,
+) -> SubscriberSession {
+    let session = client
+        .session(pair)
+        .coordinator(coordinator, key.parse().expect("a valid key"))
+        .jitter(Duration::ZERO)
+        .build();
+    runtime.block_on(async {
+        session.access_token().await.expect("valid");
+        while session.status().generation == 0 {
+            tokio::task::yield_now().await;
+        }
+    });
+    session
+}
+
+/// One batch of rotations: each reports the current token refused.
+fn rotations(runtime: &Runtime, session: &SubscriberSession) -> Duration {
+    runtime.block_on(async {
+        let start = Instant::now();
+        for _ in 0..ROTATIONS {
+            let token = session.access_token().await.expect("valid");
+            black_box(session.refresh_if_current(&token).await.expect("refreshed"));
+        }
+        start.elapsed()
+    })
+}
+
+fn reads(runtime: &Runtime, session: &SubscriberSession) -> Duration {
+    runtime.block_on(async {
+        let start = Instant::now();
+        for _ in 0..READS {
+            black_box(session.access_token().await.expect("cached"));
+        }
+        start.elapsed()
+    })
+}
+
+/// Commands the coordinators sent since the last `CONFIG RESETSTAT` (see `round_trips` in
+/// the crate's conformance tests).
+fn round_trips(runtime: &Runtime, server: &RedisServer) -> u64 {
+    let Value::BulkString(info) = runtime.block_on(server.command(&[b"INFO", b"commandstats"]))
+    else {
+        panic!("INFO answers text");
+    };
+    const SENT: [&str; 8] = [
+        "evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping",
+    ];
+    String::from_utf8_lossy(&info)
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            SENT.contains(&name.split('|').next()?).then_some(())?;
+            stats
+                .split(',')
+                .find_map(|stat| stat.strip_prefix("calls="))?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+fn micros(time: Duration, calls: u32) -> String {
+    format!("{:.1} µs", time.as_secs_f64() * 1e6 / f64::from(calls))
+}
+
+fn nanos(time: Duration, calls: u32) -> String {
+    format!("{:.1} ns", time.as_secs_f64() * 1e9 / f64::from(calls))
+}
+
+fn main() {
+    let Some(server) = RedisServer::start("benchmarks/benches/redis.rs") else {
+        return;
+    };
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(100);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime builds");
+    let rt = &runtime;
+    let local = LocalServer::start(201, pair_json("next")).expect("the local server starts");
+    let client = local.facade_client();
+    let redis = || server.coordinator().build().expect("valid settings");
+    let sealed = || {
+        server
+            .coordinator()
+            .sealing_key(SealingKey::from_bytes([7; 32]))
+            .build()
+            .expect("valid settings")
+    };
+
+    // Round trips: a winner's rotation and an adopter's, 50 each, scripts already loaded.
+    let winner = coordinated(rt, &client, redis(), "round-trips", fresh_pair("g1"));
+    let adopter = rt
+        .block_on(SubscriberSession::join(
+            client.clone(),
+            redis(),
+            "round-trips".parse().expect("valid"),
+        ))
+        .expect("answers")
+        .expect("shared")
+        .jitter(Duration::ZERO)
+        .build();
+    let (mut won, mut adopted) = (0, 0);
+    for warm_up in [true, false] {
+        for _ in 0..50 {
+            let token = rt.block_on(winner.access_token()).expect("valid");
+            rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
+            rt.block_on(winner.refresh_if_current(&token))
+                .expect("refreshed");
+            let by_winner = round_trips(rt, &server);
+            rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
+            rt.block_on(adopter.refresh_if_current(&token))
+                .expect("adopted");
+            let by_adopter = round_trips(rt, &server);
+            if !warm_up {
+                won += by_winner;
+                adopted += by_adopter;
+            }
+        }
+    }
+    println!("| Redis round trips per rotation (50 rotations) | per rotation |");
+    println!("|---|---:|");
+    println!("| the session that refreshes | {:.2} |", won as f64 / 50.0);
+    println!("| a sibling that adopts | {:.2} |", adopted as f64 / 50.0);
+    println!(
+        "| all instances, 2 sharing one subscriber | {:.2} |",
+        (won + adopted) as f64 / 50.0
+    );
+
+    // Coordinated against uncoordinated rotations.
+    let plain = client
+        .session(fresh_pair("plain"))
+        .jitter(Duration::ZERO)
+        .build();
+    rt.block_on(plain.access_token()).expect("valid");
+    let with_redis = coordinated(rt, &client, redis(), "timed", fresh_pair("timed"));
+    let with_sealing = coordinated(rt, &client, sealed(), "timed-sealed", fresh_pair("sealed"));
+    let times = interleaved(
+        rounds,
+        &mut [
+            &mut || rotations(rt, &plain),
+            &mut || rotations(rt, &with_redis),
+            &mut || rotations(rt, &with_sealing),
+        ],
+    );
+    println!(
+        "\n| rotation (`refresh_if_current`, {rounds} rounds × {ROTATIONS}) | median per rotation | / uncoordinated |"
+    );
+    println!("|---|---:|---:|");
+    for (name, index) in [
+        ("uncoordinated (in-process coordinator)", 0),
+        ("RedisCoordinator", 1),
+        ("RedisCoordinator, sealed", 2),
+    ] {
+        println!(
+            "| {name} | {} | {:.3} |",
+            micros(median(&times[index]), ROTATIONS),
+            median_ratio(&times[index], &times[0])
+        );
+    }
+
+    // The cached read.
+    let cached_plain = client.session(fresh_pair("cached")).build();
+    rt.block_on(cached_plain.access_token()).expect("valid");
+    let cached_redis = coordinated(rt, &client, redis(), "cached", fresh_pair("cached-redis"));
+    rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
+    let times = interleaved(
+        rounds,
+        &mut [&mut || reads(rt, &cached_plain), &mut || {
+            reads(rt, &cached_redis)
+        }],
+    );
+    let touched = round_trips(rt, &server);
+    println!(
+        "\n| cached `access_token()` ({rounds} rounds × {READS}) | median per call | / without Redis |"
+    );
+    println!("|---|---:|---:|");
+    println!(
+        "| without a Redis coordinator | {} | 1.000 |",
+        nanos(median(&times[0]), READS)
+    );
+    println!(
+        "| with a RedisCoordinator | {} | {:.3} |",
+        nanos(median(&times[1]), READS),
+        median_ratio(&times[1], &times[0])
+    );
+    println!("Redis commands during the cached reads: {touched}");
+
+    let mut criterion = Criterion::default().configure_from_args();
+    let mut group = criterion.benchmark_group("cached_access_token");
+    group.bench_function("without_redis", |b| {
+        b.iter(|| rt.block_on(cached_plain.access_token()).expect("cached"))
+    });
+    group.bench_function("with_redis_coordinator", |b| {
+        b.iter(|| rt.block_on(cached_redis.access_token()).expect("cached"))
+    });
+    group.finish();
+    criterion.final_summary();
+}

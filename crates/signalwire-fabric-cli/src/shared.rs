@@ -1,0 +1,336 @@
+//! `demo shared`: two instances of this command (two OS processes) share one subscriber
+//! through Redis, against an in-process fake space: at every rotation exactly one of them
+//! refreshes and the other adopts the pair from Redis.
+//!
+//! The parent starts the fake, creates the subscriber's token and publishes it to Redis,
+//! then runs `signalwire-fabric demo shared-instance` twice with the settings in
+//! environment variables, and tells both, line by line on stdin, when a SignalWire call
+//! "answered 401". Nothing here prints a token: instances name tokens by a short hash.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command as Process, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use signalwire_fabric::{
+    Client, Coordinator, CreateSubscriberToken, Error, RefreshToken, Refresher, SessionKey,
+    SubscriberSession, TokenPair,
+};
+use signalwire_fabric_fake::{FakeSpace, Operation};
+use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
+use tokio::sync::mpsc;
+
+use crate::SharedArgs;
+use crate::exit::{self, Command, Failure, ForCommand as _};
+
+const ENV_BASE_URL: &str = "SIGNALWIRE_FABRIC_DEMO_BASE_URL";
+const ENV_PROJECT: &str = "SIGNALWIRE_FABRIC_DEMO_PROJECT_ID";
+const ENV_API_TOKEN: &str = "SIGNALWIRE_FABRIC_DEMO_API_TOKEN";
+const ENV_REDIS_URL: &str = "SIGNALWIRE_FABRIC_DEMO_REDIS_URL";
+const ENV_KEY: &str = "SIGNALWIRE_FABRIC_DEMO_KEY";
+const ENV_SEALING_KEY: &str = "SIGNALWIRE_FABRIC_DEMO_SEALING_KEY";
+const PREFIX: &str = "signalwire-fabric-demo:";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// What an instance needs, passed from the parent in the environment.
+struct Settings {
+    base_url: String,
+    project: String,
+    api_token: String,
+    redis_url: String,
+    key: SessionKey,
+    sealing_key: SealingKey,
+}
+
+impl Settings {
+    fn client(&self) -> Result<Client, Failure> {
+        Client::builder()
+            .base_url(self.base_url.as_str())
+            .project_id(self.project.as_str())
+            .api_token(self.api_token.as_str())
+            .build()
+            .for_command(Command::Demo)
+    }
+
+    fn coordinator(&self) -> Result<RedisCoordinator, Failure> {
+        coordinator(&self.redis_url, &self.sealing_key)
+    }
+}
+
+fn coordinator(url: &str, key: &SealingKey) -> Result<RedisCoordinator, Failure> {
+    RedisCoordinator::builder(url)
+        .key_prefix(PREFIX)
+        .sealing_key(key.clone())
+        .build()
+        .map_err(|error| Failure::usage(format!("--redis-url: {error}")))
+}
+
+/// Says how to get a Redis server when none answers at `url`.
+fn no_redis(url: &str, error: &Error) -> Failure {
+    Failure {
+        code: exit::NETWORK,
+        message: format!(
+            "no Redis server answered at {url} ({error}).\n\
+             `demo shared` needs one on this machine. Start one, for example:\n  \
+             redis-server --port 6379 --save '' --appendonly no    (Debian/Ubuntu: apt-get install redis-server)\n\
+             then run `signalwire-fabric demo shared --redis-url redis://127.0.0.1:6379` again"
+        ),
+    }
+}
+
+/// The parent: `demo shared`.
+pub async fn run(args: SharedArgs) -> Result<(), Failure> {
+    let sealing_key = SealingKey::generate().for_command(Command::Demo)?;
+    let key = SessionKey::new(format!(
+        "demo-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ))
+    .for_command(Command::Demo)?;
+    let redis = coordinator(&args.redis_url, &sealing_key)?;
+    if let Err(error) = redis.load(&key).await {
+        return Err(no_redis(&args.redis_url, &error));
+    }
+    let fake = FakeSpace::start().await;
+    println!(
+        "1. A fake SignalWire space is listening on {}; Redis answers at {}",
+        fake.base_url(),
+        args.redis_url
+    );
+    let created = fake
+        .client()
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new("bob@example.com"))
+        .await
+        .for_command(Command::Demo)?;
+    let generation = redis
+        .publish(&key, &created.pair.to_stored())
+        .await
+        .map_err(|error| no_redis(&args.redis_url, &error))?;
+    let keys = redis.keys_of(&key);
+    println!("2. Created a subscriber token for bob@example.com and stored it in Redis as");
+    println!("   generation {generation}, sealed with a key made for this demo:");
+    println!("   {} and {}", keys.pair, keys.lease);
+
+    let settings = Settings {
+        base_url: fake.base_url().to_owned(),
+        project: fake.project_id().to_owned(),
+        api_token: fake.api_token().to_owned(),
+        redis_url: args.redis_url.clone(),
+        key: key.clone(),
+        sealing_key,
+    };
+    println!("3. Two instances of this command start (two processes) and join the subscriber:");
+    let mut instances = Vec::new();
+    for name in ["A", "B"] {
+        let mut instance = Instance::spawn(name, &settings)?;
+        let joined = instance.next_line().await?;
+        println!("   [{name}] {joined}");
+        instances.push(instance);
+    }
+    println!(
+        "4. {} times, a SignalWire call answers 401 in both instances at once, and each",
+        args.rotations
+    );
+    println!("   reports the refused token (refresh_if_current):");
+    let mut outcome = Ok(());
+    for rotation in 1..=args.rotations {
+        for instance in &mut instances {
+            instance.say("go")?;
+        }
+        let mut hashes = Vec::new();
+        for instance in &mut instances {
+            let line = instance.next_line().await?;
+            println!("   rotation {rotation}: [{}] {line}", instance.name);
+            hashes.push(line.rsplit(' ').next().unwrap_or_default().to_owned());
+        }
+        if hashes.windows(2).any(|pair| pair[0] != pair[1]) {
+            outcome = Err(Failure::other("the two instances hold different tokens"));
+        }
+    }
+    for instance in &mut instances {
+        let _ = instance.say("exit");
+        instance.wait();
+    }
+    let _ = redis.remove(&key).await;
+
+    let refreshes = fake.answered_count(Operation::Refresh, 201);
+    let rejected = fake.answered_count(Operation::Refresh, 422);
+    println!("\nSummary");
+    println!("  rotations                          {}", args.rotations);
+    println!(
+        "  refresh requests the fake saw      {} ({refreshes} new pairs, {rejected} rejected)",
+        fake.refresh_count()
+    );
+    println!("  Redis keys removed                 {}", keys.pair);
+    if refreshes != args.rotations as usize || rejected != 0 {
+        outcome = Err(Failure::other(
+            "the instances did not refresh exactly once per rotation",
+        ));
+    }
+    outcome
+}
+
+/// A child instance, seen from the parent.
+struct Instance {
+    name: &'static str,
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::UnboundedReceiver<String>,
+}
+
+impl Instance {
+    fn spawn(name: &'static str, settings: &Settings) -> Result<Self, Failure> {
+        let program = std::env::current_exe()
+            .map_err(|error| Failure::other(format!("cannot find this program: {error}")))?;
+        let mut child = Process::new(program)
+            .args(["demo", "shared-instance"])
+            .env(ENV_BASE_URL, &settings.base_url)
+            .env(ENV_PROJECT, &settings.project)
+            .env(ENV_API_TOKEN, &settings.api_token)
+            .env(ENV_REDIS_URL, &settings.redis_url)
+            .env(ENV_KEY, settings.key.as_str())
+            .env(ENV_SEALING_KEY, settings.sealing_key.to_base64())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| Failure::other(format!("cannot start instance {name}: {error}")))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Failure::other("an instance has no stdin or stdout"));
+        };
+        let (sender, lines) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Self {
+            name,
+            child,
+            stdin,
+            lines,
+        })
+    }
+
+    fn say(&mut self, line: &str) -> Result<(), Failure> {
+        writeln!(self.stdin, "{line}")
+            .and_then(|()| self.stdin.flush())
+            .map_err(|error| Failure::other(format!("instance {} stopped: {error}", self.name)))
+    }
+
+    async fn next_line(&mut self) -> Result<String, Failure> {
+        match tokio::time::timeout(WAIT, self.lines.recv()).await {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => Err(Failure::other(format!("instance {} stopped", self.name))),
+            Err(_) => Err(Failure::other(format!(
+                "instance {} said nothing for {WAIT:?}",
+                self.name
+            ))),
+        }
+    }
+
+    fn wait(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The client, counting the exchanges this instance makes.
+struct Counting {
+    client: Client,
+    exchanges: Arc<AtomicU64>,
+}
+
+#[async_trait::async_trait]
+impl Refresher for Counting {
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
+        self.exchanges.fetch_add(1, Ordering::SeqCst);
+        self.client.subscriber_tokens().refresh(refresh_token).await
+    }
+
+    fn client(&self) -> Option<&Client> {
+        Some(&self.client)
+    }
+}
+
+/// A short hash standing for a token in the output (never the token itself).
+fn short_hash(token: &signalwire_fabric::AccessToken) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    token.expose_secret().hash(&mut hasher);
+    format!("#{:08x}", hasher.finish() as u32)
+}
+
+/// The child: `demo shared-instance`.
+pub async fn instance() -> Result<(), Failure> {
+    let var = |name: &str| {
+        std::env::var(name).map_err(|_| {
+            Failure::usage(format!(
+                "`demo shared-instance` is started by `demo shared` ({name} is not set)"
+            ))
+        })
+    };
+    let settings = Settings {
+        base_url: var(ENV_BASE_URL)?,
+        project: var(ENV_PROJECT)?,
+        api_token: var(ENV_API_TOKEN)?,
+        redis_url: var(ENV_REDIS_URL)?,
+        key: SessionKey::new(var(ENV_KEY)?).for_command(Command::Demo)?,
+        sealing_key: SealingKey::from_base64(&var(ENV_SEALING_KEY)?).for_command(Command::Demo)?,
+    };
+    let exchanges = Arc::new(AtomicU64::new(0));
+    let refresher = Counting {
+        client: settings.client()?,
+        exchanges: Arc::clone(&exchanges),
+    };
+    let session = SubscriberSession::join(refresher, settings.coordinator()?, settings.key.clone())
+        .await
+        .for_command(Command::Demo)?
+        .ok_or_else(|| Failure::other("Redis holds no pair for the demo's subscriber"))?
+        .build();
+    let token = session.access_token().await.for_command(Command::Demo)?;
+    println!(
+        "pid {} joined at generation {}, holding token {}",
+        std::process::id(),
+        session.status().generation,
+        short_hash(&token)
+    );
+    for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+        if line.trim() != "go" {
+            break;
+        }
+        let refused = session.access_token().await.for_command(Command::Demo)?;
+        let before = exchanges.load(Ordering::SeqCst);
+        let token = session
+            .refresh_if_current(&refused)
+            .await
+            .for_command(Command::Demo)?;
+        let generation = session.status().generation;
+        if exchanges.load(Ordering::SeqCst) > before {
+            println!(
+                "refreshed: 1 request to SignalWire, stored as generation {generation}; token {}",
+                short_hash(&token)
+            );
+        } else {
+            println!(
+                "adopted generation {generation} from Redis, no request;      token {}",
+                short_hash(&token)
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! `demo shared`: two processes of the command share one subscriber through a real
+//! `redis-server` (started by `signalwire_fabric_redis::testing`, skipped visibly where it
+//! is not installed, a failure under `CI=true`).
+
+use assert_cmd::Command;
+use signalwire_fabric_redis::testing::{RedisServer, free_port};
+
+fn signalwire_fabric() -> Command {
+    let mut command = Command::cargo_bin("signalwire-fabric").expect("the binary is built");
+    command.env_remove("SIGNALWIRE_REDIS_URL");
+    command
+}
+
+/// The longest run of characters a token is made of: tokens are hundreds long.
+fn longest_token_like_run(text: &str) -> usize {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.=".contains(c)))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn two_instances_share_a_subscriber_one_refreshes_and_the_other_adopts_each_rotation() {
+    let test = "shared_demo::two_instances_share_a_subscriber_one_refreshes_and_the_other_adopts_each_rotation";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let output = signalwire_fabric()
+        .args([
+            "demo",
+            "shared",
+            "--redis-url",
+            &server.url(),
+            "--rotations",
+            "4",
+        ])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let joined: Vec<_> = stdout
+        .lines()
+        .filter(|line| line.contains("joined at generation 1"))
+        .collect();
+    assert_eq!(joined.len(), 2, "{stdout}");
+    for rotation in 1..=4 {
+        let lines: Vec<_> = stdout
+            .lines()
+            .filter(|line| {
+                line.trim_start()
+                    .starts_with(&format!("rotation {rotation}: "))
+            })
+            .collect();
+        assert_eq!(lines.len(), 2, "{stdout}");
+        let refreshed = lines
+            .iter()
+            .filter(|line| line.contains("refreshed: 1 request"))
+            .count();
+        let adopted = lines
+            .iter()
+            .filter(|line| line.contains("from Redis, no request"))
+            .count();
+        assert_eq!(
+            (refreshed, adopted),
+            (1, 1),
+            "one refreshes, one adopts: {lines:?}"
+        );
+        let generation = format!("generation {}", rotation + 1);
+        assert!(
+            lines.iter().all(|line| line.contains(&generation)),
+            "{lines:?}"
+        );
+        let hash = |line: &str| line.rsplit(' ').next().unwrap_or_default().to_owned();
+        assert_eq!(hash(lines[0]), hash(lines[1]), "both hold the same token");
+    }
+    assert!(
+        stdout.contains("refresh requests the fake saw      4 (4 new pairs, 0 rejected)"),
+        "{stdout}"
+    );
+    assert!(
+        longest_token_like_run(&stdout) < 60,
+        "no token is printed: {stdout}"
+    );
+}
+
+#[test]
+fn without_a_redis_server_it_says_how_to_start_one() {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let output = signalwire_fabric()
+        .args(["demo", "shared", "--redis-url", &url])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(5), "a network failure");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("no Redis server answered at {url}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("redis-server --port 6379"), "{stderr}");
+    assert!(stderr.contains("apt-get install redis-server"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

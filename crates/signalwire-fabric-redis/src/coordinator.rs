@@ -1,0 +1,568 @@
+//! [`RedisCoordinator`] and its builder.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::Value;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use signalwire_fabric::{
+    CommitOutcome, Coordinator, Error, Lease, LeaseOutcome, SessionKey, SharedPair, StoredTokenPair,
+};
+
+use crate::keys::{DEFAULT_KEY_PREFIX, SubscriberKeys, check_prefix};
+use crate::scripts::{COMMIT, PUBLISH, RELEASE, TRY_LEASE};
+use crate::sealing::{Sealing, SealingKey};
+
+/// How long connecting to Redis may take, by default.
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long Redis may take to answer one command, by default.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest connection or response timeout accepted.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A [`Coordinator`] in Redis, for sessions of one subscriber in many processes or hosts.
+/// Clones share one connection. See the [crate documentation](crate) for the protocol.
+///
+/// ```no_run
+/// # async fn run(client: signalwire_fabric::Client) -> Result<(), signalwire_fabric::Error> {
+/// use signalwire_fabric::SubscriberSession;
+/// use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
+///
+/// let coordinator = RedisCoordinator::builder("rediss://redis.internal:6380")
+///     .key_prefix("myapp:signalwire:")
+///     .sealing_key(SealingKey::from_base64(&std::env::var("TOKEN_SEALING_KEY").unwrap_or_default())?)
+///     .build()?;
+/// let joined = SubscriberSession::join(client, coordinator, "user-42".parse()?).await?;
+/// # drop(joined);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisCoordinator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connection: Connection,
+    /// `host:port` of the server, for messages; never the URL (it may hold a password).
+    address: String,
+    prefix: String,
+    sealing: Sealing,
+    /// The longest one operation may take before it fails.
+    deadline: Duration,
+}
+
+enum Connection {
+    /// Made here from a URL or a client: created on first use, and created anew after a
+    /// failure, so a server that comes back is found again at the next operation.
+    Own(Box<OwnConnection>),
+    /// The app's own manager, which reconnects by itself.
+    Given(ConnectionManager),
+}
+
+struct OwnConnection {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// The current manager and a number that changes whenever it is replaced.
+    manager: Mutex<(u64, Option<ConnectionManager>)>,
+}
+
+/// The names of one subscriber's keys in Redis, from [`RedisCoordinator::keys_of`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisKeys {
+    /// `<prefix>{<key>}:pair`: a hash with the fields `generation`, `pair` and
+    /// `in_flight`.
+    pub pair: String,
+    /// `<prefix>{<key>}:lease`: the lease holder's owner value, with an expiry.
+    pub lease: String,
+}
+
+impl RedisCoordinator {
+    /// Starts configuring a coordinator that connects to `url`: `redis://[user:password@]host[:port][/db]`,
+    /// or `rediss://...` for TLS (certificates checked against the operating system's
+    /// roots). Nothing is connected until the first operation.
+    pub fn builder(url: impl Into<String>) -> RedisCoordinatorBuilder {
+        RedisCoordinatorBuilder::new(Source::Url(url.into()))
+    }
+
+    /// Starts configuring a coordinator on a client the app made, for example with
+    /// `redis::Client::build_with_tls` to trust a private certificate authority.
+    pub fn from_client(client: redis::Client) -> RedisCoordinatorBuilder {
+        RedisCoordinatorBuilder::new(Source::Client(Box::new(client)))
+    }
+
+    /// Starts configuring a coordinator on the app's own connection manager, shared with
+    /// the rest of the app. Its own timeouts and reconnection apply; each operation is
+    /// still bounded by this builder's connection and response timeouts together.
+    pub fn from_connection_manager(manager: ConnectionManager) -> RedisCoordinatorBuilder {
+        RedisCoordinatorBuilder::new(Source::Manager(manager))
+    }
+
+    /// The Redis keys that hold `key`'s state.
+    pub fn keys_of(&self, key: &SessionKey) -> RedisKeys {
+        let keys = SubscriberKeys::new(&self.inner.prefix, key);
+        RedisKeys {
+            pair: keys.pair,
+            lease: keys.lease,
+        }
+    }
+
+    /// Whether stored pairs are sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.inner.sealing.is_sealed()
+    }
+
+    /// Deletes everything stored for `key` (its pair, lease and in-flight mark), for
+    /// example when the subscriber signs out everywhere. Sessions that still hold the pair
+    /// keep it; one that refreshes next publishes its pair again.
+    pub async fn remove(&self, key: &SessionKey) -> Result<(), Error> {
+        let keys = SubscriberKeys::new(&self.inner.prefix, key);
+        let mut del = redis::cmd("DEL");
+        del.arg(&keys.pair).arg(&keys.lease);
+        self.run("delete", key, |mut connection| async move {
+            del.query_async::<Value>(&mut connection).await.map(drop)
+        })
+        .await
+    }
+
+    /// Runs one operation on the connection, bounded by the deadline; every failure is an
+    /// [`Error::Coordinator`] that names the operation, the server and the session key.
+    async fn run<T, F, Fut>(&self, what: &str, key: &SessionKey, operation: F) -> Result<T, Error>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let inner = &self.inner;
+        let (id, manager) = inner.manager().map_err(|error| {
+            Error::coordinator_caused_by(
+                format!("Redis at {}: no connection could be set up", inner.address),
+                error,
+            )
+        })?;
+        match tokio::time::timeout(inner.deadline, operation(manager)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                inner.forget_connection(id);
+                tracing::warn!(address = %inner.address, %key, operation = what, %error, "Redis operation failed");
+                Err(Error::coordinator_caused_by(
+                    format!(
+                        "Redis at {}: {what} for session key {key:?} failed",
+                        inner.address
+                    ),
+                    error,
+                ))
+            }
+            Err(_) => {
+                inner.forget_connection(id);
+                tracing::warn!(address = %inner.address, %key, operation = what, "Redis did not answer in time");
+                Err(Error::coordinator(format!(
+                    "Redis at {}: {what} for session key {key:?} got no answer within {} ms",
+                    inner.address,
+                    inner.deadline.as_millis()
+                )))
+            }
+        }
+    }
+
+    fn shared_pair(
+        &self,
+        keys: &SubscriberKeys,
+        generation: u64,
+        value: &Value,
+    ) -> Result<SharedPair, Error> {
+        let Value::BulkString(bytes) = value else {
+            return Err(self.unexpected(keys, "a generation without a pair"));
+        };
+        let pair = self.inner.sealing.open(&keys.pair, bytes)?;
+        Ok(SharedPair::new(generation, pair))
+    }
+
+    fn unexpected(&self, keys: &SubscriberKeys, what: &str) -> Error {
+        Error::coordinator(format!(
+            "Redis at {}: unexpected answer about {} ({what}); is another program writing there?",
+            self.inner.address, keys.pair
+        ))
+    }
+}
+
+impl Inner {
+    fn manager(&self) -> redis::RedisResult<(u64, ConnectionManager)> {
+        match &self.connection {
+            Connection::Given(manager) => Ok((0, manager.clone())),
+            Connection::Own(own) => {
+                let OwnConnection {
+                    client,
+                    config,
+                    manager,
+                } = &**own;
+                let mut slot = manager.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(current) = &slot.1 {
+                    return Ok((slot.0, current.clone()));
+                }
+                let created =
+                    ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
+                slot.1 = Some(created.clone());
+                Ok((slot.0, created))
+            }
+        }
+    }
+
+    /// Drops the connection `id` after a failure, so that the next operation connects
+    /// anew (unless another failure replaced it already).
+    fn forget_connection(&self, id: u64) {
+        if let Connection::Own(own) = &self.connection {
+            let mut slot = own.manager.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.0 == id {
+                *slot = (id + 1, None);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RedisCoordinator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCoordinator")
+            .field("address", &self.inner.address)
+            .field("prefix", &self.inner.prefix)
+            .field("sealing", &self.inner.sealing)
+            .field("deadline", &self.inner.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+fn generation_of(value: &Value) -> Option<u64> {
+    match value {
+        Value::Int(number) => u64::try_from(*number).ok(),
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn tag(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(text) => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordinator for RedisCoordinator {
+    async fn load(&self, key: &SessionKey) -> Result<Option<SharedPair>, Error> {
+        let keys = SubscriberKeys::new(&self.inner.prefix, key);
+        let mut hmget = redis::cmd("HMGET");
+        hmget.arg(&keys.pair).arg("generation").arg("pair");
+        let answer: Value = self
+            .run("load", key, |mut connection| async move {
+                hmget.query_async(&mut connection).await
+            })
+            .await?;
+        match answer {
+            Value::Array(fields) => match fields.as_slice() {
+                [Value::Nil, _] => Ok(None),
+                [generation, pair] => {
+                    let generation = generation_of(generation)
+                        .filter(|generation| *generation > 0)
+                        .ok_or_else(|| self.unexpected(&keys, "a generation that is no number"))?;
+                    self.shared_pair(&keys, generation, pair).map(Some)
+                }
+                _ => Err(self.unexpected(&keys, "not two fields")),
+            },
+            _ => Err(self.unexpected(&keys, "not an array")),
+        }
+    }
+
+    async fn try_lease(
+        &self,
+        key: &SessionKey,
+        seen: u64,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, Error> {
+        let keys = SubscriberKeys::new(&self.inner.prefix, key);
+        let owner = Lease::random_owner();
+        let ttl_ms = ttl.as_millis().clamp(1, u128::from(u32::MAX)) as u64;
+        let mut invocation = TRY_LEASE.prepare_invoke();
+        invocation
+            .key(&keys.pair)
+            .key(&keys.lease)
+            .arg(seen)
+            .arg(ttl_ms)
+            .arg(&owner);
+        let answer: Value = self
+            .run("try_lease", key, |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
+            .await?;
+        let Value::Array(parts) = answer else {
+            return Err(self.unexpected(&keys, "try_lease answered no array"));
+        };
+        match parts.as_slice() {
+            [kind, generation, pair] if tag(kind) == Some(b"newer") => {
+                let generation = generation_of(generation)
+                    .ok_or_else(|| self.unexpected(&keys, "a generation that is no number"))?;
+                Ok(LeaseOutcome::Newer(
+                    self.shared_pair(&keys, generation, pair)?,
+                ))
+            }
+            [kind, left] if tag(kind) == Some(b"held") => Ok(LeaseOutcome::Held {
+                expires_in: generation_of(left).map(Duration::from_millis),
+            }),
+            [kind, base, taken_over] if tag(kind) == Some(b"granted") => {
+                let base = generation_of(base)
+                    .ok_or_else(|| self.unexpected(&keys, "a generation that is no number"))?;
+                let taken_over = generation_of(taken_over).is_some_and(|flag| flag == 1);
+                tracing::debug!(%key, base, taken_over, "refresh lease granted");
+                Ok(LeaseOutcome::Granted(Lease::new(owner, base, taken_over)))
+            }
+            _ => Err(self.unexpected(&keys, "try_lease answered something else")),
+        }
+    }
+
+    async fn commit(
+        &self,
+        key: &SessionKey,
+        lease: &Lease,
+        seen: u64,
+        pair: &StoredTokenPair,
+    ) -> Result<CommitOutcome, Error> {
+        let keys = SubscriberKeys::new(&self.inner.prefix, key);
+        let value = secrecy::zeroize::Zeroizing::new(self.inner.sealing.seal(&keys.pair, pair)?);
+        let mut invocation = COMMIT.prepare_invoke();
+        invocation
+            .key(&keys.pair)
+            .key(&keys.lease)
+            .arg(lease.owner())
+            .arg(lease.base())
+            .arg(seen)
+            .arg(value.as_slice());
+        let answer: Value = self
+            .run("commit", key, |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
+            .await?;
+        let Value::Array(parts) = answer else {
+            return Err(self.unexpected(&keys, "commit answered no array"));
+        };
+        match parts.as_slice() {
+            [kind, generation] if tag(kind) == Some(b"committed") => {
+                let generation = generation_of(generation)
+                    .ok_or_else(|| self.unexpected(&keys, "a generation that is no number"))?;
+                tracing::debug!(%key, generation, "pair committed");
+                Ok(CommitOutcome::Committed { generation })
+            }
+            [kind, generation, stored] if tag(kind) == Some(b"superseded") => {
+                let generation = generation_of(generation)
+                    .ok_or_else(|| self.unexpected(&keys, "a generation that is no number"))?;
+                tracing::debug!(%key, generation, "commit refused: the store moved on");
+                Ok(CommitOutcome::Superseded(
+                    self.shared_pair(&keys, generation, stored)?,
+                ))
+            }
+            _ => Err(self.unexpected(&keys, "commit answered something else")),
+        }
+    }
+
+    async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<(), Error> {
+        let keys = SubscriberKeys::new(&self.inner.prefix, key);
+        let mut invocation = RELEASE.prepare_invoke();
+        invocation
+            .key(&keys.pair)
+            .key(&keys.lease)
+            .arg(lease.owner());
+        self.run("release", key, |mut connection| async move {
+            invocation
+                .invoke_async::<Value>(&mut connection)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
+        let keys = SubscriberKeys::new(&self.inner.prefix, key);
+        let value = secrecy::zeroize::Zeroizing::new(self.inner.sealing.seal(&keys.pair, pair)?);
+        let mut invocation = PUBLISH.prepare_invoke();
+        invocation.key(&keys.pair).arg(value.as_slice());
+        let answer: Value = self
+            .run("publish", key, |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
+            .await?;
+        generation_of(&answer).ok_or_else(|| self.unexpected(&keys, "publish answered no number"))
+    }
+}
+
+enum Source {
+    Url(String),
+    Client(Box<redis::Client>),
+    Manager(ConnectionManager),
+}
+
+/// Configures a [`RedisCoordinator`]; see [`RedisCoordinator::builder`].
+pub struct RedisCoordinatorBuilder {
+    source: Source,
+    prefix: String,
+    connection_timeout: Duration,
+    response_timeout: Duration,
+    sealing_key: Option<SealingKey>,
+    previous_keys: Vec<SealingKey>,
+}
+
+impl fmt::Debug for RedisCoordinatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            // The URL may hold a password: not shown.
+            Source::Url(_) => "url",
+            Source::Client(_) => "client",
+            Source::Manager(_) => "connection manager",
+        };
+        f.debug_struct("RedisCoordinatorBuilder")
+            .field("source", &source)
+            .field("prefix", &self.prefix)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("sealed", &self.sealing_key.is_some())
+            .field("previous_keys", &self.previous_keys.len())
+            .finish()
+    }
+}
+
+impl RedisCoordinatorBuilder {
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            sealing_key: None,
+            previous_keys: Vec::new(),
+        }
+    }
+
+    /// What every key starts with (default [`DEFAULT_KEY_PREFIX`]), so that several apps
+    /// or environments can share one Redis. At most 128 bytes, without `{`, `}` or
+    /// control characters.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long connecting may take (default [`DEFAULT_CONNECTION_TIMEOUT`]; more than
+    /// zero, at most [`MAX_TIMEOUT`]).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// How long one command may take to be answered (default
+    /// [`DEFAULT_RESPONSE_TIMEOUT`]; more than zero, at most [`MAX_TIMEOUT`]).
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// Seals every stored pair with `key` (XChaCha20-Poly1305, bound to the pair's Redis
+    /// key), and accepts only sealed pairs. Every instance sharing a subscriber needs the
+    /// same key.
+    pub fn sealing_key(mut self, key: SealingKey) -> Self {
+        self.sealing_key = Some(key);
+        self
+    }
+
+    /// A key that sealed pairs before the current [`sealing_key`](Self::sealing_key): pairs
+    /// it sealed are still opened, and the next pair stored is sealed with the current
+    /// key. Remove it once every subscriber has rotated (within a refresh token's life).
+    pub fn previous_sealing_key(mut self, key: SealingKey) -> Self {
+        self.previous_keys.push(key);
+        self
+    }
+
+    /// Checks the settings and builds the coordinator. Nothing is connected yet.
+    ///
+    /// Fails with [`Error::InvalidInput`] naming `redis_url` (a URL the Redis client does
+    /// not accept, another scheme than `redis`, `rediss`, `unix` or `redis+unix`, or a
+    /// `#` fragment: `#insecure` would turn certificate checks off), `key_prefix`,
+    /// `connection_timeout`, `response_timeout` or `sealing_key` (previous keys without a
+    /// current one). The URL is never quoted.
+    pub fn build(self) -> Result<RedisCoordinator, Error> {
+        check_prefix(&self.prefix)?;
+        for (field, timeout) in [
+            ("connection_timeout", self.connection_timeout),
+            ("response_timeout", self.response_timeout),
+        ] {
+            if timeout.is_zero() || timeout > MAX_TIMEOUT {
+                return Err(Error::invalid_input(
+                    field,
+                    format!(
+                        "is {timeout:?}; it must be more than zero and at most {MAX_TIMEOUT:?}"
+                    ),
+                ));
+            }
+        }
+        if self.sealing_key.is_none() && !self.previous_keys.is_empty() {
+            return Err(Error::invalid_input(
+                "sealing_key",
+                "previous sealing keys were given without a current one",
+            ));
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connection_timeout))
+            .set_response_timeout(Some(self.response_timeout))
+            // The session retries with its own backoff; a failed connection is made anew
+            // by the next operation.
+            .set_number_of_retries(0);
+        let (connection, address) = match self.source {
+            Source::Url(url) => {
+                let client = client_for(&url)?;
+                let address = client.get_connection_info().addr().to_string();
+                (own(client, config), address)
+            }
+            Source::Client(client) => {
+                let address = client.get_connection_info().addr().to_string();
+                (own(*client, config), address)
+            }
+            Source::Manager(manager) => (
+                Connection::Given(manager),
+                "(the app's connection)".to_owned(),
+            ),
+        };
+        Ok(RedisCoordinator {
+            inner: Arc::new(Inner {
+                connection,
+                address,
+                prefix: self.prefix,
+                sealing: Sealing::new(self.sealing_key, self.previous_keys),
+                deadline: self.connection_timeout + self.response_timeout,
+            }),
+        })
+    }
+}
+
+fn own(client: redis::Client, config: ConnectionManagerConfig) -> Connection {
+    Connection::Own(Box::new(OwnConnection {
+        client,
+        config,
+        manager: Mutex::new((0, None)),
+    }))
+}
+
+/// A client for `url`, or an error that names the problem without quoting the URL.
+fn client_for(url: &str) -> Result<redis::Client, Error> {
+    let refuse = |why: &str| Err(Error::invalid_input("redis_url", why.to_owned()));
+    let url = url.trim();
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    if !matches!(
+        scheme.as_deref(),
+        Some("redis" | "rediss" | "unix" | "redis+unix")
+    ) {
+        return refuse("must start with redis://, rediss://, unix:// or redis+unix://");
+    }
+    if url.contains('#') {
+        return refuse("has a '#' fragment (rediss://...#insecure would skip certificate checks)");
+    }
+    // The client's own error is not passed on: it may quote the URL.
+    redis::Client::open(url).or_else(|_| refuse("is not a Redis URL the client accepts"))
+}

@@ -1,0 +1,272 @@
+//! The facade's `coordinator_conformance` suite against `RedisCoordinator`, with and
+//! without sealing; how pairs lie in Redis; and how many round trips a rotation costs.
+
+use std::time::Duration;
+
+use signalwire_fabric::testing::{self, coordinator_conformance};
+use signalwire_fabric::{CommitOutcome, Coordinator, LeaseOutcome, SessionKey};
+use signalwire_fabric_redis::SealingKey;
+use signalwire_fabric_redis::redis::Value;
+
+use crate::support::{RedisHarness, RedisServer, session_key};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_coordinator_keeps_every_rule_of_the_protocol() {
+    let test = "conformance::the_redis_coordinator_keeps_every_rule_of_the_protocol";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    coordinator_conformance(&RedisHarness::new(server, None)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sealed_redis_coordinator_keeps_every_rule_of_the_protocol() {
+    let test = "conformance::the_sealed_redis_coordinator_keeps_every_rule_of_the_protocol";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let key = SealingKey::generate().expect("random");
+    coordinator_conformance(&RedisHarness::new(server, Some(key))).await;
+}
+
+/// The stored value of `key`'s pair, as Redis holds it.
+async fn raw_pair(harness: &RedisHarness, key: &SessionKey) -> Vec<u8> {
+    let name = harness.make().keys_of(key).pair;
+    match harness
+        .server
+        .command(&[b"HGET", name.as_bytes(), b"pair"])
+        .await
+    {
+        Value::BulkString(bytes) => bytes,
+        other => panic!("a stored pair: {other:?}"),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_laid_out_per_subscriber_under_the_prefix_in_one_hash_slot() {
+    let test = "conformance::keys_are_laid_out_per_subscriber_under_the_prefix_in_one_hash_slot";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let harness = RedisHarness::new(server, None);
+    let coordinator = harness.make();
+    let key = SessionKey::new("tenant}7:{user}%42").expect("valid");
+    coordinator
+        .publish(&key, &testing::pair("layout").to_stored())
+        .await
+        .expect("published");
+    let lease = match coordinator
+        .try_lease(&key, 1, Duration::from_secs(30))
+        .await
+        .expect("answers")
+    {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    let prefix = harness.server.prefix.clone();
+    let pattern = format!("{prefix}*");
+    let Value::Array(names) = harness.server.command(&[b"KEYS", pattern.as_bytes()]).await else {
+        panic!("KEYS answers an array");
+    };
+    let mut names: Vec<String> = names
+        .into_iter()
+        .map(|name| match name {
+            Value::BulkString(bytes) => String::from_utf8(bytes).expect("text"),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("{prefix}{{tenant%7D7:%7Buser%7D%2542}}:lease"),
+            format!("{prefix}{{tenant%7D7:%7Buser%7D%2542}}:pair"),
+        ]
+    );
+    // Cluster hashes only the text between the braces: the whole escaped key, the same
+    // for both names (this server runs without cluster mode, so it cannot be asked).
+    let tag = |name: &str| {
+        let open = name.find('{').expect("a hash tag");
+        let close = open + name[open..].find('}').expect("closed");
+        name[open + 1..close].to_owned()
+    };
+    assert_eq!(tag(&names[0]), "tenant%7D7:%7Buser%7D%2542");
+    assert_eq!(tag(&names[0]), tag(&names[1]));
+    let Value::Int(ttl) = harness
+        .server
+        .command(&[b"PTTL", names[0].as_bytes()])
+        .await
+    else {
+        panic!("PTTL answers a number");
+    };
+    assert!(
+        (1..=30_000).contains(&ttl),
+        "the lease expires by itself: {ttl}"
+    );
+    coordinator.release(&key, &lease).await.expect("released");
+    coordinator.remove(&key).await.expect("removed");
+    assert!(coordinator.load(&key).await.expect("loads").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_json() {
+    let test =
+        "conformance::sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_json";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let sealed = RedisHarness::new(server, Some(SealingKey::generate().expect("random")));
+    let pair = testing::pair("at-rest").to_stored();
+    let key = session_key("sealed");
+    sealed.make().publish(&key, &pair).await.expect("published");
+    let raw = raw_pair(&sealed, &key).await;
+    for secret in [
+        pair.access_token().expose_secret(),
+        pair.refresh_token().expose_secret(),
+    ] {
+        for start in (0..secret.len() - 16).step_by(16) {
+            assert!(
+                !contains(&raw, &secret[start..start + 16]),
+                "no part of a token is stored in the clear"
+            );
+        }
+    }
+    let loaded = sealed
+        .make()
+        .load(&key)
+        .await
+        .expect("opens")
+        .expect("stored");
+    assert_eq!(loaded.pair, pair);
+
+    let plain = RedisHarness::new(sealed.server, None);
+    let key = session_key("plain");
+    plain.make().publish(&key, &pair).await.expect("published");
+    let raw = raw_pair(&plain, &key).await;
+    let json: signalwire_fabric::StoredTokenPair =
+        serde_json::from_slice(&raw).expect("the facade's StoredTokenPair JSON");
+    assert_eq!(
+        json, pair,
+        "without a sealing key, the pair is stored as it is"
+    );
+}
+
+/// The calls the coordinator sends (top-level commands, not those its scripts run)
+/// since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
+pub async fn round_trips(server: &RedisServer) -> u64 {
+    let Value::BulkString(info) = server.command(&[b"INFO", b"commandstats"]).await else {
+        panic!("INFO answers text");
+    };
+    // What a coordinator sends itself; what its scripts run (HGET, SET, ...) is not a
+    // round trip.
+    const SENT: [&str; 8] = [
+        "evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping",
+    ];
+    String::from_utf8_lossy(&info)
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let command = name.split('|').next()?;
+            if !SENT.contains(&command) {
+                return None;
+            }
+            stats
+                .split(',')
+                .find_map(|stat| stat.strip_prefix("calls="))?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one() {
+    let test = "conformance::a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let harness = RedisHarness::new(server, None);
+    let winner = harness.make();
+    let adopter = harness.make();
+    let key = session_key("round-trips");
+    let ttl = Duration::from_secs(30);
+    // Warm up: connections made, every script loaded, one rotation done (the first call
+    // of a script the server does not know yet costs two more round trips: EVALSHA is
+    // refused, SCRIPT LOAD, EVALSHA again).
+    winner
+        .publish(&key, &testing::pair("g1").to_stored())
+        .await
+        .expect("published");
+    for (seen, pair) in [(1, "g2"), (2, "g3")] {
+        let lease = match winner.try_lease(&key, seen, ttl).await.expect("answers") {
+            LeaseOutcome::Granted(lease) => lease,
+            other => panic!("{other:?}"),
+        };
+        if seen == 1 {
+            winner.release(&key, &lease).await.expect("released");
+            let lease = match winner.try_lease(&key, seen, ttl).await.expect("answers") {
+                LeaseOutcome::Granted(lease) => lease,
+                other => panic!("{other:?}"),
+            };
+            winner
+                .commit(&key, &lease, seen, &testing::pair(pair).to_stored())
+                .await
+                .expect("committed");
+            match adopter.try_lease(&key, 1, ttl).await.expect("answers") {
+                LeaseOutcome::Newer(_) => {}
+                other => panic!("{other:?}"),
+            }
+        } else {
+            harness.server.command(&[b"CONFIG", b"RESETSTAT"]).await;
+            match winner
+                .commit(&key, &lease, seen, &testing::pair(pair).to_stored())
+                .await
+                .expect("answers")
+            {
+                CommitOutcome::Committed { generation: 3 } => {}
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(
+                round_trips(&harness.server).await,
+                1,
+                "a commit is one script"
+            );
+        }
+    }
+
+    harness.server.command(&[b"CONFIG", b"RESETSTAT"]).await;
+    let lease = match winner.try_lease(&key, 3, ttl).await.expect("answers") {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    match winner
+        .commit(&key, &lease, 3, &testing::pair("g4").to_stored())
+        .await
+        .expect("answers")
+    {
+        CommitOutcome::Committed { generation: 4 } => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        round_trips(&harness.server).await,
+        2,
+        "the winner: try_lease + commit"
+    );
+
+    harness.server.command(&[b"CONFIG", b"RESETSTAT"]).await;
+    match adopter.try_lease(&key, 2, ttl).await.expect("answers") {
+        LeaseOutcome::Newer(newer) => assert_eq!(newer.generation, 4),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        round_trips(&harness.server).await,
+        1,
+        "an adopter: try_lease"
+    );
+}

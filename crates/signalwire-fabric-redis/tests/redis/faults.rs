@@ -1,0 +1,480 @@
+//! Faults, each its own test. Each says what is lost and how the session recovers; the
+//! same words are in SECURITY.md ("Sessions shared through Redis").
+
+use std::time::Duration;
+
+use signalwire_fabric::{
+    AccessToken, Coordinator, CreateSubscriberToken, Error, SessionEnd, SessionKey,
+    SubscriberSession, testing,
+};
+use signalwire_fabric_fake::{FakeSpace, Fault, Operation, RotationPolicy};
+use tokio::time::Instant;
+
+use crate::multi_process::setup;
+use crate::support::doubles::{fingerprint, text};
+use crate::support::instances::{Instance, Mode, Setup, publish_created};
+use crate::support::{RedisServer, signal};
+
+const LEASE: Duration = Duration::from_millis(1500);
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// The pair Redis holds for `setup`'s subscriber.
+async fn stored(setup: &Setup) -> signalwire_fabric::SharedPair {
+    setup
+        .coordinator()
+        .load(&setup.key)
+        .await
+        .expect("Redis answers")
+        .expect("a pair is stored")
+}
+
+/// Reports `refused` until the session hands out another token: while Redis cannot be
+/// reached, an attempt fails and the still-valid token comes back.
+async fn rotate(session: &SubscriberSession, refused: &AccessToken) -> AccessToken {
+    let started = Instant::now();
+    loop {
+        let token = session.refresh_if_current(refused).await.expect("a token");
+        if text(&token) != text(refused) {
+            return token;
+        }
+        assert!(started.elapsed() < WITHIN, "no rotation within {WITHIN:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Lost: nothing. The holder died holding the lease before its request left, so the
+/// refresh token is unspent; the sibling waits until the lease expires (at most one lease
+/// length), takes it over and refreshes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_after_its_lease() {
+    let test = "faults::a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_after_its_lease";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LEASE);
+    publish_created(&setup, "killed-before@example.com").await;
+    let sibling = setup.join(setup.client()).await;
+    let old = sibling.access_token().await.expect("valid");
+
+    let mut holder = Instance::spawn(&setup, 1, Mode::PauseBeforeSending);
+    holder.expect("joined", WITHIN).await;
+    holder.go();
+    holder.expect("refreshing", WITHIN).await;
+    holder.kill(); // SIGKILL, holding the lease
+    let killed_at = Instant::now();
+
+    let new = sibling.refresh_if_current(&old).await.expect("refreshed");
+    assert_ne!(text(&new), text(&old));
+    assert!(
+        killed_at.elapsed() < LEASE + Duration::from_secs(2),
+        "the sibling waited at most about a lease: {:?}",
+        killed_at.elapsed()
+    );
+    assert_eq!(fake.refresh_count(), 1, "one refresh, by the sibling");
+    assert_eq!(fake.answered_count(Operation::Refresh, 422), 0);
+    let shared = stored(&setup).await;
+    assert_eq!(shared.generation, 2);
+    assert_eq!(shared.pair.access_token().expose_secret(), text(&new));
+}
+
+/// Lost: the pair SignalWire issued to the killed holder, and with it the subscriber's
+/// token chain (its refresh token was spent, the new one died with the process).
+/// Recovery: the sibling takes the lease over once it expires, sends the spent token
+/// (one refusal), waits a lease length for the dead holder's pair, then ends with
+/// `SessionEnded { reason: Refused }` (`requires_new_subscriber_token()`); creating a
+/// subscriber token and publishing it starts a new chain every instance can join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly() {
+    let test =
+        "faults::a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LEASE);
+    publish_created(&setup, "killed-after@example.com").await;
+    let sibling = setup.join(setup.client()).await;
+    let old = sibling.access_token().await.expect("valid");
+
+    let mut holder = Instance::spawn(&setup, 1, Mode::PauseAfterAnswer(Duration::from_secs(60)));
+    holder.expect("joined", WITHIN).await;
+    holder.go();
+    holder.expect("answered", WITHIN).await;
+    holder.kill(); // SIGKILL between the answer and the commit
+
+    let started = Instant::now();
+    let error = sibling
+        .refresh_if_current(&old)
+        .await
+        .expect_err("the chain is gone");
+    assert!(
+        matches!(
+            error,
+            Error::SessionEnded {
+                reason: SessionEnd::Refused,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.requires_new_subscriber_token());
+    assert!(
+        started.elapsed() >= LEASE,
+        "the sibling looked for the dead holder's pair for a lease: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 201),
+        1,
+        "the holder's"
+    );
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 422),
+        1,
+        "the sibling's"
+    );
+    assert_eq!(stored(&setup).await.generation, 1, "nothing was stored");
+
+    // Recovery: a new subscriber token, published, joined and refreshed as usual.
+    let created = setup
+        .client()
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new("killed-after@example.com"))
+        .await
+        .expect("created");
+    let generation = setup
+        .coordinator()
+        .publish(&setup.key, &created.pair.to_stored())
+        .await
+        .expect("published");
+    assert_eq!(generation, 2);
+    let again = setup.join(setup.client()).await;
+    let token = again.access_token().await.expect("the new pair");
+    let rotated = again.refresh_if_current(&token).await.expect("refreshed");
+    assert_ne!(text(&rotated), text(&token));
+    assert_eq!(stored(&setup).await.generation, 3);
+}
+
+/// Lost: nothing. With refresh tokens the server lets be reused, a holder stopped
+/// (SIGSTOP) after its answer and before its commit, past its lease, and a sibling that
+/// took the lease over both get a pair. The sibling commits first; when the stopped holder
+/// resumes (SIGCONT), its commit is refused by the generation fence, it adopts the
+/// sibling's pair, and the stored pair never goes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts() {
+    let test = "faults::a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::builder()
+        .rotation(RotationPolicy::Reusable)
+        .start()
+        .await
+        .expect("the fake starts");
+    let setup = setup(&fake, &server, LEASE);
+    publish_created(&setup, "stopped@example.com").await;
+    let sibling = setup.join(setup.client()).await;
+    let old = sibling.access_token().await.expect("valid");
+
+    let mut holder = Instance::spawn(&setup, 1, Mode::PauseAfterAnswer(Duration::from_secs(2)));
+    holder.expect("joined", WITHIN).await;
+    holder.go();
+    holder.expect("answered", WITHIN).await;
+    signal(holder.pid(), "STOP");
+
+    let new = sibling.refresh_if_current(&old).await.expect("refreshed");
+    assert_eq!(stored(&setup).await.generation, 2);
+    signal(holder.pid(), "CONT");
+    let round = holder.round(WITHIN).await;
+    assert_eq!(
+        round.generation, 2,
+        "the late commit added nothing: {}",
+        round.line
+    );
+    assert_eq!(
+        round.fingerprint,
+        fingerprint(&new),
+        "the resumed holder adopted the sibling's pair"
+    );
+    let shared = stored(&setup).await;
+    assert_eq!(shared.generation, 2);
+    assert_eq!(shared.pair.access_token().expose_secret(), text(&new));
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 201),
+        2,
+        "both exchanged"
+    );
+}
+
+/// Lost: nothing. Redis restarts without its data between rotations. Each instance's
+/// first command after it fails (its connection dropped) and is retried; the first lease
+/// is granted on an empty store, and its commit stores `max(stored, seen) + 1`, so
+/// generations continue from what the sessions had seen, and everyone adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_growing() {
+    let test =
+        "faults::redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_growing";
+    let Some(mut server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LEASE);
+    publish_created(&setup, "restart@example.com").await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(setup.join(setup.client()).await);
+    }
+    for rotation in 1..=4u64 {
+        if rotation == 3 {
+            server.restart();
+        }
+        let refused = sessions[0].access_token().await.expect("valid");
+        let mut served = std::collections::HashSet::new();
+        let turns: Vec<_> = sessions
+            .iter()
+            .map(|session| {
+                let session = session.clone();
+                let refused = refused.clone();
+                tokio::spawn(async move { rotate(&session, &refused).await })
+            })
+            .collect();
+        for turn in turns {
+            served.insert(text(&turn.await.expect("no panic")));
+        }
+        assert_eq!(served.len(), 1, "one token for everyone");
+        assert_eq!(
+            fake.refresh_count(),
+            rotation as usize,
+            "one refresh per rotation"
+        );
+        assert_eq!(fake.answered_count(Operation::Refresh, 422), 0);
+        for session in &sessions {
+            assert_eq!(session.status().generation, 1 + rotation);
+        }
+    }
+    assert_eq!(stored(&setup).await.generation, 5);
+}
+
+/// Lost: the chain of an instance that had not adopted the newest pair yet. Redis loses
+/// its data after a rotation that one instance had not come due for: that instance still
+/// holds the spent pair, the empty store has nothing newer to give it, so its next
+/// refresh is refused and it ends with `SessionEnded { reason: Refused }`. The instance
+/// that holds the newest pair goes on, and its next commit continues the generations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair() {
+    let test =
+        "faults::redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LEASE);
+    publish_created(&setup, "stranded@example.com").await;
+    let current = setup.join(setup.client()).await;
+    let behind = setup.join(setup.client()).await;
+    let old = current.access_token().await.expect("valid");
+    let new = current.refresh_if_current(&old).await.expect("refreshed");
+    server.command(&[b"FLUSHALL"]).await;
+
+    let error = behind.refresh_if_current(&old).await.expect_err("stranded");
+    assert!(
+        matches!(
+            error,
+            Error::SessionEnded {
+                reason: SessionEnd::Refused,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(fake.answered_count(Operation::Refresh, 422), 1);
+    let newer = current.refresh_if_current(&new).await.expect("goes on");
+    assert_ne!(text(&newer), text(&new));
+    assert_eq!(current.status().generation, 3, "max(stored 0, seen 2) + 1");
+    assert_eq!(stored(&setup).await.generation, 3);
+}
+
+/// A joined session whose access token has expired (its refresh token has not): the
+/// pair published for `key` was made due.
+async fn due_session(setup: &Setup, fake: &FakeSpace, email: &str) -> (Setup, SubscriberSession) {
+    let setup = Setup {
+        key: SessionKey::new(format!("{}-due", setup.key)).expect("valid"),
+        ..setup.clone()
+    };
+    let created = fake
+        .client()
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new(email))
+        .await
+        .expect("created");
+    setup
+        .coordinator()
+        .publish(&setup.key, &testing::due_now(&created.pair).to_stored())
+        .await
+        .expect("published");
+    let session = setup.join(fake.client()).await;
+    (setup, session)
+}
+
+/// Lost: nothing. While Redis is down, a session with a valid access token keeps serving
+/// it (the cached read never touches Redis; a refresh that cannot get the lease is not
+/// sent); a caller whose token has expired gets a retryable `Error::Coordinator` at once.
+/// Nothing is refreshed without the lease. Once Redis is back (empty), each subscriber
+/// is refreshed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing_and_recovers() {
+    let test = "faults::redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing_and_recovers";
+    let Some(mut server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LEASE);
+    publish_created(&setup, "valid@example.com").await;
+    let valid = setup.join(setup.client()).await;
+    let token = valid.access_token().await.expect("valid");
+    let (due_setup, due) = due_session(&setup, &fake, "due@example.com").await;
+
+    server.kill();
+    for _ in 0..3 {
+        let served = valid.access_token().await.expect("still valid");
+        assert_eq!(text(&served), text(&token));
+    }
+    let started = Instant::now();
+    let served = valid
+        .refresh_if_current(&token)
+        .await
+        .expect("the valid token");
+    assert_eq!(
+        text(&served),
+        text(&token),
+        "the attempt failed; the token is served"
+    );
+    let error = due
+        .access_token()
+        .await
+        .expect_err("no valid token and no lease");
+    assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
+    assert!(error.is_retryable() && !error.may_have_reached_server());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.refresh_count(), 0, "never a refresh without the lease");
+
+    server.start_again();
+    let recovered = {
+        let started = Instant::now();
+        loop {
+            match due.access_token().await {
+                Ok(token) => break token,
+                Err(error) => {
+                    assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
+                    assert!(started.elapsed() < WITHIN);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    };
+    let rotated = rotate(&valid, &token).await;
+    assert_ne!(text(&rotated), text(&token));
+    assert_eq!(fake.refresh_count(), 2, "each subscriber refreshed once");
+    assert_eq!(fake.answered_count(Operation::Refresh, 422), 0);
+    assert_eq!(
+        stored(&due_setup).await.pair.access_token().expose_secret(),
+        text(&recovered)
+    );
+    assert_eq!(
+        due.status().generation,
+        2,
+        "generations continue past the empty store"
+    );
+}
+
+/// Lost: nothing. A Redis that accepts connections but does not answer (SIGSTOP) costs a
+/// caller at most the connection and response timeouts: then a retryable
+/// `Error::Coordinator`, and nothing is sent. Once it answers again, the refresh happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_does_not_answer_fails_within_the_timeouts_and_sends_nothing() {
+    let test = "faults::a_redis_that_does_not_answer_fails_within_the_timeouts_and_sends_nothing";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LEASE);
+    let (_, due) = due_session(&setup, &fake, "hung@example.com").await;
+
+    server.pause();
+    let started = Instant::now();
+    let error = due.access_token().await.expect_err("Redis does not answer");
+    let waited = started.elapsed();
+    server.resume();
+    assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
+    assert!(error.is_retryable());
+    // The test's coordinators allow 500 ms to connect and 500 ms per answer.
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+        "bounded by the timeouts: {waited:?}"
+    );
+    assert_eq!(fake.refresh_count(), 0);
+
+    let started = Instant::now();
+    loop {
+        match due.access_token().await {
+            Ok(_) => break,
+            Err(_) => {
+                assert!(started.elapsed() < WITHIN);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    assert_eq!(fake.refresh_count(), 1);
+}
+
+/// Lost: nothing; one spent token is sent. The holder's request reaches the fake (which
+/// spends the token) but the answer comes back later than the lease lasts. A sibling
+/// takes the lease over, sends the spent token and is refused; because its lease was
+/// taken over, it keeps looking for the holder's pair for a lease length, finds it when
+/// the late answer is committed (nobody else stored anything, so the fence lets it in),
+/// and adopts it. Keep the lease longer than the client's timeout (the defaults are 45 s
+/// and 30 s) and this cannot happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_delay_longer_than_the_lease_costs_one_refusal_and_the_sibling_adopts() {
+    let test =
+        "faults::a_network_delay_longer_than_the_lease_costs_one_refusal_and_the_sibling_adopts";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, Duration::from_secs(2));
+    publish_created(&setup, "slow@example.com").await;
+    let holder = setup.join(setup.client()).await;
+    let sibling = setup.join(setup.client()).await;
+    let old = holder.access_token().await.expect("valid");
+    fake.inject(Operation::Refresh, Fault::delay(Duration::from_secs(3)), 1);
+
+    let slow = {
+        let holder = holder.clone();
+        let old = old.clone();
+        tokio::spawn(async move { holder.refresh_if_current(&old).await })
+    };
+    let started = Instant::now();
+    while fake.refresh_count() == 0 {
+        assert!(started.elapsed() < WITHIN);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let adopted = sibling.refresh_if_current(&old).await.expect("adopted");
+    let refreshed = slow.await.expect("no panic").expect("refreshed late");
+    assert_eq!(text(&adopted), text(&refreshed));
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
+    assert_eq!(
+        fake.answered_count(Operation::Refresh, 422),
+        1,
+        "the sibling's one refusal"
+    );
+    let shared = stored(&setup).await;
+    assert_eq!(shared.generation, 2);
+    assert_eq!(shared.pair.access_token().expose_secret(), text(&refreshed));
+    assert_eq!(sibling.status().generation, 2);
+}

@@ -1,0 +1,89 @@
+//! What the Redis tests share. Their server comes from the one place every Redis test of
+//! the workspace uses, `signalwire_fabric_redis::testing::RedisServer` (feature
+//! `test-util`): a real `redis-server` on a random loopback port, no persistence, killed
+//! on drop; `SKIPPED` when it is not installed, a failure under `CI=true`.
+
+#![allow(dead_code)] // each test module uses part of the support
+
+pub mod doubles;
+pub mod instances;
+
+use signalwire_fabric::SessionKey;
+use signalwire_fabric::testing::ConformanceHarness;
+use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
+
+pub use signalwire_fabric_redis::testing::{RedisServer, TlsFiles, free_port, signal};
+
+/// A fresh session key.
+pub fn session_key(name: &str) -> SessionKey {
+    SessionKey::new(format!("{name}-{:08x}", fastrand::u32(..))).expect("a valid key")
+}
+
+/// The facade's conformance harness over a real server: each coordinator is a new
+/// [`RedisCoordinator`] (its own connection, as another app instance would have) with the
+/// server's prefix, sealed when `sealing` is set.
+pub struct RedisHarness {
+    pub server: RedisServer,
+    pub sealing: Option<SealingKey>,
+}
+
+impl RedisHarness {
+    pub fn new(server: RedisServer, sealing: Option<SealingKey>) -> Self {
+        Self { server, sealing }
+    }
+
+    pub fn make(&self) -> RedisCoordinator {
+        let builder = self.server.coordinator();
+        match &self.sealing {
+            Some(key) => builder.sealing_key(key.clone()),
+            None => builder,
+        }
+        .build()
+        .expect("valid settings")
+    }
+}
+
+#[async_trait::async_trait]
+impl ConformanceHarness for RedisHarness {
+    type Coordinator = RedisCoordinator;
+
+    async fn coordinator(&self) -> RedisCoordinator {
+        self.make()
+    }
+
+    async fn expire_lease(&self, coordinator: &RedisCoordinator, key: &SessionKey) {
+        let lease = coordinator.keys_of(key).lease;
+        self.server.command(&[b"DEL", lease.as_bytes()]).await;
+    }
+
+    async fn lose_everything(&self, coordinator: &RedisCoordinator, key: &SessionKey) {
+        let keys = coordinator.keys_of(key);
+        self.server
+            .command(&[b"DEL", keys.pair.as_bytes(), keys.lease.as_bytes()])
+            .await;
+    }
+}
+
+/// The same harness over one [`signalwire_fabric::InProcessCoordinator`]: every call
+/// gives a clone of it, as sessions of one process share one.
+#[derive(Default)]
+pub struct InProcessHarness {
+    pub coordinator: signalwire_fabric::InProcessCoordinator,
+}
+
+#[async_trait::async_trait]
+impl ConformanceHarness for InProcessHarness {
+    type Coordinator = signalwire_fabric::InProcessCoordinator;
+
+    async fn coordinator(&self) -> Self::Coordinator {
+        self.coordinator.clone()
+    }
+
+    async fn expire_lease(&self, coordinator: &Self::Coordinator, key: &SessionKey) {
+        coordinator.expire_lease(key);
+    }
+
+    async fn lose_everything(&self, coordinator: &Self::Coordinator, key: &SessionKey) {
+        coordinator.forget(key);
+    }
+}
