@@ -156,3 +156,27 @@ async fn two_instances_sharing_an_in_process_coordinator_refresh_once_per_rotati
 async fn three_instances_sharing_an_in_process_coordinator_refresh_once_per_rotation() {
     one_upstream_refresh_per_rotation(Arc::new(InProcessCoordinator::new()), 3).await;
 }
+
+/// The same walk with the instances meeting in a real Redis (through one
+/// `RedisCoordinator`; `signalwire-fabric-redis`'s multi-process test has separate
+/// processes with their own connections). Redis's lease expiry runs on the server's
+/// clock, not tokio's; no lease outlives its rotation here, so the paused clock does not
+/// matter to it.
+async fn sharing_one_redis(count: usize) {
+    let test = "instances sharing one redis";
+    let Some(server) = signalwire_fabric_redis::testing::RedisServer::start(test) else {
+        return; // said SKIPPED (and panics under CI=true instead)
+    };
+    let coordinator = server.coordinator().build().expect("a loopback Redis URL");
+    one_upstream_refresh_per_rotation(Arc::new(coordinator), count).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_instances_sharing_one_redis_refresh_once_per_rotation() {
+    sharing_one_redis(2).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_instances_sharing_one_redis_refresh_once_per_rotation() {
+    sharing_one_redis(3).await;
+}
