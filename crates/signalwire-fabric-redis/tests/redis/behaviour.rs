@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use signalwire_fabric::testing::{self, ConformanceHarness};
@@ -16,7 +15,7 @@ use signalwire_fabric::{
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::support::doubles::{Flaky, Space, text};
+use crate::support::doubles::{space, text};
 use crate::support::{InProcessHarness, RedisHarness, RedisServer, session_key};
 
 const LEASE: Duration = Duration::from_secs(2);
@@ -24,7 +23,7 @@ const LEASE: Duration = Duration::from_secs(2);
 /// A session for `pair` that publishes it under `key`.
 async fn first<H: ConformanceHarness>(
     harness: &H,
-    space: &Space,
+    space: &testing::RefreshEndpoint,
     key: &SessionKey,
     pair: TokenPair,
 ) -> SubscriberSession {
@@ -45,7 +44,7 @@ async fn first<H: ConformanceHarness>(
 /// A session (with a coordinator of its own) that joins the pair stored under `key`.
 async fn joined<H: ConformanceHarness>(
     harness: &H,
-    space: &Space,
+    space: &testing::RefreshEndpoint,
     key: &SessionKey,
 ) -> SubscriberSession {
     SubscriberSession::join(space.clone(), harness.coordinator().await, key.clone())
@@ -89,7 +88,7 @@ fn refresh_later(
 pub async fn exactly_one_refresh_per_rotation_among_sessions_and_callers<H: ConformanceHarness>(
     harness: &H,
 ) {
-    let space = Space::single_use();
+    let space = space();
     let key = session_key("rotation");
     let mut sessions = vec![first(harness, &space, &key, space.create()).await];
     for _ in 0..4 {
@@ -127,7 +126,7 @@ pub async fn exactly_one_refresh_per_rotation_among_sessions_and_callers<H: Conf
 pub async fn a_sibling_adopts_the_stored_pair_without_any_request<H: ConformanceHarness>(
     harness: &H,
 ) {
-    let space = Space::single_use();
+    let space = space();
     let key = session_key("adopt");
     let first = first(harness, &space, &key, space.create()).await;
     let second = joined(harness, &space, &key).await;
@@ -160,7 +159,7 @@ pub async fn a_refusal_as_spent_is_followed_by_adopting_the_late_holders_pair<
     // its lease; a sibling takes the lease over, sends the now spent token, is refused,
     // and adopts the first holder's pair once it is stored.
     let gate = Arc::new(Semaphore::new(0));
-    let space = Space::new(false, Some(Arc::clone(&gate)));
+    let space = space().hold_first_answer(Arc::clone(&gate));
     let key = session_key("refused");
     let first = first(harness, &space, &key, space.create()).await;
     let second = joined(harness, &space, &key).await;
@@ -191,7 +190,9 @@ pub async fn a_late_commit_is_fenced_off_and_the_late_holder_adopts<H: Conforman
     // Refresh tokens the server lets be reused: the stalled holder and its successor both
     // get a pair; the successor stores first, so the stalled holder's commit is refused.
     let gate = Arc::new(Semaphore::new(0));
-    let space = Space::new(true, Some(Arc::clone(&gate)));
+    let space = testing::RefreshEndpoint::reusable()
+        .latency(Duration::from_millis(20))
+        .hold_first_answer(Arc::clone(&gate));
     let key = session_key("fenced");
     let first = first(harness, &space, &key, space.create()).await;
     let second = joined(harness, &space, &key).await;
@@ -229,9 +230,9 @@ pub async fn a_commit_that_failed_is_retried_and_the_pair_served_meanwhile<
 >(
     harness: &H,
 ) {
-    let space = Space::single_use();
+    let space = space();
     let key = session_key("retried");
-    let coordinator = Flaky::new(harness.coordinator().await);
+    let coordinator = testing::FailingCoordinator::new(harness.coordinator().await);
     let session = SubscriberSession::builder(space.clone(), space.create())
         .coordinator(coordinator.clone(), key.clone())
         .lease(LEASE)
@@ -240,7 +241,7 @@ pub async fn a_commit_that_failed_is_retried_and_the_pair_served_meanwhile<
         .build();
     let old = session.access_token().await.expect("valid");
     until("published", || session.status().generation == 1).await;
-    coordinator.failing_commits.store(3, Ordering::SeqCst);
+    coordinator.fail_next_commits(3);
     let new = session
         .refresh_if_current(&old)
         .await
@@ -262,7 +263,7 @@ pub async fn a_commit_that_failed_is_retried_and_the_pair_served_meanwhile<
         "committed once the coordinator took it"
     );
     assert_eq!(stored.pair.access_token().expose_secret(), text(&new));
-    assert_eq!(coordinator.failing_commits.load(Ordering::SeqCst), 0);
+    assert_eq!(coordinator.commits_left_to_fail(), 0);
     assert_eq!(
         space.refreshes(),
         1,
@@ -273,7 +274,7 @@ pub async fn a_commit_that_failed_is_retried_and_the_pair_served_meanwhile<
 pub async fn a_refusal_with_nobody_in_flight_ends_the_session_at_once<H: ConformanceHarness>(
     harness: &H,
 ) {
-    let space = Space::single_use();
+    let space = space();
     let key = session_key("unknown");
     // A pair the server does not know.
     let session = first(harness, &space, &key, testing::pair("never-issued")).await;

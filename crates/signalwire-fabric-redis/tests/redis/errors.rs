@@ -9,7 +9,7 @@ use signalwire_fabric::testing;
 use signalwire_fabric::{Coordinator, Error, SubscriberSession};
 use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
 
-use crate::support::doubles::Space;
+use crate::support::doubles::space;
 use crate::support::{RedisServer, free_port, session_key};
 
 /// Everything an error can show: `Display`, `Debug`, and the same for every source.
@@ -168,7 +168,7 @@ async fn a_pair_sealed_with_another_key_or_for_another_subscriber_is_refused_uns
     );
 
     // A session that joins with the wrong key gets the same error, and sends nothing.
-    let space = Space::single_use();
+    let space = space();
     let error = SubscriberSession::join(space.clone(), sealed(&wrong), key)
         .await
         .expect_err("cannot open");

@@ -10,7 +10,7 @@ use signalwire_fabric::{Coordinator, Error, SubscriberSession};
 use signalwire_fabric_redis::RedisCoordinator;
 
 use crate::errors::all_text;
-use crate::support::doubles::{Space, text};
+use crate::support::doubles::{space, text};
 use crate::support::{RedisHarness, RedisServer, TlsFiles, session_key};
 
 /// A certificate for `localhost` and 127.0.0.1, signed by a new authority, in `dir`.
@@ -48,7 +48,7 @@ async fn over_rediss_the_coordinator_keeps_every_rule_and_sessions_share_a_subsc
     let harness = RedisHarness::new(server, None);
     coordinator_conformance(&harness).await;
 
-    let space = Space::single_use();
+    let space = space();
     let key = session_key("tls");
     let first = SubscriberSession::builder(space.clone(), space.create())
         .coordinator(harness.make(), key.clone())

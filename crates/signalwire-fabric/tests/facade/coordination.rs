@@ -5,15 +5,13 @@
 //! machine (see `signalwire_fabric::SubscriberSession`'s module docs).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use signalwire_fabric::testing::{self, ConformanceHarness};
 use signalwire_fabric::{
-    AccessToken, CommitOutcome, Coordinator, Error, ErrorCode, FieldError, InProcessCoordinator,
-    Lease, LeaseOutcome, RefreshToken, Refresher, SessionEnd, SessionKey, SharedPair,
-    StoredTokenPair, SubscriberSession, TokenPair,
+    AccessToken, Coordinator, Error, InProcessCoordinator, SessionEnd, SessionKey,
+    SubscriberSession, TokenPair,
 };
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, advance};
@@ -39,102 +37,7 @@ async fn the_in_process_coordinator_keeps_every_rule_of_the_protocol() {
     testing::coordinator_conformance(&InProcess).await;
 }
 
-/// Stands in for SignalWire's refresh endpoint: each refresh token it issued works once
-/// (unless `reusable`), and every request is counted. A gate can hold answers back.
-#[derive(Clone)]
-struct Space {
-    inner: Arc<SpaceInner>,
-}
-
-struct SpaceInner {
-    live: Mutex<HashSet<String>>,
-    issued: AtomicUsize,
-    refused: AtomicUsize,
-    requests: AtomicUsize,
-    reusable: bool,
-    /// When set, the first exchange (already done at the "server") waits for a permit
-    /// before its answer comes back.
-    gate: Option<Arc<Semaphore>>,
-}
-
-impl Space {
-    fn new(reusable: bool, gate: Option<Arc<Semaphore>>) -> Self {
-        Self {
-            inner: Arc::new(SpaceInner {
-                live: Mutex::new(HashSet::new()),
-                issued: AtomicUsize::new(0),
-                refused: AtomicUsize::new(0),
-                requests: AtomicUsize::new(0),
-                reusable,
-                gate,
-            }),
-        }
-    }
-
-    fn single_use() -> Self {
-        Self::new(false, None)
-    }
-
-    /// A first pair, as a create would give.
-    fn create(&self) -> TokenPair {
-        self.issue("created")
-    }
-
-    fn issue(&self, seed: &str) -> TokenPair {
-        let pair = testing::pair(seed);
-        self.inner
-            .live
-            .lock()
-            .expect("not poisoned")
-            .insert(pair.refresh_token().expose_secret().to_owned());
-        pair
-    }
-
-    /// Successful refreshes (rotations).
-    fn refreshes(&self) -> usize {
-        self.inner.issued.load(Ordering::SeqCst)
-    }
-
-    /// Refresh requests refused as spent or unknown.
-    fn refused(&self) -> usize {
-        self.inner.refused.load(Ordering::SeqCst)
-    }
-
-    fn requests(&self) -> usize {
-        self.inner.requests.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait::async_trait]
-impl Refresher for Space {
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
-        let request = self.inner.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let text = refresh_token.expose_secret();
-        let accepted = {
-            let mut live = self.inner.live.lock().expect("not poisoned");
-            if self.inner.reusable {
-                live.contains(text)
-            } else {
-                live.remove(text)
-            }
-        };
-        if !accepted {
-            self.inner.refused.fetch_add(1, Ordering::SeqCst);
-            return Err(Error::rejected([FieldError::new(
-                ErrorCode::TokenInvalid,
-                "Token is invalid.",
-            )
-            .with_attribute("refresh_token")]));
-        }
-        let number = self.inner.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        let pair = self.issue(&format!("rotation-{number}"));
-        if let Some(gate) = self.inner.gate.as_ref().filter(|_| request == 1) {
-            gate.acquire().await.expect("open").forget();
-        }
-        Ok(pair)
-    }
-}
+type Space = testing::RefreshEndpoint;
 
 fn key() -> SessionKey {
     "user-42".parse().expect("a valid key")
@@ -324,7 +227,7 @@ async fn refreshing_after_a_taken_over_lease_adopts_the_pair_the_stalled_holder_
     // its lease; a sibling takes the lease over, sends the now spent token, is refused, and
     // then finds the first holder's pair once it is stored.
     let gate = Arc::new(Semaphore::new(0));
-    let space = Space::new(false, Some(Arc::clone(&gate)));
+    let space = Space::single_use().hold_first_answer(Arc::clone(&gate));
     let coordinator = InProcessCoordinator::new();
     let first = first_session(&space, &coordinator, space.create());
     let old = first.access_token().await.expect("valid");
@@ -370,7 +273,7 @@ async fn a_holder_fenced_off_by_a_newer_generation_adopts_it_instead_of_overwrit
     // both get a pair; the successor stores first, so the stalled holder's commit is
     // refused and it adopts the successor's pair.
     let gate = Arc::new(Semaphore::new(0));
-    let space = Space::new(true, Some(Arc::clone(&gate)));
+    let space = Space::reusable().hold_first_answer(Arc::clone(&gate));
     let coordinator = InProcessCoordinator::new();
     let first = first_session(&space, &coordinator, space.create());
     let old = first.access_token().await.expect("valid");
@@ -449,72 +352,13 @@ async fn refreshing_to_ended_at_once_when_refused_and_no_sibling_is_in_flight() 
     );
 }
 
-/// An in-process coordinator whose operations can be made to fail.
-#[derive(Debug, Clone, Default)]
-struct Failing {
-    inner: InProcessCoordinator,
-    /// Every operation fails while this is set.
-    down: Arc<std::sync::atomic::AtomicBool>,
-    /// Commits fail this many more times.
-    failing_commits: Arc<AtomicU32>,
-}
-
-impl Failing {
-    fn check(&self) -> Result<(), Error> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(Error::coordinator("the test's coordinator is unreachable"));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl Coordinator for Failing {
-    async fn load(&self, key: &SessionKey) -> Result<Option<SharedPair>, Error> {
-        self.check()?;
-        self.inner.load(key).await
-    }
-    async fn try_lease(
-        &self,
-        key: &SessionKey,
-        seen: u64,
-        ttl: Duration,
-    ) -> Result<LeaseOutcome, Error> {
-        self.check()?;
-        self.inner.try_lease(key, seen, ttl).await
-    }
-    async fn commit(
-        &self,
-        key: &SessionKey,
-        lease: &Lease,
-        seen: u64,
-        pair: &StoredTokenPair,
-    ) -> Result<CommitOutcome, Error> {
-        self.check()?;
-        let failing = self.failing_commits.load(Ordering::SeqCst);
-        if failing > 0 {
-            self.failing_commits.store(failing - 1, Ordering::SeqCst);
-            return Err(Error::coordinator(
-                "the test's coordinator refuses a commit",
-            ));
-        }
-        self.inner.commit(key, lease, seen, pair).await
-    }
-    async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<(), Error> {
-        self.check()?;
-        self.inner.release(key, lease).await
-    }
-    async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
-        self.check()?;
-        self.inner.publish(key, pair).await
-    }
-}
+type Failing = testing::FailingCoordinator<InProcessCoordinator>;
 
 #[tokio::test(start_paused = true)]
 async fn an_unreachable_coordinator_serves_the_valid_token_and_never_leads_to_a_refresh() {
     let space = Space::single_use();
-    let coordinator = Failing::default();
-    coordinator.down.store(true, Ordering::SeqCst);
+    let coordinator = Failing::new(InProcessCoordinator::new());
+    coordinator.set_down(true);
     let session = SubscriberSession::builder(space.clone(), space.create())
         .coordinator(coordinator.clone(), key())
         .jitter(Duration::ZERO)
@@ -541,7 +385,7 @@ async fn an_unreachable_coordinator_serves_the_valid_token_and_never_leads_to_a_
     assert_eq!(space.requests(), 0);
 
     // Back up: the next attempt publishes nothing stale and refreshes once.
-    coordinator.down.store(false, Ordering::SeqCst);
+    coordinator.set_down(false);
     advance(Duration::from_secs(60)).await;
     let token = session.access_token().await.expect("refreshed");
     assert_ne!(text(&token), text(&first));
@@ -551,14 +395,14 @@ async fn an_unreachable_coordinator_serves_the_valid_token_and_never_leads_to_a_
 #[tokio::test(start_paused = true)]
 async fn a_pair_the_coordinator_cannot_store_yet_is_served_and_committed_later() {
     let space = Space::single_use();
-    let coordinator = Failing::default();
+    let coordinator = Failing::new(InProcessCoordinator::new());
     let session = SubscriberSession::builder(space.clone(), space.create())
         .coordinator(coordinator.clone(), key())
         .jitter(Duration::ZERO)
         .build();
     let old = session.access_token().await.expect("valid");
     settle().await;
-    coordinator.failing_commits.store(3, Ordering::SeqCst);
+    coordinator.fail_next_commits(3);
     let new = session
         .refresh_if_current(&old)
         .await
@@ -566,7 +410,7 @@ async fn a_pair_the_coordinator_cannot_store_yet_is_served_and_committed_later()
     assert_ne!(text(&new), text(&old));
     assert_eq!(
         coordinator
-            .inner
+            .inner()
             .load(&key())
             .await
             .expect("loads")
@@ -579,7 +423,7 @@ async fn a_pair_the_coordinator_cannot_store_yet_is_served_and_committed_later()
         advance(Duration::from_secs(5)).await;
     }
     let stored = coordinator
-        .inner
+        .inner()
         .load(&key())
         .await
         .expect("loads")
