@@ -29,14 +29,7 @@ fn longest_token_like_run(text: &str) -> usize {
 
 #[tokio::test]
 async fn a_whole_run_of_the_endpoints_logs_no_secret() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = CapturedLogs::for_this_thread();
 
     let coordinator = InProcessCoordinator::new();
     let shared = coordinator.clone();

@@ -7,18 +7,11 @@ use signalwire_fabric::{CreateSubscriberToken, Error, RetryPolicy, TokenPair};
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 use tokio::time::Instant;
 
-use signalwire_fabric::testing::{CapturedLogs as Captured, due_now};
+use signalwire_fabric::testing::due_now;
 
 #[tokio::test]
 async fn a_whole_lifecycle_logs_and_formats_no_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = signalwire_fabric::testing::CapturedLogs::for_this_thread();
 
     let fake = FakeSpace::start().await;
     let client = fake.client();
@@ -284,14 +277,7 @@ async fn a_session_failing_on_echoed_secrets_logs_none_of_them() {
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = signalwire_fabric::testing::CapturedLogs::for_this_thread();
 
     let fake = FakeSpace::start().await;
     let seeded = fake.create_subscriber_token("echo@example.com");

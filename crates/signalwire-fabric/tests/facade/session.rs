@@ -689,14 +689,7 @@ async fn a_refresh_token_is_sent_one_tick_before_its_expiry_but_not_at_it() {
 
 #[tokio::test(start_paused = true)]
 async fn refreshes_are_traced_with_attempts_and_durations_but_no_secret() {
-    let captured = signalwire_fabric::testing::CapturedLogs::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = signalwire_fabric::testing::CapturedLogs::for_this_thread();
 
     let refresher = Scripted::new(
         Duration::from_millis(250),
