@@ -336,6 +336,53 @@ impl Slot {
         self.shared.as_ref().map_or(0, |shared| shared.generation)
     }
 
+    /// See [`Coordinator::try_lease`].
+    fn try_lease(&mut self, seen: u64, ttl: Duration) -> LeaseOutcome {
+        let now = Instant::now();
+        if let Some(newer) = self
+            .shared
+            .as_ref()
+            .filter(|shared| shared.generation > seen)
+        {
+            return LeaseOutcome::Newer(newer.clone());
+        }
+        if let Some((_, until)) = self.lease.as_ref().filter(|(_, until)| now < *until) {
+            return LeaseOutcome::Held {
+                expires_in: Some(until.saturating_duration_since(now)),
+            };
+        }
+        let owner: Arc<str> = Arc::from(Lease::random_owner());
+        let taken_over = self.in_flight.is_some();
+        self.lease = Some((Arc::clone(&owner), crate::clock::later(now, ttl)));
+        self.in_flight = Some(Arc::clone(&owner));
+        LeaseOutcome::Granted(Lease {
+            owner,
+            base: self.generation(),
+            taken_over,
+        })
+    }
+
+    /// See [`Coordinator::commit`].
+    fn commit(&mut self, lease: &Lease, seen: u64, pair: &StoredTokenPair) -> CommitOutcome {
+        self.let_go(&lease.owner);
+        let stored = self.generation();
+        // A store that lost everything since the lease holds nothing to supersede with:
+        // the pair is then stored rather than lost.
+        if let Some(shared) = self.shared.as_ref().filter(|_| stored != lease.base) {
+            return CommitOutcome::Superseded(shared.clone());
+        }
+        let generation = seen.max(stored) + 1;
+        self.shared = Some(SharedPair::new(generation, pair.clone()));
+        CommitOutcome::Committed { generation }
+    }
+
+    /// See [`Coordinator::publish`].
+    fn publish(&mut self, pair: &StoredTokenPair) -> u64 {
+        let generation = self.generation() + 1;
+        self.shared = Some(SharedPair::new(generation, pair.clone()));
+        generation
+    }
+
     /// Drops the lease and the in-flight mark when they are `owner`'s.
     fn let_go(&mut self, owner: &str) {
         if self
@@ -400,30 +447,11 @@ impl Coordinator for InProcessCoordinator {
         seen: u64,
         ttl: Duration,
     ) -> Result<LeaseOutcome, Error> {
-        let now = Instant::now();
-        let mut slots = self.lock();
-        let slot = slots.entry(key.clone()).or_default();
-        if let Some(newer) = slot
-            .shared
-            .as_ref()
-            .filter(|shared| shared.generation > seen)
-        {
-            return Ok(LeaseOutcome::Newer(newer.clone()));
-        }
-        if let Some((_, until)) = slot.lease.as_ref().filter(|(_, until)| now < *until) {
-            return Ok(LeaseOutcome::Held {
-                expires_in: Some(until.saturating_duration_since(now)),
-            });
-        }
-        let owner: Arc<str> = Arc::from(Lease::random_owner());
-        let taken_over = slot.in_flight.is_some();
-        slot.lease = Some((Arc::clone(&owner), crate::clock::later(now, ttl)));
-        slot.in_flight = Some(Arc::clone(&owner));
-        Ok(LeaseOutcome::Granted(Lease {
-            owner,
-            base: slot.generation(),
-            taken_over,
-        }))
+        Ok(self
+            .lock()
+            .entry(key.clone())
+            .or_default()
+            .try_lease(seen, ttl))
     }
 
     async fn commit(
@@ -433,24 +461,11 @@ impl Coordinator for InProcessCoordinator {
         seen: u64,
         pair: &StoredTokenPair,
     ) -> Result<CommitOutcome, Error> {
-        let mut slots = self.lock();
-        let slot = slots.entry(key.clone()).or_default();
-        slot.let_go(&lease.owner);
-        let stored = slot.generation();
-        if stored != lease.base {
-            return Ok(match &slot.shared {
-                Some(shared) => CommitOutcome::Superseded(shared.clone()),
-                // The store lost everything since the lease: store rather than lose it.
-                None => {
-                    let generation = seen.max(stored) + 1;
-                    slot.shared = Some(SharedPair::new(generation, pair.clone()));
-                    CommitOutcome::Committed { generation }
-                }
-            });
-        }
-        let generation = seen.max(stored) + 1;
-        slot.shared = Some(SharedPair::new(generation, pair.clone()));
-        Ok(CommitOutcome::Committed { generation })
+        Ok(self
+            .lock()
+            .entry(key.clone())
+            .or_default()
+            .commit(lease, seen, pair))
     }
 
     async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<(), Error> {
@@ -461,10 +476,60 @@ impl Coordinator for InProcessCoordinator {
     }
 
     async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
-        let mut slots = self.lock();
-        let slot = slots.entry(key.clone()).or_default();
-        let generation = slot.generation() + 1;
-        slot.shared = Some(SharedPair::new(generation, pair.clone()));
-        Ok(generation)
+        Ok(self.lock().entry(key.clone()).or_default().publish(pair))
+    }
+}
+
+/// The coordinator of a session that shares its subscriber with nobody: one slot, no map,
+/// no key (it is the default of [`SessionBuilder`](crate::SessionBuilder)).
+#[derive(Default)]
+pub(crate) struct Solo(Mutex<Slot>);
+
+impl fmt::Debug for Solo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Solo")
+    }
+}
+
+impl Solo {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordinator for Solo {
+    async fn load(&self, _key: &SessionKey) -> Result<Option<SharedPair>, Error> {
+        Ok(self.slot().shared.clone())
+    }
+
+    async fn try_lease(
+        &self,
+        _key: &SessionKey,
+        seen: u64,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, Error> {
+        Ok(self.slot().try_lease(seen, ttl))
+    }
+
+    async fn commit(
+        &self,
+        _key: &SessionKey,
+        lease: &Lease,
+        seen: u64,
+        pair: &StoredTokenPair,
+    ) -> Result<CommitOutcome, Error> {
+        Ok(self.slot().commit(lease, seen, pair))
+    }
+
+    async fn release(&self, _key: &SessionKey, lease: &Lease) -> Result<(), Error> {
+        self.slot().let_go(&lease.owner);
+        Ok(())
+    }
+
+    async fn publish(&self, _key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
+        Ok(self.slot().publish(pair))
     }
 }

@@ -380,7 +380,7 @@ impl SessionBuilder {
         let refresh_at = refresh_at(&self.pair, margin);
         let (coordinator, key) = self.coordinator.unwrap_or_else(|| {
             let key = SessionKey::internal("this session");
-            (Arc::new(InProcessCoordinator::new()), key)
+            (Arc::new(coordinator::Solo::default()), key)
         });
         let state = State {
             pair: self.pair,
