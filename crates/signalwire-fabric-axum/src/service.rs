@@ -8,7 +8,6 @@ use axum::response::Response;
 use http::HeaderValue;
 use signalwire_fabric::{
     Client, Coordinator, Error, InProcessCoordinator, Scope, SessionKey, SubscriberSession,
-    TokenPair,
 };
 
 use crate::answer::{self, ErrorCode, Failure};
@@ -45,10 +44,11 @@ pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
 /// service answers with the access token of the user's [`SubscriberSession`]:
 ///
 /// 1. this service's session for the user's [`SessionKey`], if it holds one;
-/// 2. else the pair another instance published to the [`Coordinator`] under that key
-///    ([`SubscriberSession::join`]);
-/// 3. else a new subscriber token, created for the profile's reference and published
-///    to the coordinator.
+/// 2. else the pair another instance published to the [`Coordinator`] under that key;
+/// 3. else a new subscriber token, created for the profile's reference by exactly one of
+///    the instances starting the user's session at once (it holds the coordinator's lease
+///    while it creates; [`SubscriberSession::join_or_create`]), and published to the
+///    coordinator for the others.
 ///
 /// The session hands out its current token while it has more than the refresh-ahead
 /// margin left and refreshes once when it is due, however many tabs, retries and
@@ -294,7 +294,9 @@ impl TokenService {
         Err(upstream_failure(key, &error))
     }
 
-    /// A session for the user: joined from the coordinator, or on a new subscriber token.
+    /// A session for the user: joined from the coordinator, or on a new subscriber token
+    /// that exactly one instance creates ([`SubscriberSession::join_or_create`]). After a
+    /// session ended at generation `ended`, only a newer pair is joined.
     async fn start_session(
         &self,
         profile: &SubscriberProfile,
@@ -302,52 +304,26 @@ impl TokenService {
     ) -> Result<SubscriberSession, Error> {
         let inner = &self.inner;
         let key = profile.key();
-        let newer_than_ended = match ended {
-            None => true,
-            Some(generation) => inner
-                .coordinator
-                .load(key)
-                .await?
-                .is_some_and(|shared| shared.generation > generation),
-        };
-        if newer_than_ended {
-            let joined = SubscriberSession::join(
-                inner.client.clone(),
-                Arc::clone(&inner.coordinator),
-                key.clone(),
-            )
-            .await?;
-            if let Some(joined) = joined {
-                tracing::info!(%key, "joined the user's shared subscriber session");
-                let joined = joined.refresh_ahead(inner.refresh_ahead);
-                let joined = match inner.jitter {
-                    Some(jitter) => joined.jitter(jitter),
-                    None => joined,
-                };
-                return Ok(joined.build());
-            }
-        }
-        let created = inner
-            .client
-            .subscriber_tokens()
-            .create(self.create_request(profile)?)
-            .await?;
-        tracing::info!(%key, "created a subscriber token for the user");
-        Ok(self.new_session(created.pair, key))
-    }
-
-    fn new_session(&self, pair: TokenPair, key: &SessionKey) -> SubscriberSession {
-        let inner = &self.inner;
-        let builder = inner
-            .client
-            .session(pair)
-            .coordinator(Arc::clone(&inner.coordinator), key.clone())
-            .refresh_ahead(inner.refresh_ahead);
-        match inner.jitter {
+        let request = self.create_request(profile)?;
+        let client = inner.client.clone();
+        let builder = SubscriberSession::join_or_create(
+            inner.client.clone(),
+            Arc::clone(&inner.coordinator),
+            key.clone(),
+            ended.unwrap_or(0),
+            || async move {
+                let created = client.subscriber_tokens().create(request).await?;
+                tracing::info!(%key, "created a subscriber token for the user");
+                Ok(created.pair)
+            },
+        )
+        .await?
+        .refresh_ahead(inner.refresh_ahead);
+        Ok(match inner.jitter {
             Some(jitter) => builder.jitter(jitter),
             None => builder,
         }
-        .build()
+        .build())
     }
 
     /// A client-bound token for the device with `fingerprint`; nothing is kept.

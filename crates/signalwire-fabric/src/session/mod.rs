@@ -503,6 +503,92 @@ impl SubscriberSession {
         Ok(Some(builder))
     }
 
+    /// Like [`SubscriberSession::join`], but when `coordinator` holds no pair for `key`
+    /// newer than generation `newer_than` (0: none at all), the pair comes from `create`
+    /// (a new subscriber token), called by exactly one of the sessions starting at once,
+    /// in this process or any other sharing the coordinator: the creator holds the
+    /// coordinator's lease while it creates, stores the pair as the next generation, and
+    /// every other starter adopts it. Pass the generation of a session that ended as
+    /// `newer_than` to start a new chain rather than rejoin the dead one.
+    ///
+    /// ```no_run
+    /// # async fn run(client: signalwire_fabric::Client, coordinator: signalwire_fabric::InProcessCoordinator) -> Result<(), signalwire_fabric::Error> {
+    /// use signalwire_fabric::{CreateSubscriberToken, SubscriberSession};
+    ///
+    /// let tokens = client.clone();
+    /// let session = SubscriberSession::join_or_create(client, coordinator, "user-42".parse()?, 0, || async move {
+    ///     let created = tokens
+    ///         .subscriber_tokens()
+    ///         .create(CreateSubscriberToken::new("user-42@example.com"))
+    ///         .await?;
+    ///     Ok(created.pair)
+    /// })
+    /// .await?
+    /// .build();
+    /// # drop(session);
+    /// # Ok(()) }
+    /// ```
+    pub async fn join_or_create<C, Created>(
+        refresher: impl Refresher,
+        coordinator: C,
+        key: SessionKey,
+        newer_than: u64,
+        create: impl FnOnce() -> Created,
+    ) -> Result<SessionBuilder, Error>
+    where
+        C: Coordinator,
+        Created: std::future::Future<Output = Result<TokenPair, Error>>,
+    {
+        let coordinator = Arc::new(coordinator);
+        let mut create = Some(create);
+        let mut poll = Duration::from_millis(10);
+        loop {
+            let (pair, generation) = match coordinator
+                .try_lease(&key, newer_than, DEFAULT_LEASE)
+                .await?
+            {
+                LeaseOutcome::Newer(shared) => {
+                    (TokenPair::from_stored(shared.pair), shared.generation)
+                }
+                LeaseOutcome::Held { expires_in } => {
+                    let wait =
+                        expires_in.map_or(poll, |left| left.clamp(Duration::from_millis(1), poll));
+                    tokio::time::sleep(wait).await;
+                    poll = (poll * 2).min(Duration::from_millis(250));
+                    continue;
+                }
+                LeaseOutcome::Granted(lease) => {
+                    let Some(create) = create.take() else {
+                        // Only reachable if a coordinator granted a lease twice here.
+                        coordinator.release(&key, &lease).await?;
+                        return Err(Error::coordinator("granted a second lease to one starter"));
+                    };
+                    let pair = match create().await {
+                        Ok(pair) => pair,
+                        Err(error) => {
+                            let _ = coordinator.release(&key, &lease).await;
+                            return Err(error);
+                        }
+                    };
+                    match coordinator
+                        .commit(&key, &lease, newer_than, &pair.to_stored())
+                        .await
+                    {
+                        Ok(CommitOutcome::Committed { generation }) => (pair, generation),
+                        Ok(CommitOutcome::Superseded(newer)) => {
+                            (TokenPair::from_stored(newer.pair), newer.generation)
+                        }
+                        // Not stored yet: the session publishes it when it first runs.
+                        Err(_) => (pair, 0),
+                    }
+                }
+            };
+            let mut builder = Self::builder(refresher, pair).coordinator(coordinator, key);
+            builder.generation = generation;
+            return Ok(builder);
+        }
+    }
+
     /// An access token with more than the refresh-ahead margin left, refreshing first
     /// when needed.
     ///

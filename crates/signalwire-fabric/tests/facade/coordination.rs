@@ -439,3 +439,100 @@ async fn a_pair_the_coordinator_cannot_store_yet_is_served_and_committed_later()
         "the pair was kept, not refreshed again"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn join_or_create_creates_once_however_many_start_at_once() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let starters: Vec<_> = (0..20)
+        .map(|_| {
+            let (space, coordinator, created) =
+                (space.clone(), coordinator.clone(), created.clone());
+            tokio::spawn(async move {
+                SubscriberSession::join_or_create(
+                    space.clone(),
+                    coordinator,
+                    key(),
+                    0,
+                    || async move {
+                        created.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        // Creating takes a while, as a request to SignalWire would.
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Ok(space.create())
+                    },
+                )
+                .await
+                .map(|builder| builder.jitter(Duration::ZERO).build())
+            })
+        })
+        .collect();
+    let mut tokens = HashSet::new();
+    for starter in starters {
+        let session = starter.await.expect("no panic").expect("a session");
+        assert_eq!(session.status().generation, 1);
+        tokens.insert(text(&session.access_token().await.expect("valid")));
+    }
+    assert_eq!(
+        created.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one subscriber token"
+    );
+    assert_eq!(tokens.len(), 1, "every starter has the created pair");
+
+    // After that chain's session ended at generation 1, a start newer than it creates a
+    // new chain once more, and a later start joins that one.
+    let again = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (counter, creator) = (again.clone(), space.clone());
+    let fresh = SubscriberSession::join_or_create(
+        space.clone(),
+        coordinator.clone(),
+        key(),
+        1,
+        || async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(creator.create())
+        },
+    )
+    .await
+    .expect("a session")
+    .build();
+    assert_eq!(fresh.status().generation, 2);
+    assert_eq!(again.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let joined =
+        SubscriberSession::join_or_create(space.clone(), coordinator, key(), 0, || async {
+            Err(Error::coordinator("not called: a pair is shared"))
+        })
+        .await
+        .expect("joined")
+        .build();
+    assert_eq!(joined.status().generation, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_or_create_lets_the_next_starter_create_when_creating_fails() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    let failed =
+        SubscriberSession::join_or_create(space.clone(), coordinator.clone(), key(), 0, || async {
+            Err(Error::server(503))
+        })
+        .await;
+    assert_eq!(
+        failed.map(|_| ()).expect_err("creating failed").status(),
+        Some(503)
+    );
+    let started = Instant::now();
+    let session =
+        SubscriberSession::join_or_create(space.clone(), coordinator, key(), 0, || async move {
+            Ok(space.create())
+        })
+        .await
+        .expect("the lease was released, so this starter creates")
+        .build();
+    assert_eq!(session.status().generation, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no wait for a lease left behind"
+    );
+}
