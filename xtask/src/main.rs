@@ -19,6 +19,8 @@ mod codegen;
 mod contract_coverage;
 mod msrv;
 #[cfg(test)]
+mod readme_snippets;
+#[cfg(test)]
 mod security_refs;
 
 #[derive(Debug, Parser)]
