@@ -469,7 +469,10 @@ impl SubscriberSession {
     /// A session for the subscriber `coordinator` holds a pair for under `key` (another
     /// session, perhaps in another process, published it), sharing it from now on; `None`
     /// when the coordinator holds no pair for `key` (create a subscriber token and build a
-    /// session with [`SessionBuilder::coordinator`] instead).
+    /// session with [`SessionBuilder::coordinator`] instead). When several sessions may
+    /// start at once with nothing shared yet (instances of a web backend signing the same
+    /// user in), use [`SubscriberSession::join_or_create`]: with `join`, each of them can
+    /// find nothing and create its own subscriber token.
     ///
     /// ```no_run
     /// # async fn run(client: signalwire_fabric::Client, coordinator: signalwire_fabric::InProcessCoordinator) -> Result<(), signalwire_fabric::Error> {
