@@ -17,6 +17,8 @@ use clap::{Parser, Subcommand};
 
 mod codegen;
 mod contract_coverage;
+#[cfg(test)]
+mod licenses;
 mod msrv;
 #[cfg(test)]
 mod readme_snippets;
