@@ -1,8 +1,10 @@
 //! The `signalwire-fabric` binary, run as a user would, against a fake space.
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use std::time::Duration;
 
+use assert_cmd::Command;
 use assert_cmd::cargo::CommandCargoExt as _;
 use signalwire_fabric::{AccessToken, RefreshToken, TokenKind};
 use signalwire_fabric_fake::{FakeSpace, Operation};
@@ -26,22 +28,17 @@ struct Run {
     stderr: String,
 }
 
+/// How long one run may take before it counts as hung (and is killed).
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `command` with `stdin` (assert_cmd writes it from a thread, so a command that
+/// exits before reading it is fine).
 fn run(command: &mut Command, stdin: &str) -> Run {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    {
-        use std::io::Write as _;
-        let mut input = child.stdin.take().expect("piped");
-        // A command refused before it reads stdin may have exited already.
-        if let Err(error) = input.write_all(stdin.as_bytes()) {
-            assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
-        }
-    }
-    let output = child.wait_with_output().expect("finishes");
+    let output = command
+        .write_stdin(stdin)
+        .timeout(RUN_LIMIT)
+        .output()
+        .expect("runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -336,7 +333,7 @@ struct Served {
 impl Served {
     /// Starts `signalwire-fabric fake serve` with `args` and reads its banner.
     fn start(args: &[&str]) -> Served {
-        let mut child = Command::cargo_bin(BIN)
+        let mut child = std::process::Command::cargo_bin(BIN)
             .expect("built")
             .args(["fake", "serve"])
             .args(args)
@@ -404,7 +401,7 @@ impl Served {
     /// Sends Ctrl-C (SIGINT) to the child; returns its exit code and the lines it
     /// printed after the banner.
     fn interrupt(mut self) -> (Option<i32>, Vec<String>) {
-        let interrupted = Command::new("kill")
+        let interrupted = std::process::Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()
             .expect("kill runs");

@@ -1,10 +1,9 @@
 //! The hint each command prints under an error fits what that command sent, checked
 //! against a fake for every kind of refusal a command can meet.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt as _;
+use assert_cmd::Command;
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 
 const BIN: &str = "signalwire-fabric";
@@ -28,21 +27,12 @@ fn command(fake: &FakeSpace, credentials: bool) -> Command {
 
 /// Runs `command` with `stdin`; returns (exit code, stderr).
 fn run(command: &mut Command, args: &[&str], stdin: &str) -> (i32, String) {
-    use std::io::Write as _;
-    let mut child = command
+    let output = command
         .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(stdin.as_bytes())
-        .expect("written");
-    let output = child.wait_with_output().expect("finishes");
+        .write_stdin(stdin)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .expect("runs");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stderr).into_owned(),

@@ -1,8 +1,8 @@
 //! `subscribers ...` and `tokens guest|invite|embed`, run as a user would against a fake.
 
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt as _;
+use assert_cmd::Command;
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
 const BIN: &str = "signalwire-fabric";
@@ -19,20 +19,11 @@ fn command_for(fake: &FakeSpace) -> Command {
 
 /// Runs `command` with `stdin`, returning (exit code, stdout, stderr).
 fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
-    use std::io::Write as _;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(stdin.as_bytes())
-        .expect("written");
-    let output = child.wait_with_output().expect("finishes");
+    let output = command
+        .write_stdin(stdin)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .expect("runs");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
