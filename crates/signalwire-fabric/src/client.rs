@@ -223,12 +223,25 @@ pub struct ClientBuilder {
 }
 
 /// Where requests go on their way to the base URL.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum ProxySetting {
     /// Through this proxy, as given.
     Url(String),
     /// Through the proxy the environment names, if any.
     FromEnv,
+}
+
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // A proxy URL can carry a password (refused when checked, but not shown).
+            Self::Url(url) => f
+                .debug_tuple("Url")
+                .field(&crate::config::without_user_info(url))
+                .finish(),
+            Self::FromEnv => f.write_str("FromEnv"),
+        }
+    }
 }
 
 /// The API token as given, kept secret until it is checked.
@@ -237,8 +250,17 @@ struct ApiTokenInput(secrecy::SecretString);
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("space", &self.space)
-            .field("base_url", &self.base_url)
+            .field(
+                "space",
+                &self.space.as_deref().map(crate::config::without_user_info),
+            )
+            .field(
+                "base_url",
+                &self
+                    .base_url
+                    .as_deref()
+                    .map(crate::config::without_user_info),
+            )
             .field("project_id", &self.project_id)
             .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
             .field("connect_timeout", &self.connect_timeout)

@@ -122,9 +122,26 @@ fn check_label(label: &str) -> Result<(), String> {
 /// Quotes a caller's input for an error message, cut short when it is long.
 fn shown(input: &str) -> String {
     const MAX: usize = 80;
+    let input = without_user_info(input);
     match input.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{:?}...", &input[..cut]),
         None => format!("{input:?}"),
+    }
+}
+
+/// `input` with any user info of its authority (`user:password@`) replaced by
+/// `[redacted]@`, so a URL can be quoted in an error or `Debug` without its password.
+/// Works on text that is not a valid URL too (the authority is what follows `://`, or
+/// the start, up to the first `/`, `?` or `#`).
+pub(crate) fn without_user_info(input: &str) -> std::borrow::Cow<'_, str> {
+    let start = input.find("://").map_or(0, |at| at + 3);
+    let rest = &input[start..];
+    let end = rest
+        .find(['/', '?', '#'])
+        .map_or(input.len(), |at| start + at);
+    match input[start..end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &input[..start], &input[start + at..]).into(),
+        None => input.into(),
     }
 }
 
@@ -521,5 +538,36 @@ mod tests {
         let secret = "PTsecret\u{7}value";
         let error = ApiToken::parse(secret).expect_err("control character");
         assert!(!format!("{error} {error:?}").contains("PTsecret"));
+    }
+
+    #[test]
+    fn user_info_is_redacted_wherever_it_sits() {
+        for (input, shown) in [
+            ("https://u:pw@host/path", "https://[redacted]@host/path"),
+            (
+                "http://pw@127.0.0.1:3128",
+                "http://[redacted]@127.0.0.1:3128",
+            ),
+            ("u:pw@host", "[redacted]@host"),
+            ("https://a@b:pw@host?x=@y", "https://[redacted]@host?x=@y"),
+            ("https://host/a@b", "https://host/a@b"),
+            ("https://host#@x", "https://host#@x"),
+            ("not a url", "not a url"),
+            ("", ""),
+        ] {
+            assert_eq!(without_user_info(input), shown, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_url_is_quoted_without_its_password() {
+        let base = check_base_url("https://u:hunter2hunter2@example.com").expect_err("user info");
+        let proxy = check_proxy("http://u:hunter2hunter2@127.0.0.1:1", "https://example.com")
+            .expect_err("user info");
+        for error in [base, proxy] {
+            let text = format!("{error} {error:?}");
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("[redacted]@"), "{text}");
+        }
     }
 }

@@ -30,6 +30,13 @@ async fn nothing_formatted_contains_a_secret() {
         .build()
         .expect("valid");
     let builder = Client::builder().api_token(API_TOKEN);
+    // A password in a URL's user info is refused, and never quoted while refusing it.
+    let with_user_info = Client::builder()
+        .base_url(format!("https://user:{PASSWORD}@example.com"))
+        .proxy(format!("http://user:{PASSWORD}@127.0.0.1:3128"))
+        .api_token(API_TOKEN);
+    let space_with_user_info =
+        Client::builder().space(format!("https://user:{PASSWORD}@example.signalwire.com"));
     let request = CreateSubscriberToken::new("alice@example.com").password(PASSWORD);
 
     let errors = vec![
@@ -39,6 +46,27 @@ async fn nothing_formatted_contains_a_secret() {
         ApiToken::parse(format!("{API_TOKEN}\n"))
             .map(|_| ())
             .expect_err("control character"),
+        Space::parse(&format!("https://user:{PASSWORD}@example.signalwire.com"))
+            .expect_err("user info"),
+        Client::builder()
+            .base_url(format!("https://user:{PASSWORD}@example.com"))
+            .project_id("project")
+            .api_token(API_TOKEN)
+            .build()
+            .expect_err("user info in the base URL"),
+        Client::builder()
+            .base_url("https://example.com")
+            .project_id("project")
+            .api_token(API_TOKEN)
+            .proxy(format!("http://user:{PASSWORD}@127.0.0.1:3128"))
+            .build()
+            .expect_err("user info in the proxy"),
+        Client::builder()
+            .base_url(format!("https://{PASSWORD}@example.com/not a url"))
+            .project_id("project")
+            .api_token(API_TOKEN)
+            .build()
+            .expect_err("whitespace"),
     ];
 
     let mut shown = vec![
@@ -48,6 +76,8 @@ async fn nothing_formatted_contains_a_secret() {
         format!("{:?}", pair.to_stored()),
         format!("{client:?}"),
         format!("{builder:?}"),
+        format!("{with_user_info:?}"),
+        format!("{space_with_user_info:?}"),
         format!("{request:?}"),
         format!("{:?}", ApiToken::parse(API_TOKEN).expect("valid")),
         format!(
@@ -80,7 +110,7 @@ async fn nothing_formatted_contains_a_secret() {
     }
     assert_eq!(
         shown.len(),
-        10 + 2 * errors.len(),
+        12 + 2 * errors.len(),
         "every value was formatted"
     );
 }
