@@ -24,15 +24,85 @@ pub(crate) struct Scrub<'a> {
 }
 
 impl Scrub<'_> {
-    /// Replaces every known secret, and every run of 40 or more token-alphabet
-    /// characters (base64url, `.`, `+`, `=`, `~`), with `[redacted]`.
+    /// Replaces every known secret, as written or as a server may have encoded it (see
+    /// [`spellings`]), and every run of 40 or more token-alphabet characters (base64url,
+    /// `.`, `+`, `=`, `~`), with `[redacted]`.
     pub(crate) fn text(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for secret in self.secrets.iter().filter(|secret| !secret.is_empty()) {
-            text = text.replace(secret, "[redacted]");
+            for spelling in spellings(secret) {
+                text = text.replace(&spelling, "[redacted]");
+            }
         }
         redact_token_shaped(&text)
     }
+}
+
+impl Scrub<'_> {
+    /// The length in bytes of the longest spelling of any secret.
+    fn longest_spelling(&self) -> usize {
+        self.secrets
+            .iter()
+            .flat_map(|secret| spellings(secret))
+            .map(|spelling| spelling.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The ways a server may write `secret` back: as it is; JSON-escaped (plain, with `/`
+/// escaped as PHP does, with `<`, `>`, `&`, `'` and every non-ASCII character as
+/// `\uXXXX` as Go, Rails and Python do, in either hex case); and percent-encoded (as a
+/// form or a URL writes it). Longest first, so no spelling is left half-replaced by a
+/// shorter one.
+fn spellings(secret: &str) -> Vec<String> {
+    let mut spellings = vec![secret.to_owned()];
+    for slash in [false, true] {
+        for ascii in [false, true] {
+            for upper in [false, true] {
+                spellings.push(json_escaped(secret, slash, ascii, upper));
+            }
+        }
+    }
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    spellings.push(form.replace('+', "%20"));
+    spellings.push(form);
+    spellings.sort_by_key(|spelling| std::cmp::Reverse(spelling.len()));
+    spellings.dedup();
+    spellings
+}
+
+/// `secret` as the inside of a JSON string.
+fn json_escaped(secret: &str, slash: bool, ascii: bool, upper: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(secret.len() + 8);
+    let unicode = |out: &mut String, c: char| {
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            let _ = if upper {
+                write!(out, "\\u{unit:04X}")
+            } else {
+                write!(out, "\\u{unit:04x}")
+            };
+        }
+    };
+    for c in secret.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '/' if slash => out.push_str("\\/"),
+            c if c.is_control() && c.is_ascii() => unicode(&mut out, c),
+            '<' | '>' | '&' | '\'' if ascii => unicode(&mut out, c),
+            c if ascii && !c.is_ascii() => unicode(&mut out, c),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn redact_token_shaped(text: &str) -> String {
@@ -74,9 +144,20 @@ pub(crate) fn snippet(bytes: &[u8], scrub: &Scrub<'_>) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
-    let scanned = String::from_utf8_lossy(&bytes[..bytes.len().min(SCAN_BYTES)]);
-    let collapsed = scanned.split_whitespace().collect::<Vec<_>>().join(" ");
-    let redacted = scrub.text(&collapsed);
+    let mut scanned = String::from_utf8_lossy(&bytes[..bytes.len().min(SCAN_BYTES)]);
+    if bytes.len() > SCAN_BYTES {
+        // The cut may have split a secret, which scrubbing would then miss: drop as much
+        // of the tail as the longest spelling of any secret (a snippet shows the start).
+        let mut keep = scanned.len().saturating_sub(scrub.longest_spelling());
+        while !scanned.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        scanned = scanned[..keep].to_owned().into();
+    }
+    // Secrets are scrubbed before whitespace is collapsed, so one with a run of spaces or
+    // a tab in it is still recognised.
+    let redacted = scrub.text(&scanned);
+    let redacted = redacted.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut end = redacted.len().min(SNIPPET_BYTES);
     while !redacted.is_char_boundary(end) {
         end -= 1;
@@ -357,6 +438,50 @@ mod tests {
             scrub.text(&text),
             "<p>bad token [redacted] from [redacted], see /api/fabric/subscribers</p>"
         );
+    }
+
+    #[test]
+    fn a_secret_is_redacted_however_a_server_escaped_it() {
+        let secret = "a<b>&c 'q\"/\\ \t\u{e9}\u{1F600}";
+        let scrub = Scrub { secrets: &[secret] };
+        for echoed in [
+            secret.to_owned(),
+            serde_json::to_string(secret).expect("JSON"),
+            // Go and Rails: HTML-safe, and non-ASCII as \u escapes (a surrogate pair for
+            // the emoji); PHP: `/` escaped; a form.
+            r#""a\u003cb\u003e\u0026c \u0027q\"/\\ \t\u00e9\ud83d\ude00""#.to_owned(),
+            r#""a\u003Cb\u003E\u0026c \u0027q\"/\\ \t\u00E9\uD83D\uDE00""#.to_owned(),
+            r#""a<b>&c 'q\"\/\\ \té😀""#.to_owned(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+        ] {
+            let shown = scrub.text(&format!("before {echoed} after"));
+            // Only the JSON string's own quotes may remain around the redaction.
+            assert_eq!(
+                shown.replace('"', ""),
+                "before [redacted] after",
+                "{echoed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_with_runs_of_whitespace_is_redacted_before_they_collapse() {
+        let scrub = Scrub {
+            secrets: &["correct  horse\tstaple"],
+        };
+        let shown = snippet(b"{\"echo\": correct  horse\tstaple}", &scrub).expect("a body");
+        assert_eq!(shown, "{\"echo\": [redacted]}");
+    }
+
+    #[test]
+    fn a_secret_cut_by_the_scan_limit_leaves_no_part_shown() {
+        let secret = "hunter2-hunter2-pw";
+        let scrub = Scrub { secrets: &[secret] };
+        // Whitespace to just short of the scan limit, then the secret across it.
+        let mut body = vec![b' '; 32 * 1024 - 7];
+        body.extend_from_slice(secret.as_bytes());
+        let shown = snippet(&body, &scrub).unwrap_or_default();
+        assert!(!shown.contains("hunter"), "{shown:?}");
     }
 
     #[test]

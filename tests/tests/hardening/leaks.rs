@@ -272,6 +272,89 @@ async fn a_server_echoing_each_secret_into_every_error_field_shows_none_of_them(
     assert!(checked >= 3 * 14 * 2, "only {checked} errors were checked");
 }
 
+/// Passwords a scrubber matching only the exact text would miss once a server has
+/// written them back: runs of whitespace, JSON escapes, HTML-safe `\u` escapes,
+/// non-ASCII, an escaped `/`, percent-encoding.
+#[tokio::test]
+async fn a_password_echoed_in_any_common_escaping_shows_in_no_error() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let passwords = [
+        "correct  horse\tbattery",
+        "quo\"te\\pw-1234",
+        "a<b>&c123/x'y",
+        "p\u{e4}ssw\u{f6}rd-\u{1F600}",
+    ];
+    let mut checked = 0;
+    for password in passwords {
+        let json = serde_json::to_string(password).expect("JSON");
+        let html_safe: String = password
+            .chars()
+            .map(|c| match c {
+                '<' | '>' | '&' | '\'' => format!("\\u{:04x}", c as u32),
+                c if !c.is_ascii() => c
+                    .encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|unit| format!("\\u{unit:04x}"))
+                    .collect(),
+                '"' => "\\\"".to_owned(),
+                '\\' => "\\\\".to_owned(),
+                '\t' => "\\t".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        let slashed = json.replace('/', "\\/");
+        let form: String = url::form_urlencoded::byte_serialize(password.as_bytes()).collect();
+        // How each spelling might be recognised in what an error shows.
+        let mut probes = vec![
+            password.to_owned(),
+            password.split_whitespace().collect::<Vec<_>>().join(" "),
+            json.trim_matches('"').to_owned(),
+            html_safe.clone(),
+            slashed.trim_matches('"').to_owned(),
+            form.clone(),
+        ];
+        probes.retain(|probe| probe.len() >= 8);
+        let bodies = [
+            ResponseTemplate::new(500).set_body_string(format!("echo: {password}")),
+            ResponseTemplate::new(500).set_body_string(format!(r#"{{"errors":{json}}}"#)),
+            ResponseTemplate::new(500).set_body_string(format!(r#"{{"errors":"{html_safe}"}}"#)),
+            ResponseTemplate::new(503).set_body_string(format!(r#"{{"errors":{slashed}}}"#)),
+            ResponseTemplate::new(502).set_body_string(format!("password={form}")),
+            ResponseTemplate::new(200).set_body_string(format!(r#"{{"token":{json}"#)),
+        ];
+        for answer in bodies {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(answer)
+                .mount(&server)
+                .await;
+            let client = signalwire_fabric::Client::builder()
+                .base_url(server.uri())
+                .project_id(PROJECT)
+                .api_token(SHORT_API_TOKEN)
+                .build()
+                .expect("valid");
+            let error = client
+                .subscriber_tokens()
+                .create(CreateSubscriberToken::new("echo@example.com").password(password))
+                .await
+                .expect_err("every answer here is an error");
+            let shown = everything_shown(&error);
+            for probe in &probes {
+                assert!(
+                    !shown.contains(probe.as_str()),
+                    "{probe:?} shows in {shown}"
+                );
+            }
+            assert!(shown.contains("[redacted]"), "the echo was there: {shown}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4 * 6);
+}
+
 #[tokio::test]
 async fn a_session_failing_on_echoed_secrets_logs_none_of_them() {
     use wiremock::matchers::method;
