@@ -511,8 +511,11 @@ impl SubscriberSession {
     /// (a new subscriber token), called by exactly one of the sessions starting at once,
     /// in this process or any other sharing the coordinator: the creator holds the
     /// coordinator's lease while it creates, stores the pair as the next generation, and
-    /// every other starter adopts it. Pass the generation of a session that ended as
-    /// `newer_than` to start a new chain rather than rejoin the dead one.
+    /// every other starter adopts it. If `create` fails, panics, or this future is dropped
+    /// before the pair is stored (a web request cancelled mid-sign-in), the lease is let
+    /// go of at once, so the next starter creates without waiting for it to run out. Pass
+    /// the generation of a session that ended as `newer_than` to start a new chain rather
+    /// than rejoin the dead one.
     ///
     /// ```no_run
     /// # async fn run(client: signalwire_fabric::Client, coordinator: signalwire_fabric::InProcessCoordinator) -> Result<(), signalwire_fabric::Error> {
@@ -561,28 +564,41 @@ impl SubscriberSession {
                     continue;
                 }
                 LeaseOutcome::Granted(lease) => {
+                    // Whatever ends this future before the commit (an error, a panic in
+                    // `create`, or the caller dropping it: a web request cancelled while
+                    // the token is created), the lease is let go of at once instead of
+                    // making every other starter wait for it to run out.
+                    let mut held = HeldLease::new(coordinator.clone(), key.clone(), lease);
                     let Some(create) = create.take() else {
                         // Only reachable if a coordinator granted a lease twice here.
-                        coordinator.release(&key, &lease).await?;
+                        held.release().await?;
                         return Err(Error::coordinator("granted a second lease to one starter"));
                     };
                     let pair = match create().await {
                         Ok(pair) => pair,
                         Err(error) => {
-                            let _ = coordinator.release(&key, &lease).await;
+                            let _ = held.release().await;
                             return Err(error);
                         }
                     };
                     match coordinator
-                        .commit(&key, &lease, newer_than, &pair.to_stored())
+                        .commit(&key, held.lease(), newer_than, &pair.to_stored())
                         .await
                     {
-                        Ok(CommitOutcome::Committed { generation }) => (pair, generation),
+                        // The commit let go of the lease.
+                        Ok(CommitOutcome::Committed { generation }) => {
+                            held.disarm();
+                            (pair, generation)
+                        }
                         Ok(CommitOutcome::Superseded(newer)) => {
+                            held.disarm();
                             (TokenPair::from_stored(newer.pair), newer.generation)
                         }
                         // Not stored yet: the session publishes it when it first runs.
-                        Err(_) => (pair, 0),
+                        Err(_) => {
+                            let _ = held.release().await;
+                            (pair, 0)
+                        }
                     }
                 }
             };
@@ -833,6 +849,63 @@ impl Shared {
                 tokio::spawn(worker::supervised(Arc::clone(self)));
             }
             false
+        });
+    }
+}
+
+/// A lease [`SubscriberSession::join_or_create`] holds while it creates a pair, let go of
+/// when it is dropped still armed (the future was cancelled or panicked): the release
+/// runs on a spawned task, since a destructor cannot wait.
+struct HeldLease<C: Coordinator> {
+    coordinator: Arc<C>,
+    key: SessionKey,
+    lease: coordinator::Lease,
+    armed: bool,
+}
+
+impl<C: Coordinator> HeldLease<C> {
+    fn new(coordinator: Arc<C>, key: SessionKey, lease: coordinator::Lease) -> Self {
+        Self {
+            coordinator,
+            key,
+            lease,
+            armed: true,
+        }
+    }
+
+    fn lease(&self) -> &coordinator::Lease {
+        &self.lease
+    }
+
+    /// The lease was let go of by the coordinator (a commit).
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    async fn release(&mut self) -> Result<(), Error> {
+        if !self.armed {
+            return Ok(());
+        }
+        // Still armed while it runs: if this future is dropped meanwhile, so is the lease.
+        let released = self.coordinator.release(&self.key, &self.lease).await;
+        self.armed = false;
+        released
+    }
+}
+
+impl<C: Coordinator> Drop for HeldLease<C> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime left: the lease runs out on its own
+        };
+        let coordinator = self.coordinator.clone();
+        let key = self.key.clone();
+        let lease = self.lease.clone();
+        runtime.spawn(async move {
+            let _ = coordinator.release(&key, &lease).await;
         });
     }
 }

@@ -536,3 +536,39 @@ async fn join_or_create_lets_the_next_starter_create_when_creating_fails() {
         "no wait for a lease left behind"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn join_or_create_lets_go_of_the_lease_when_the_starter_is_cancelled() {
+    let space = Space::single_use();
+    let coordinator = InProcessCoordinator::new();
+    // The first starter is dropped while it creates (a browser gave up on the request).
+    let (creating, is_creating) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn({
+        let (space, coordinator) = (space.clone(), coordinator.clone());
+        async move {
+            SubscriberSession::join_or_create(space, coordinator, key(), 0, || async move {
+                let _ = creating.send(());
+                std::future::pending::<Result<signalwire_fabric::TokenPair, Error>>().await
+            })
+            .await
+        }
+    });
+    is_creating.await.expect("the first starter is creating");
+    first.abort();
+    assert!(first.await.expect_err("aborted").is_cancelled());
+
+    let started = Instant::now();
+    let session =
+        SubscriberSession::join_or_create(space.clone(), coordinator, key(), 0, || async move {
+            Ok(space.create())
+        })
+        .await
+        .expect("the lease was let go of, so this starter creates")
+        .build();
+    assert_eq!(session.status().generation, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "waited {:?} for a lease the cancelled starter left behind",
+        started.elapsed()
+    );
+}
