@@ -630,6 +630,11 @@ impl SubscriberSession {
     /// any request. However many tasks or instances report the same refusal, the pair is
     /// refreshed once.
     ///
+    /// It never answers with `refused` itself: when the refresh fails (SignalWire or the
+    /// coordinator unreachable, say), the error comes back, retryable when a retry may
+    /// work, while [`SubscriberSession::access_token`] keeps serving the old token to
+    /// callers that have not seen it refused.
+    ///
     /// ```no_run
     /// # async fn run(session: signalwire_fabric::SubscriberSession) -> Result<(), signalwire_fabric::Error> {
     /// let token = session.access_token().await?;
@@ -661,7 +666,11 @@ impl SubscriberSession {
                     return Err(ended.clone());
                 }
                 let now = Instant::now();
-                let valid = now < state.pair.access_expires_at();
+                // A token a server refused is no answer to the caller who reported it,
+                // however long it has left.
+                let refused_now =
+                    refused.is_some_and(|refused| state.pair.access_token() == refused);
+                let valid = now < state.pair.access_expires_at() && !refused_now;
                 let token = || Ok(state.pair.access_token().clone());
                 let last_error = || {
                     Err(state
@@ -674,7 +683,7 @@ impl SubscriberSession {
                     return if valid { token() } else { last_error() };
                 }
                 match state.phase {
-                    Phase::Current if now < state.refresh_at => {
+                    Phase::Current if now < state.refresh_at && !refused_now => {
                         let answer = token();
                         let chores = state.chores();
                         drop(state);

@@ -293,6 +293,54 @@ async fn with_the_token_expired_a_caller_gets_the_attempts_error() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_refused_token_is_never_the_answer_to_the_caller_who_reported_it() {
+    let refresher = Scripted::new(
+        Duration::ZERO,
+        [Step::Fail(unavailable()), Step::Fail(unavailable())],
+    );
+    let session = new_session(&refresher);
+    let refused = session.access_token().await.expect("the first token");
+
+    // Plenty of time left by the clock, but a server refused it and the refresh fails.
+    let error = session
+        .refresh_if_current(&refused)
+        .await
+        .expect_err("the refresh failed, and the refused token is no answer");
+    assert!(
+        matches!(error, Error::Server { status: 503, .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    assert_eq!(refresher.calls(), 1);
+    // Reported again while the retry waits: the same error, no extra request.
+    let again = session
+        .refresh_if_current(&refused)
+        .await
+        .expect_err("still failing");
+    assert!(
+        matches!(again, Error::Server { status: 503, .. }),
+        "{again:?}"
+    );
+    assert_eq!(refresher.calls(), 1);
+    // Callers that saw no refusal keep the still-valid token meanwhile.
+    assert_eq!(
+        token_text(&session.access_token().await.expect("valid")),
+        access("first")
+    );
+
+    // Once a retry works, the caller gets the new token.
+    for _ in 0..10 {
+        advance(Duration::from_millis(500)).await;
+    }
+    let newer = session
+        .refresh_if_current(&refused)
+        .await
+        .expect("refreshed by the retries");
+    assert_eq!(token_text(&newer), access("gen3"));
+    assert_eq!(refresher.calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured() {
     let rate_limited = Error::rate_limited().with_retry_after(Duration::from_secs(120));
     let refresher = Scripted::new(Duration::ZERO, [Step::Fail(rate_limited)]);
