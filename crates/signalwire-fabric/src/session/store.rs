@@ -89,6 +89,9 @@ impl TokenStore for MemoryStore {
     }
 }
 
+/// How many random letters and digits a `FileStore` temporary file name has.
+const TEMP_RANDOM_CHARS: usize = 6;
+
 /// How old a save's temporary file must be before a [`FileStore`] takes it for the
 /// leftover of a process that died mid-save and removes it. A save takes milliseconds;
 /// the margin spares a slow save by another process sharing the file.
@@ -102,7 +105,8 @@ pub const FILE_STORE_LEFTOVER_AGE: Duration = Duration::from_secs(30);
 /// The temporary file of a save is named after the store's file (`.tokens.json.XXXXXX.tmp`
 /// next to `tokens.json`). A process killed mid-save leaves one behind, holding a whole
 /// pair; every load and save removes such leftovers once they are older than
-/// [`FILE_STORE_LEFTOVER_AGE`].
+/// [`FILE_STORE_LEFTOVER_AGE`], and leaves other stores' files alone (the temporary files
+/// of `tokens.json.bak` are not this store's).
 #[derive(Debug, Clone)]
 pub struct FileStore {
     path: PathBuf,
@@ -126,7 +130,8 @@ impl FileStore {
         }
     }
 
-    /// The start and end of this store's temporary file names.
+    /// The start and end of this store's temporary file names (between them,
+    /// [`TEMP_RANDOM_CHARS`] random letters and digits).
     fn temp_affixes(path: &Path) -> (String, &'static str) {
         let name = path
             .file_name()
@@ -145,9 +150,15 @@ impl FileStore {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let ours = name.len() > prefix.len() + suffix.len()
-                && name.starts_with(&prefix)
-                && name.ends_with(suffix);
+            // Exactly `.<name>.` + the random part + `.tmp`: `.tokens.json.bak.XXXXXX.tmp`
+            // belongs to the store of `tokens.json.bak`, not to this one.
+            let ours = name
+                .strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.strip_suffix(suffix))
+                .is_some_and(|random| {
+                    random.len() == TEMP_RANDOM_CHARS
+                        && random.bytes().all(|byte| byte.is_ascii_alphanumeric())
+                });
             let old = entry
                 .metadata()
                 .and_then(|metadata| metadata.modified())
@@ -173,6 +184,7 @@ impl FileStore {
         // tempfile creates the file with mode 0600 on Unix.
         let mut file = tempfile::Builder::new()
             .prefix(&prefix)
+            .rand_bytes(TEMP_RANDOM_CHARS)
             .suffix(suffix)
             .tempfile_in(&dir)
             .map_err(|error| {
@@ -213,9 +225,26 @@ impl TokenStore for FileStore {
             }
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|error| {
+            // serde's message quotes the offending value, which may be a token: keep only
+            // what kind of fault it was and where.
+            let fault = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} at line {}, column {}",
+                    match error.classify() {
+                        serde_json::error::Category::Io => "unreadable",
+                        serde_json::error::Category::Syntax => "not JSON",
+                        serde_json::error::Category::Data =>
+                            "a field is missing or of the wrong kind",
+                        serde_json::error::Category::Eof => "cut short",
+                    },
+                    error.line(),
+                    error.column()
+                ),
+            );
             Error::store(
                 format!("{} does not hold a stored pair", self.path.display()),
-                error,
+                fault,
             )
         })
     }

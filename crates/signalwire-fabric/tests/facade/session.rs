@@ -1130,12 +1130,71 @@ async fn leftovers_of_saves_killed_midway_are_removed_by_the_next_load() {
         .open(&stale)
         .and_then(|file| file.set_modified(old))
         .expect("backdated");
-    let unrelated = dir.path().join(".other.json.AbCdEf.tmp");
-    std::fs::write(&unrelated, "{}").expect("written");
+    // Other stores' files, however alike their names, are not touched, old or not: the
+    // store of `tokens.json.bak` in the same directory, and names that are not exactly
+    // six random letters and digits.
+    let others: Vec<_> = [
+        ".other.json.AbCdEf.tmp",
+        ".tokens.json.bak.OLD333.tmp",
+        ".tokens.json.AbCdEfG.tmp",
+        ".tokens.json.AbC-Ef.tmp",
+    ]
+    .into_iter()
+    .map(|name| dir.path().join(name))
+    .collect();
+    for other in &others {
+        std::fs::write(other, "{}").expect("written");
+        std::fs::File::options()
+            .write(true)
+            .open(other)
+            .and_then(|file| file.set_modified(old))
+            .expect("backdated");
+    }
     store
         .save(&issued("next").to_stored())
         .await
         .expect("saved");
     assert!(!stale.exists(), "the save removed the stale leftover");
-    assert!(unrelated.exists(), "another store's file is not touched");
+    for other in &others {
+        assert!(
+            other.exists(),
+            "{} belongs to another store",
+            other.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_corrupt_store_file_is_reported_without_quoting_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("tokens.json");
+    let refresh_text = refresh("corrupt");
+    let access_text = access("corrupt");
+    // Each token sits where serde would quote it in its message: a number expected.
+    for body in [
+        serde_json::json!({
+            "access_token": access_text, "refresh_token": refresh_text,
+            "access_expires_at_unix": access_text, "refresh_expires_at_unix": refresh_text,
+        })
+        .to_string(),
+        format!("{{\"access_token\": {refresh_text}}}"),
+        format!("[\"{refresh_text}\"]"),
+    ] {
+        std::fs::write(&path, &body).expect("written");
+        let error = FileStore::new(&path)
+            .load()
+            .await
+            .expect_err("not a stored pair");
+        let mut shown = format!("{error}\n{error:?}\n");
+        let mut source = std::error::Error::source(&error);
+        while let Some(inner) = source {
+            shown.push_str(&format!("{inner}\n{inner:?}\n"));
+            source = inner.source();
+        }
+        assert!(shown.contains("does not hold a stored pair"), "{shown}");
+        assert!(shown.contains("line 1"), "says where: {shown}");
+        for token in [&refresh_text, &access_text] {
+            assert!(!shown.contains(&token[..20]), "a token shows in {shown}");
+        }
+    }
 }
