@@ -413,8 +413,13 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .to_str()
         .ok()?
         .trim();
+    // `delay-seconds` is digits only (no sign); any number of them, so one too big for
+    // a u64 is still "longer than a day", not "unreadable".
+    let digits = !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit());
     let wait = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
+        Ok(seconds) if digits => Duration::from_secs(seconds),
+        Err(_) if digits => MAX_RETRY_AFTER,
+        Ok(_) => return None,
         Err(_) => httpdate::parse_http_date(value)
             .ok()?
             .duration_since(SystemTime::now())
@@ -503,6 +508,32 @@ mod tests {
         let shown = snippet(long.as_bytes(), &scrub).expect("non-empty");
         assert!(shown.ends_with("..."), "{shown}");
         assert!(shown.len() <= SNIPPET_BYTES + 3, "{}", shown.len());
+    }
+
+    #[test]
+    fn retry_after_seconds_are_digits_only_and_any_number_of_them_is_at_most_a_day() {
+        let read = |value: &str| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                reqwest::header::RETRY_AFTER,
+                value.parse().expect("a header"),
+            );
+            retry_after(&headers)
+        };
+        assert_eq!(read("18446744073709551616"), Some(MAX_RETRY_AFTER));
+        assert_eq!(read(&"9".repeat(400)), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            read("00000000000000000000000007"),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(read("+5"), None);
+        assert_eq!(read("-5"), None);
+        assert_eq!(read("5.0"), None);
+        assert_eq!(
+            read(" 5 "),
+            Some(Duration::from_secs(5)),
+            "surrounding space is not part of it"
+        );
     }
 
     #[test]
