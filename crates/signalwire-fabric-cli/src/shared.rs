@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::SharedArgs;
 use crate::exit::{self, Command, Failure, ForCommand as _};
+use crate::output::say;
 
 const ENV_BASE_URL: &str = "SIGNALWIRE_FABRIC_DEMO_BASE_URL";
 const ENV_PROJECT: &str = "SIGNALWIRE_FABRIC_DEMO_PROJECT_ID";
@@ -93,7 +94,7 @@ pub async fn run(args: SharedArgs) -> Result<(), Failure> {
         return Err(no_redis(&args.redis_url, &error));
     }
     let fake = FakeSpace::start().await;
-    println!(
+    say!(
         "1. A fake SignalWire space is listening on {}; Redis answers at {}",
         fake.base_url(),
         args.redis_url
@@ -109,9 +110,9 @@ pub async fn run(args: SharedArgs) -> Result<(), Failure> {
         .await
         .map_err(|error| no_redis(&args.redis_url, &error))?;
     let keys = redis.keys_of(&key);
-    println!("2. Created a subscriber token for bob@example.com and stored it in Redis as");
-    println!("   generation {generation}, sealed with a key made for this demo:");
-    println!("   {} and {}", keys.pair, keys.lease);
+    say!("2. Created a subscriber token for bob@example.com and stored it in Redis as");
+    say!("   generation {generation}, sealed with a key made for this demo:");
+    say!("   {} and {}", keys.pair, keys.lease);
 
     let settings = Settings {
         base_url: fake.base_url().to_owned(),
@@ -121,55 +122,63 @@ pub async fn run(args: SharedArgs) -> Result<(), Failure> {
         key: key.clone(),
         sealing_key,
     };
-    println!("3. Two instances of this command start (two processes) and join the subscriber:");
-    let mut instances = Vec::new();
-    for name in ["A", "B"] {
-        let mut instance = Instance::spawn(name, &settings)?;
-        let joined = instance.next_line().await?;
-        println!("   [{name}] {joined}");
-        instances.push(instance);
-    }
-    println!(
-        "4. {} times, a SignalWire call answers 401 in both instances at once, and each",
-        args.rotations
-    );
-    println!("   reports the refused token (refresh_if_current):");
-    let mut outcome = Ok(());
-    for rotation in 1..=args.rotations {
-        for instance in &mut instances {
-            instance.say("go")?;
-        }
-        let mut hashes = Vec::new();
-        for instance in &mut instances {
-            let line = instance.next_line().await?;
-            println!("   rotation {rotation}: [{}] {line}", instance.name);
-            hashes.push(line.rsplit(' ').next().unwrap_or_default().to_owned());
-        }
-        if hashes.windows(2).any(|pair| pair[0] != pair[1]) {
-            outcome = Err(Failure::other("the two instances hold different tokens"));
-        }
-    }
-    for instance in &mut instances {
-        let _ = instance.say("exit");
-        instance.wait();
-    }
+    // The demo's keys are removed from Redis however the instances fared, and also
+    // when stdout closed under them.
+    let agreed = share(&settings, args.rotations).await;
     let _ = redis.remove(&key).await;
+    let mut outcome = match agreed? {
+        true => Ok(()),
+        false => Err(Failure::other("the two instances hold different tokens")),
+    };
 
     let refreshes = fake.answered_count(Operation::Refresh, 201);
     let rejected = fake.answered_count(Operation::Refresh, 422);
-    println!("\nSummary");
-    println!("  rotations                          {}", args.rotations);
-    println!(
+    say!("\nSummary");
+    say!("  rotations                          {}", args.rotations);
+    say!(
         "  refresh requests the fake saw      {} ({refreshes} new pairs, {rejected} rejected)",
         fake.refresh_count()
     );
-    println!("  Redis keys removed                 {}", keys.pair);
+    say!("  Redis keys removed                 {}", keys.pair);
     if refreshes != args.rotations as usize || rejected != 0 {
         outcome = Err(Failure::other(
             "the instances did not refresh exactly once per rotation",
         ));
     }
     outcome
+}
+
+/// Starts the two instances and runs `rotations` rotations through them, showing what
+/// each says. Returns whether they held the same token after every rotation.
+async fn share(settings: &Settings, rotations: u32) -> Result<bool, Failure> {
+    say!("3. Two instances of this command start (two processes) and join the subscriber:");
+    let mut instances = Vec::new();
+    for name in ["A", "B"] {
+        let mut instance = Instance::spawn(name, settings)?;
+        let joined = instance.next_line().await?;
+        say!("   [{name}] {joined}");
+        instances.push(instance);
+    }
+    say!("4. {rotations} times, a SignalWire call answers 401 in both instances at once, and each");
+    say!("   reports the refused token (refresh_if_current):");
+    let mut agreed = true;
+    for rotation in 1..=rotations {
+        for instance in &mut instances {
+            instance.say("go")?;
+        }
+        let mut hashes = Vec::new();
+        for instance in &mut instances {
+            let line = instance.next_line().await?;
+            say!("   rotation {rotation}: [{}] {line}", instance.name);
+            hashes.push(line.rsplit(' ').next().unwrap_or_default().to_owned());
+        }
+        agreed &= hashes.windows(2).all(|pair| pair[0] == pair[1]);
+    }
+    for instance in &mut instances {
+        let _ = instance.say("exit");
+        instance.wait();
+    }
+    Ok(agreed)
 }
 
 /// A child instance, seen from the parent.
@@ -303,7 +312,7 @@ pub async fn instance() -> Result<(), Failure> {
         .ok_or_else(|| Failure::other("Redis holds no pair for the demo's subscriber"))?
         .build();
     let token = session.access_token().await.for_command(Command::Demo)?;
-    println!(
+    say!(
         "pid {} joined at generation {}, holding token {}",
         std::process::id(),
         session.status().generation,
@@ -321,12 +330,12 @@ pub async fn instance() -> Result<(), Failure> {
             .for_command(Command::Demo)?;
         let generation = session.status().generation;
         if exchanges.load(Ordering::SeqCst) > before {
-            println!(
+            say!(
                 "refreshed: 1 request to SignalWire, stored as generation {generation}; token {}",
                 short_hash(&token)
             );
         } else {
-            println!(
+            say!(
                 "adopted generation {generation} from Redis, no request;      token {}",
                 short_hash(&token)
             );

@@ -11,7 +11,10 @@ use signalwire_fabric::{
 };
 
 use crate::exit::{Command, Failure, ForCommand as _};
-use crate::output::{describe_pair, pair_json};
+use crate::output::{
+    describe_pair, describe_stdout_error, pair_json, print_line, print_line_to_stderr,
+    stdout_failure,
+};
 
 /// Where to send requests and with which credentials.
 #[derive(Debug, Args)]
@@ -285,9 +288,13 @@ pub async fn refresh(args: RefreshArgs) -> Result<(), Failure> {
     .await
 }
 
-/// Shows or saves a new pair as `output` asks. When the save fails, the pair is printed
-/// in full rather than lost (for a refresh it cannot be asked for again), and the
-/// failure says so.
+/// Shows or saves a new pair as `output` asks.
+///
+/// Nothing is lost when something cannot take the pair. When the save fails, the pair is
+/// printed in full instead. When stdout cannot take it either, a refreshed pair (which
+/// cannot be asked for again: the old refresh token is spent) goes to stderr in full;
+/// any other pair is shown nowhere and the failure says to run the command again. When
+/// the pair was saved, a closed stdout loses nothing and ends the command quietly.
 pub async fn report(
     output: &OutputArgs,
     subscriber_id: Option<&SubscriberId>,
@@ -295,38 +302,81 @@ pub async fn report(
     what: &str,
     command: Command,
 ) -> Result<(), Failure> {
+    let whole = || pair_json(subscriber_id, pair).to_string();
     if let Some(path) = &output.out
         && let Err(error) = FileStore::new(path).save(&pair.to_stored()).await
     {
-        println!("{}", pair_json(subscriber_id, pair));
-        let mut failure = Failure::sdk(error, command);
-        failure.message = format!(
-            "{}\nthe new pair was not saved to {}, so it was printed above in full instead: \
-             store it now{}",
-            failure.message,
-            path.display(),
-            if command == Command::Refresh {
-                " (the old refresh token is spent)"
-            } else {
-                ""
+        let failure = Failure::sdk(error, command);
+        let not_saved = format!("the new pair was not saved to {}", path.display());
+        return Err(match print_line(whole()) {
+            Ok(()) => Failure {
+                message: format!(
+                    "{}\n{not_saved}, so it was printed above in full instead: store it now{}",
+                    failure.message,
+                    if command == Command::Refresh {
+                        " (the old refresh token is spent)"
+                    } else {
+                        ""
+                    }
+                ),
+                ..failure
+            },
+            Err(stdout_error) => {
+                let undelivered = undelivered(&whole(), &stdout_error, command);
+                Failure {
+                    message: format!("{}\n{not_saved}; {}", failure.message, undelivered.message),
+                    ..failure
+                }
             }
-        );
-        return Err(failure);
+        });
     }
-    if output.json {
-        println!("{}", pair_json(subscriber_id, pair));
-        return Ok(());
+    let text = if output.json {
+        whole()
+    } else {
+        let mut text = what.to_owned();
+        if let Some(id) = subscriber_id {
+            text.push_str(&format!("\n  subscriber     {id}"));
+        }
+        text.push('\n');
+        text.push_str(&describe_pair(pair));
+        match &output.out {
+            Some(path) => text.push_str(&format!("\nsaved to {}", path.display())),
+            None => text.push_str(
+                "\n(tokens shortened: --json prints them in full, --out FILE saves them)",
+            ),
+        }
+        text
+    };
+    match print_line(text) {
+        Ok(()) => Ok(()),
+        // Saved: stdout had nothing that is not also in the file.
+        Err(error) if output.out.is_some() => Err(stdout_failure(error)),
+        Err(error) => Err(undelivered(&whole(), &error, command)),
     }
-    println!("{what}");
-    if let Some(id) = subscriber_id {
-        println!("  subscriber     {id}");
+}
+
+/// The failure when stdout could not take a new secret (`whole`, its JSON) that is kept
+/// nowhere else. A refreshed pair cannot be asked for again, so it is printed on stderr
+/// rather than lost; any other (a created, guest, invite or embed token) can be, so it is
+/// shown nowhere (stderr is often a log) and the message says to run the command again.
+pub fn undelivered(whole: &str, error: &std::io::Error, command: Command) -> Failure {
+    let problem = describe_stdout_error(error);
+    if command != Command::Refresh {
+        return Failure::other(format!(
+            "{problem}, so the new token was not shown anywhere; run the command again for \
+             another"
+        ));
     }
-    println!("{}", describe_pair(pair));
-    match &output.out {
-        Some(path) => println!("saved to {}", path.display()),
-        None => println!("(tokens shortened: --json prints them in full, --out FILE saves them)"),
+    match print_line_to_stderr(whole) {
+        Ok(()) => Failure::other(format!(
+            "{problem}, so the new pair was printed above, on stderr, in full: it is the \
+             only copy (the old refresh token is spent); store it now"
+        )),
+        Err(_) => Failure::other(format!(
+            "{problem}, and stderr could not take the new pair either: it could not be shown \
+             anywhere, and the old refresh token is spent; run `signalwire-fabric tokens create`"
+        )),
     }
-    Ok(())
 }
 
 /// Reads a secret from `file`, or from stdin when no file is given (never from argv,
