@@ -95,7 +95,7 @@ pub struct OutputArgs {
 
 impl OutputArgs {
     /// Checks, before anything is sent, that the new pair will have somewhere to go:
-    /// `--out`'s directory must exist and take a new file. With `whole_pair_needed` (a
+    /// `--out` must name a file (not a directory) whose directory takes a new file. With `whole_pair_needed` (a
     /// refresh, which spends the only refresh token), a shortened pair on the terminal is
     /// not enough: `--out` or `--json` must be given.
     pub fn check_before_sending(&self, whole_pair_needed: bool) -> Result<(), Failure> {
@@ -106,15 +106,37 @@ impl OutputArgs {
             ));
         }
         if let Some(path) = &self.out {
-            check_can_create_a_file_beside(path)?;
+            check_out_path(path)?;
         }
         Ok(())
     }
 }
 
-/// Creates and removes an empty file in `path`'s directory, so that a save that could
-/// never work is refused before a pair is minted or a refresh token spent.
-fn check_can_create_a_file_beside(path: &Path) -> Result<(), Failure> {
+/// Checks what can be known about `--out` before a pair is minted or a refresh token
+/// spent: it names a file (not a directory, nor something else that is not a regular
+/// file), and an empty file can be created and removed in its directory.
+fn check_out_path(path: &Path) -> Result<(), Failure> {
+    let refuse = |problem: String| {
+        Failure::usage(format!(
+            "--out {}: {problem} (nothing was sent)",
+            path.display()
+        ))
+    };
+    let ends_with_separator = path
+        .as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::is_separator);
+    if path.file_name().is_none() || ends_with_separator || path.is_dir() {
+        return Err(refuse(
+            "names a directory: name a file for the pair, e.g. pair.json in it".to_owned(),
+        ));
+    }
+    // A device or a FIFO would be replaced by the saved pair, not written to.
+    if let Ok(metadata) = std::fs::metadata(path)
+        && !metadata.is_file()
+    {
+        return Err(refuse("is not a regular file".to_owned()));
+    }
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -132,9 +154,8 @@ fn check_can_create_a_file_beside(path: &Path) -> Result<(), Failure> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(error) => Err(Failure::usage(format!(
-            "--out {}: cannot create a file in {}: {error} (nothing was sent)",
-            path.display(),
+        Err(error) => Err(refuse(format!(
+            "cannot create a file in {}: {error}",
             dir.display()
         ))),
     }

@@ -803,6 +803,66 @@ async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lo
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_out_that_names_a_directory_is_refused_before_anything_is_sent() {
+    let fake = FakeSpace::start().await;
+    let refresh_token = fake
+        .create_subscriber_token("alice@example.com")
+        .refresh_token;
+    let address = fake
+        .subscriber("alice@example.com")
+        .expect("alice")
+        .address_ids[0]
+        .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let existing = dir.path().display().to_string();
+    let with_slash = format!("{existing}/");
+    let inside = dir.path().join("not-yet");
+    let not_yet_a_directory = format!("{}/", inside.display());
+    let outs = [
+        (existing.as_str(), "names a directory"),
+        (with_slash.as_str(), "names a directory"),
+        (not_yet_a_directory.as_str(), "names a directory"),
+        (".", "names a directory"),
+        ("..", "names a directory"),
+        ("/dev/null", "is not a regular file"),
+    ];
+    let commands: [&[&str]; 3] = [
+        &["tokens", "refresh", "--json"],
+        &["tokens", "create", "--reference", "bob@example.com"],
+        &["tokens", "guest", "--address", &address],
+    ];
+    for (out, problem) in outs {
+        for args in commands {
+            let refused = run(
+                command_for(&fake).args(args).args(["--out", out]),
+                &refresh_token,
+            );
+            assert_eq!(refused.code, 2, "{args:?} --out {out}: {}", refused.stderr);
+            assert!(
+                refused.stderr.contains(&format!("--out {out}: {problem}")),
+                "{args:?} --out {out}: {}",
+                refused.stderr
+            );
+            assert!(
+                refused.stderr.contains("nothing was sent"),
+                "{}",
+                refused.stderr
+            );
+            assert_eq!(refused.stdout, "");
+        }
+    }
+    assert!(fake.journal().is_empty(), "nothing at all was sent");
+    assert!(!inside.exists(), "nothing was created");
+
+    // The refresh token is still good.
+    let refreshed = run(
+        command_for(&fake).args(["tokens", "refresh", "--json"]),
+        &refresh_token,
+    );
+    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn commands_that_mint_a_pair_may_shorten_it_and_guest_saves_with_out() {
     // A created or guest pair can be asked for again, so the shortened view is allowed;
     // --out, which guest used to accept and ignore, saves the pair.
