@@ -11,7 +11,7 @@ use signalwire_fabric::{CreateSubscriberToken, Error, SubscriberSession};
 use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
 
 use crate::exit::{Command, Failure, ForCommand as _};
-use crate::output::{describe_pair, hours_minutes};
+use crate::output::{describe_pair, hours_minutes, say};
 
 /// How long the session runs in simulated time, and how far each step moves the clocks.
 const SIMULATED: Duration = Duration::from_secs(8 * 3600);
@@ -21,55 +21,55 @@ const REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
 pub async fn run() -> Result<(), Failure> {
     let fake = FakeSpace::start().await;
     let client = fake.client();
-    println!(
+    say!(
         "1. A fake SignalWire space is listening on {}",
         fake.base_url()
     );
-    println!("   (single-use refresh tokens, like the real service is assumed to be)\n");
+    say!("   (single-use refresh tokens, like the real service is assumed to be)\n");
 
     let created = client
         .subscriber_tokens()
         .create(CreateSubscriberToken::new("alice@example.com").display_name("Alice"))
         .await
         .for_command(Command::Demo)?;
-    println!("2. Created a subscriber token for alice@example.com");
-    println!("  subscriber     {}", created.subscriber_id);
-    println!("{}\n", describe_pair(&created.pair));
+    say!("2. Created a subscriber token for alice@example.com");
+    say!("  subscriber     {}", created.subscriber_id);
+    say!("{}\n", describe_pair(&created.pair));
 
     let first = client
         .subscriber_tokens()
         .refresh(created.pair.refresh_token())
         .await
         .for_command(Command::Demo)?;
-    println!("3. Refreshed: the first refresh token is now spent");
-    println!("{}\n", describe_pair(&first));
+    say!("3. Refreshed: the first refresh token is now spent");
+    say!("{}\n", describe_pair(&first));
 
     let second = client
         .subscriber_tokens()
         .refresh(first.refresh_token())
         .await
         .for_command(Command::Demo)?;
-    println!("4. Refreshed again with the newest refresh token");
-    println!("{}\n", describe_pair(&second));
+    say!("4. Refreshed again with the newest refresh token");
+    say!("{}\n", describe_pair(&second));
 
-    println!("5. Reusing the first refresh token (already exchanged):");
+    say!("5. Reusing the first refresh token (already exchanged):");
     match client
         .subscriber_tokens()
         .refresh(created.pair.refresh_token())
         .await
     {
         Err(error) if error.requires_new_subscriber_token() => {
-            println!("   rejected as expected: {error}\n");
+            say!("   rejected as expected: {error}\n");
         }
         Err(error) => return Err(Failure::sdk(error, Command::Demo)),
         Ok(_) => return Err(Failure::other("the fake accepted a spent refresh token")),
     }
 
-    println!(
+    say!(
         "6. A session keeps the newest pair alive for {} of simulated time,",
         hours_minutes(SIMULATED)
     );
-    println!(
+    say!(
         "   refreshing {} before expiry in the background:",
         hours_minutes(REFRESH_AHEAD)
     );
@@ -85,22 +85,22 @@ pub async fn run() -> Result<(), Failure> {
 
     let refreshes = fake.answered_count(Operation::Refresh, 201);
     let rejected = fake.answered_count(Operation::Refresh, 422);
-    println!("\nSummary");
-    println!(
+    say!("\nSummary");
+    say!(
         "  subscriber tokens created          {}",
         fake.answered_count(Operation::Create, 200)
     );
-    println!("  refreshes by hand                  {by_hand}");
-    println!("  refreshes by the session           {automatic}");
-    println!(
+    say!("  refreshes by hand                  {by_hand}");
+    say!("  refreshes by the session           {automatic}");
+    say!(
         "  refresh requests the fake saw      {} ({refreshes} new pairs, {rejected} rejected reuse)",
         fake.refresh_count()
     );
-    println!(
+    say!(
         "  refresh tokens exchanged twice     {}",
         exchanged_twice(&fake)
     );
-    println!("The session ends healthy: {}", health(&session));
+    say!("The session ends healthy: {}", health(&session));
     Ok(())
 }
 
@@ -119,7 +119,7 @@ async fn simulate(time: &SimulatedTime, session: &SubscriberSession) -> Result<u
         let status = session.status();
         if status.refreshes > seen {
             seen = status.refreshes;
-            println!(
+            say!(
                 "   {}  refreshed automatically (#{seen}); access token valid for {}",
                 clock_time(elapsed),
                 hours_minutes(status.access_expires_in)

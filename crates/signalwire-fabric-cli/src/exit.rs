@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use signalwire_fabric::{Error, ErrorCode};
 
-/// Something the other codes do not cover (a store or an unexpected answer).
+/// Success; also a command whose stdout was closed by its reader when nothing was lost.
+pub const OK: u8 = 0;
+/// Something the other codes do not cover: a local failure (a file that cannot be
+/// saved, stdout that cannot take a new token) or an unexpected answer.
 pub const OTHER: u8 = 1;
 /// The command line was wrong (clap uses the same code).
 pub const USAGE: u8 = 2;
@@ -17,8 +20,10 @@ pub const VALIDATION: u8 = 4;
 pub const NETWORK: u8 = 5;
 
 /// The help text's table of exit codes.
-pub const TABLE: &str = "Exit codes: 0 ok, 1 other failure, 2 usage, 3 credentials refused, \
-4 input refused or refresh token dead, 5 network or server failure (retry later)";
+pub const TABLE: &str = "Exit codes: 0 ok (also when stdout is closed early, as by `| head`, \
+and nothing is lost), 1 other failure (a file or stdout could not take a new token: a \
+refreshed pair is then printed whole, on stdout or else stderr), 2 usage, 3 credentials \
+refused, 4 input refused or refresh token dead, 5 network or server failure (retry later)";
 
 /// The exit code for an SDK error.
 pub fn code_for(error: &Error) -> u8 {
@@ -44,6 +49,15 @@ impl Failure {
         Self {
             code: USAGE,
             message: message.into(),
+        }
+    }
+
+    /// Stdout was closed by its reader and nothing is lost: the command ends with exit
+    /// code 0 and says nothing.
+    pub fn quiet() -> Self {
+        Self {
+            code: OK,
+            message: String::new(),
         }
     }
 

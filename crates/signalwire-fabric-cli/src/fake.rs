@@ -4,6 +4,7 @@ use clap::Args;
 use signalwire_fabric_fake::FakeSpace;
 
 use crate::exit::Failure;
+use crate::output::say;
 
 /// `fake serve`.
 #[derive(Debug, Args)]
@@ -38,28 +39,28 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
             _ => Failure::other(message),
         }
     })?;
-    println!("fake SignalWire space listening on {}", fake.base_url());
+    say!("fake SignalWire space listening on {}", fake.base_url());
     if let Some(public_url) = fake.public_url() {
-        println!("page links name {public_url}, where clients reach it");
+        say!("page links name {public_url}, where clients reach it");
     }
-    println!("use these settings (the credentials are the fake's own, not real ones):");
-    println!(
+    say!("use these settings (the credentials are the fake's own, not real ones):");
+    say!(
         "  export SIGNALWIRE_BASE_URL={}",
         fake.public_url().unwrap_or(fake.base_url())
     );
-    println!("  export SIGNALWIRE_PROJECT_ID={}", fake.project_id());
-    println!("  export SIGNALWIRE_API_TOKEN={}", fake.api_token());
+    say!("  export SIGNALWIRE_PROJECT_ID={}", fake.project_id());
+    say!("  export SIGNALWIRE_API_TOKEN={}", fake.api_token());
     // Like the API token, a fake's own: printed so that an embed token can be had.
-    println!(
+    say!(
         "  click-to-call token (for `tokens embed --c2c-token`): {}",
         fake.click_to_call_token()
     );
-    println!("press Ctrl-C to stop");
+    say!("press Ctrl-C to stop");
     tokio::signal::ctrl_c()
         .await
         .map_err(|error| Failure::other(format!("cannot wait for Ctrl-C: {error}")))?;
     let requests = fake.journal().len();
     drop(fake);
-    println!("stopped after {requests} requests");
+    say!("stopped after {requests} requests");
     Ok(())
 }

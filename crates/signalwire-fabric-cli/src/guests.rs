@@ -8,8 +8,8 @@ use clap::Args;
 use signalwire_fabric::{AccessToken, CreateGuestToken};
 
 use crate::exit::{Command, Failure, ForCommand as _};
-use crate::output::shorten;
-use crate::tokens::{Connection, OutputArgs, read_secret, report};
+use crate::output::{print_line, shorten};
+use crate::tokens::{Connection, OutputArgs, read_secret, report, undelivered};
 
 /// `tokens guest`.
 #[derive(Debug, Args)]
@@ -93,8 +93,7 @@ pub async fn invite(args: InviteArgs) -> Result<(), Failure> {
         .create(&access_token, &args.address_id, expires_at)
         .await
         .for_command(Command::Invite)?;
-    print_token("invite", invite.expose_secret(), args.json);
-    Ok(())
+    print_token("invite", invite.expose_secret(), args.json, Command::Invite)
 }
 
 pub async fn embed(args: EmbedArgs) -> Result<(), Failure> {
@@ -104,15 +103,19 @@ pub async fn embed(args: EmbedArgs) -> Result<(), Failure> {
         .create(&args.c2c_token)
         .await
         .for_command(Command::Embed)?;
-    print_token("embed", embed.expose_secret(), args.json);
-    Ok(())
+    print_token("embed", embed.expose_secret(), args.json, Command::Embed)
 }
 
-fn print_token(what: &str, token: &str, json: bool) {
-    if json {
-        println!("{}", serde_json::json!({ "token": token }));
+/// Prints a new token; one stdout cannot take is shown nowhere else (see [`undelivered`]).
+fn print_token(what: &str, token: &str, json: bool, command: Command) -> Result<(), Failure> {
+    let whole = serde_json::json!({ "token": token }).to_string();
+    let text = if json {
+        whole.clone()
     } else {
-        println!("created an {what} token: {}", shorten(token));
-        println!("(shortened: --json prints it in full)");
-    }
+        format!(
+            "created an {what} token: {}\n(shortened: --json prints it in full)",
+            shorten(token)
+        )
+    };
+    print_line(text).map_err(|error| undelivered(&whole, &error, command))
 }

@@ -5,6 +5,8 @@
 //! compiles wiremock and tokio's test utilities; `--no-default-features` leaves them out.
 
 #![forbid(unsafe_code)]
+// Output goes through `output`, whose writes report a closed stdout instead of panicking.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 
@@ -177,7 +179,9 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            if !failure.message.is_empty() {
+                output::print_error_line(format_args!("error: {}", failure.message));
+            }
             failure.into()
         }
     }

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::SharedArgs;
 use crate::exit::{self, Command, Failure, ForCommand as _};
+use crate::output::say;
 
 const ENV_BASE_URL: &str = "SIGNALWIRE_FABRIC_DEMO_BASE_URL";
 const ENV_PROJECT: &str = "SIGNALWIRE_FABRIC_DEMO_PROJECT_ID";
@@ -66,17 +67,96 @@ fn coordinator(url: &str, key: &SealingKey) -> Result<RedisCoordinator, Failure>
         .map_err(|error| Failure::usage(format!("--redis-url: {error}")))
 }
 
-/// Says how to get a Redis server when none answers at `url`.
+/// Says what to do when no Redis server answers at `url`.
 fn no_redis(url: &str, error: &Error) -> Failure {
     Failure {
         code: exit::NETWORK,
         message: format!(
-            "no Redis server answered at {url} ({error}).\n\
-             `demo shared` needs one on this machine. Start one, for example:\n  \
-             redis-server --port 6379 --save '' --appendonly no    (Debian/Ubuntu: apt-get install redis-server)\n\
-             then run `signalwire-fabric demo shared --redis-url redis://127.0.0.1:6379` again"
+            "no Redis server answered at {} ({error}).\n{}",
+            shown_url(url),
+            start_hint(url)
         ),
     }
+}
+
+/// `url` for messages, without its password (output is often logged).
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url.trim()) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(None);
+            format!("{parsed} (password not shown)")
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "the --redis-url given".to_owned(),
+    }
+}
+
+/// How to get a Redis server at `url`: on this machine, one started on the URL's own
+/// port; elsewhere, what to check (a server cannot be started on another host from
+/// here), and the local alternative.
+fn start_hint(url: &str) -> String {
+    const LOCAL: &str = "redis-server --port 6379 --save '' --appendonly no";
+    const INSTALL: &str = "(Debian/Ubuntu: apt-get install redis-server)";
+    let parsed = url::Url::parse(url.trim()).ok();
+    let Some((parsed, host)) = parsed
+        .as_ref()
+        .and_then(|parsed| Some((parsed, parsed.host()?)))
+    else {
+        // A Unix socket (unix://, redis+unix://), or no host at all.
+        return "`demo shared` needs a Redis server listening there: check that one runs at \
+            that address and that this user may connect to it"
+            .to_owned();
+    };
+    let port = parsed.port().unwrap_or(6379);
+    let tls = parsed.scheme() == "rediss";
+    let loopback = match &host {
+        // Hosts of redis:// URLs are not parsed as IP addresses (not a special scheme).
+        url::Host::Domain(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    if !loopback {
+        return format!(
+            "`demo shared` needs a Redis server at {host}:{port}: check that one runs there \
+             and that this machine can reach it (host, port, firewall{}). Or try the demo \
+             with one on this machine:\n  {LOCAL}    {INSTALL}\n\
+             and `--redis-url redis://127.0.0.1:6379`",
+            if tls {
+                ", and TLS on that port, since the URL is rediss://"
+            } else {
+                ""
+            }
+        );
+    }
+    let (password, again) = if parsed.password().is_some() {
+        (
+            " --requirepass <the URL's password>",
+            "the same command".to_owned(),
+        )
+    } else {
+        (
+            "",
+            format!("`signalwire-fabric demo shared --redis-url {parsed}`"),
+        )
+    };
+    let start = if tls {
+        format!(
+            "redis-server --port 0 --tls-port {port} --tls-cert-file <cert> --tls-key-file \
+             <key> --tls-ca-cert-file <ca>{password} --save '' --appendonly no"
+        )
+    } else {
+        format!("redis-server --port {port}{password} --save '' --appendonly no")
+    };
+    format!(
+        "`demo shared` needs one on this machine, at port {port}. Start one, for example:\n  \
+         {start}    {INSTALL}\n\
+         then run {again} again"
+    )
 }
 
 /// The parent: `demo shared`.
@@ -93,10 +173,10 @@ pub async fn run(args: SharedArgs) -> Result<(), Failure> {
         return Err(no_redis(&args.redis_url, &error));
     }
     let fake = FakeSpace::start().await;
-    println!(
+    say!(
         "1. A fake SignalWire space is listening on {}; Redis answers at {}",
         fake.base_url(),
-        args.redis_url
+        shown_url(&args.redis_url)
     );
     let created = fake
         .client()
@@ -109,9 +189,9 @@ pub async fn run(args: SharedArgs) -> Result<(), Failure> {
         .await
         .map_err(|error| no_redis(&args.redis_url, &error))?;
     let keys = redis.keys_of(&key);
-    println!("2. Created a subscriber token for bob@example.com and stored it in Redis as");
-    println!("   generation {generation}, sealed with a key made for this demo:");
-    println!("   {} and {}", keys.pair, keys.lease);
+    say!("2. Created a subscriber token for bob@example.com and stored it in Redis as");
+    say!("   generation {generation}, sealed with a key made for this demo:");
+    say!("   {} and {}", keys.pair, keys.lease);
 
     let settings = Settings {
         base_url: fake.base_url().to_owned(),
@@ -121,55 +201,63 @@ pub async fn run(args: SharedArgs) -> Result<(), Failure> {
         key: key.clone(),
         sealing_key,
     };
-    println!("3. Two instances of this command start (two processes) and join the subscriber:");
-    let mut instances = Vec::new();
-    for name in ["A", "B"] {
-        let mut instance = Instance::spawn(name, &settings)?;
-        let joined = instance.next_line().await?;
-        println!("   [{name}] {joined}");
-        instances.push(instance);
-    }
-    println!(
-        "4. {} times, a SignalWire call answers 401 in both instances at once, and each",
-        args.rotations
-    );
-    println!("   reports the refused token (refresh_if_current):");
-    let mut outcome = Ok(());
-    for rotation in 1..=args.rotations {
-        for instance in &mut instances {
-            instance.say("go")?;
-        }
-        let mut hashes = Vec::new();
-        for instance in &mut instances {
-            let line = instance.next_line().await?;
-            println!("   rotation {rotation}: [{}] {line}", instance.name);
-            hashes.push(line.rsplit(' ').next().unwrap_or_default().to_owned());
-        }
-        if hashes.windows(2).any(|pair| pair[0] != pair[1]) {
-            outcome = Err(Failure::other("the two instances hold different tokens"));
-        }
-    }
-    for instance in &mut instances {
-        let _ = instance.say("exit");
-        instance.wait();
-    }
+    // The demo's keys are removed from Redis however the instances fared, and also
+    // when stdout closed under them.
+    let agreed = share(&settings, args.rotations).await;
     let _ = redis.remove(&key).await;
+    let mut outcome = match agreed? {
+        true => Ok(()),
+        false => Err(Failure::other("the two instances hold different tokens")),
+    };
 
     let refreshes = fake.answered_count(Operation::Refresh, 201);
     let rejected = fake.answered_count(Operation::Refresh, 422);
-    println!("\nSummary");
-    println!("  rotations                          {}", args.rotations);
-    println!(
+    say!("\nSummary");
+    say!("  rotations                          {}", args.rotations);
+    say!(
         "  refresh requests the fake saw      {} ({refreshes} new pairs, {rejected} rejected)",
         fake.refresh_count()
     );
-    println!("  Redis keys removed                 {}", keys.pair);
+    say!("  Redis keys removed                 {}", keys.pair);
     if refreshes != args.rotations as usize || rejected != 0 {
         outcome = Err(Failure::other(
             "the instances did not refresh exactly once per rotation",
         ));
     }
     outcome
+}
+
+/// Starts the two instances and runs `rotations` rotations through them, showing what
+/// each says. Returns whether they held the same token after every rotation.
+async fn share(settings: &Settings, rotations: u32) -> Result<bool, Failure> {
+    say!("3. Two instances of this command start (two processes) and join the subscriber:");
+    let mut instances = Vec::new();
+    for name in ["A", "B"] {
+        let mut instance = Instance::spawn(name, settings)?;
+        let joined = instance.next_line().await?;
+        say!("   [{name}] {joined}");
+        instances.push(instance);
+    }
+    say!("4. {rotations} times, a SignalWire call answers 401 in both instances at once, and each");
+    say!("   reports the refused token (refresh_if_current):");
+    let mut agreed = true;
+    for rotation in 1..=rotations {
+        for instance in &mut instances {
+            instance.say("go")?;
+        }
+        let mut hashes = Vec::new();
+        for instance in &mut instances {
+            let line = instance.next_line().await?;
+            say!("   rotation {rotation}: [{}] {line}", instance.name);
+            hashes.push(line.rsplit(' ').next().unwrap_or_default().to_owned());
+        }
+        agreed &= hashes.windows(2).all(|pair| pair[0] == pair[1]);
+    }
+    for instance in &mut instances {
+        let _ = instance.say("exit");
+        instance.wait();
+    }
+    Ok(agreed)
 }
 
 /// A child instance, seen from the parent.
@@ -303,7 +391,7 @@ pub async fn instance() -> Result<(), Failure> {
         .ok_or_else(|| Failure::other("Redis holds no pair for the demo's subscriber"))?
         .build();
     let token = session.access_token().await.for_command(Command::Demo)?;
-    println!(
+    say!(
         "pid {} joined at generation {}, holding token {}",
         std::process::id(),
         session.status().generation,
@@ -321,16 +409,89 @@ pub async fn instance() -> Result<(), Failure> {
             .for_command(Command::Demo)?;
         let generation = session.status().generation;
         if exchanges.load(Ordering::SeqCst) > before {
-            println!(
+            say!(
                 "refreshed: 1 request to SignalWire, stored as generation {generation}; token {}",
                 short_hash(&token)
             );
         } else {
-            println!(
+            say!(
                 "adopted generation {generation} from Redis, no request;      token {}",
                 short_hash(&token)
             );
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_starts_a_local_server_on_the_urls_own_port() {
+        for url in [
+            "redis://127.0.0.1:6399",
+            "redis://localhost:6399/1",
+            "redis://[::1]:6399",
+        ] {
+            let hint = start_hint(url);
+            assert!(
+                hint.contains("redis-server --port 6399 --save '' --appendonly no"),
+                "{hint}"
+            );
+            assert!(
+                hint.contains(&format!("--redis-url {}` again", shown_url(url))),
+                "{hint}"
+            );
+            assert!(!hint.contains("6379"), "{hint}");
+        }
+        // No port: Redis's own default.
+        assert!(start_hint("redis://127.0.0.1").contains("redis-server --port 6379 "));
+        // rediss:// wants TLS on that port.
+        let tls = start_hint("rediss://127.0.0.1:6400");
+        assert!(
+            tls.contains("redis-server --port 0 --tls-port 6400"),
+            "{tls}"
+        );
+    }
+
+    #[test]
+    fn the_hint_for_another_host_says_what_to_check_and_starts_nothing_there() {
+        let hint = start_hint("redis://redis.internal:6390");
+        assert!(
+            hint.contains("needs a Redis server at redis.internal:6390: check that one runs there"),
+            "{hint}"
+        );
+        assert!(!hint.contains("--port 6390"), "{hint}");
+        assert!(!hint.contains("redis.internal:6390` again"), "{hint}");
+        // The local alternative is offered as such.
+        assert!(
+            hint.contains("with one on this machine") && hint.contains("redis://127.0.0.1:6379"),
+            "{hint}"
+        );
+        let tls = start_hint("rediss://10.0.0.5:6380");
+        assert!(tls.contains("10.0.0.5:6380"), "{tls}");
+        assert!(tls.contains("TLS on that port"), "{tls}");
+        let socket = start_hint("redis+unix:///run/redis.sock");
+        assert!(!socket.contains("redis-server --port"), "{socket}");
+        assert!(socket.contains("check that one runs"), "{socket}");
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        for url in [
+            "redis://:s3cret-word@127.0.0.1:6399",
+            "redis://app:s3cret-word@redis.internal:6390/0",
+            "rediss://app:s3cret-word@localhost",
+        ] {
+            let error = Error::coordinator("connection refused");
+            let message = no_redis(url, &error).message;
+            assert!(!message.contains("s3cret-word"), "{message}");
+            assert!(message.contains("(password not shown)"), "{message}");
+        }
+        assert_eq!(
+            shown_url("redis://127.0.0.1:6399"),
+            "redis://127.0.0.1:6399"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use futures_util::TryStreamExt as _;
 use signalwire_fabric::{Subscriber, SubscriberAddress, SubscriberFields};
 
 use crate::exit::{Command, Failure, ForCommand as _};
+use crate::output::say;
 use crate::tokens::{Connection, read_secret_file};
 
 /// `subscribers ...`.
@@ -143,11 +144,11 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
             let mut count = 0usize;
             // Each subscriber is printed as its page arrives.
             while let Some(subscriber) = stream.try_next().await.for_command(Command::Project)? {
-                print_subscriber(&subscriber, args.json);
+                print_subscriber(&subscriber, args.json)?;
                 count += 1;
             }
             if !args.json {
-                println!("{count} subscribers");
+                say!("{count} subscribers");
             }
         }
         SubscribersCommand::Get(args) => {
@@ -158,7 +159,7 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
                 .get(&args.id)
                 .await
                 .for_command(Command::OneSubscriber)?;
-            print_subscriber(&subscriber, args.json);
+            print_subscriber(&subscriber, args.json)?;
         }
         SubscribersCommand::Create(args) => {
             let client = args.connection.client()?;
@@ -167,7 +168,7 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
                 .create(args.fields()?)
                 .await
                 .for_command(Command::Project)?;
-            print_subscriber(&subscriber, args.json);
+            print_subscriber(&subscriber, args.json)?;
         }
         SubscribersCommand::Update(args) => {
             let client = args.fields.connection.client()?;
@@ -176,7 +177,7 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
                 .update(&args.id, args.fields.fields()?)
                 .await
                 .for_command(Command::OneSubscriber)?;
-            print_subscriber(&subscriber, args.fields.json);
+            print_subscriber(&subscriber, args.fields.json)?;
         }
         SubscribersCommand::Delete(args) => {
             args.connection
@@ -186,9 +187,9 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
                 .await
                 .for_command(Command::OneSubscriber)?;
             if args.json {
-                println!("{}", serde_json::json!({ "deleted": args.id }));
+                say!("{}", serde_json::json!({ "deleted": args.id }));
             } else {
-                println!("deleted {}", args.id);
+                say!("deleted {}", args.id);
             }
         }
         SubscribersCommand::Addresses(args) => {
@@ -199,7 +200,7 @@ pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
                 .await
                 .for_command(Command::OneSubscriber)?
             {
-                print_address(&address, args.json);
+                print_address(&address, args.json)?;
             }
         }
     }
@@ -210,9 +211,9 @@ fn time(at: Option<SystemTime>) -> Option<String> {
     at.map(|at| humantime::format_rfc3339_seconds(at).to_string())
 }
 
-fn print_subscriber(subscriber: &Subscriber, json: bool) {
+fn print_subscriber(subscriber: &Subscriber, json: bool) -> Result<(), Failure> {
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "id": subscriber.id,
@@ -231,18 +232,19 @@ fn print_subscriber(subscriber: &Subscriber, json: bool) {
             })
         );
     } else {
-        println!(
+        say!(
             "{}  {}  {}",
             subscriber.id,
             subscriber.email.as_deref().unwrap_or("-"),
             subscriber.display_name.as_deref().unwrap_or("-"),
         );
     }
+    Ok(())
 }
 
-fn print_address(address: &SubscriberAddress, json: bool) {
+fn print_address(address: &SubscriberAddress, json: bool) -> Result<(), Failure> {
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "id": address.id,
@@ -258,11 +260,12 @@ fn print_address(address: &SubscriberAddress, json: bool) {
             })
         );
     } else {
-        println!(
+        say!(
             "{}  {}  {}",
             address.id,
             address.name.as_deref().unwrap_or("-"),
             address.channels.video.as_deref().unwrap_or("-"),
         );
     }
+    Ok(())
 }

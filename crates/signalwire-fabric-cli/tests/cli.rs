@@ -679,25 +679,81 @@ async fn a_refresh_with_nowhere_to_keep_the_new_pair_is_refused_before_anything_
     assert_eq!(fake.answered_count(Operation::Refresh, 201), 1);
 }
 
+/// Runs `tokens refresh --json --out <dir>/pair.json` with `refresh_token` and `stdout`.
+/// The --out passes the check before sending; then, while the fake holds its answer
+/// back, a directory takes the file's place, so the save after the exchange fails.
+async fn refresh_while_the_out_file_becomes_a_directory(
+    fake: &FakeSpace,
+    refresh_token: &str,
+    stdout: Stdio,
+) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("pair.json");
+    fake.inject(
+        Operation::Refresh,
+        signalwire_fabric_fake::Fault::delay(Duration::from_secs(3)),
+        1,
+    );
+    let answered = fake.answered_count(Operation::Refresh, 201);
+    let mut child = std::process::Command::cargo_bin(BIN)
+        .expect("built")
+        .env_clear()
+        .env("SIGNALWIRE_BASE_URL", fake.base_url())
+        .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
+        .env("SIGNALWIRE_API_TOKEN", fake.api_token())
+        .args(["tokens", "refresh", "--json", "--out"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("piped");
+        stdin.write_all(refresh_token.as_bytes()).expect("written");
+    }
+    // The fake journals the exchange when it answers it, before the delay.
+    let started = std::time::Instant::now();
+    while fake.answered_count(Operation::Refresh, 201) == answered {
+        assert!(started.elapsed() < RUN_LIMIT, "the refresh never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    std::fs::create_dir(&out).expect("a directory in the way");
+    std::fs::write(out.join("keep"), "x").expect("not empty");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waits");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The one line of `text` that is a JSON pair, and its refresh token.
+fn printed_refresh_token(text: &str) -> String {
+    let pairs: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    assert_eq!(pairs.len(), 1, "one whole pair: {text}");
+    pairs[0]["refresh_token"]
+        .as_str()
+        .expect("the whole new refresh token")
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lost() {
     let fake = FakeSpace::start().await;
     let refresh_token = fake
         .create_subscriber_token("alice@example.com")
         .refresh_token;
-    // A directory where the file should be: its directory takes new files, so the check
-    // before sending passes, but the pair cannot replace a directory.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let occupied = dir.path().join("pair.json");
-    std::fs::create_dir(&occupied).expect("a directory in the way");
-    std::fs::write(occupied.join("keep"), "x").expect("not empty");
 
-    let result = run(
-        command_for(&fake)
-            .args(["tokens", "refresh", "--out"])
-            .arg(&occupied),
-        &refresh_token,
-    );
+    let result =
+        refresh_while_the_out_file_becomes_a_directory(&fake, &refresh_token, Stdio::piped()).await;
     assert_eq!(result.code, 1, "a store failure: {}", result.stderr);
     assert_eq!(
         fake.answered_count(Operation::Refresh, 201),
@@ -712,18 +768,98 @@ async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lo
         result.stderr
     );
     assert!(!shows_a_token(&result.stderr), "{}", result.stderr);
-    let json: serde_json::Value = serde_json::from_str(result.stdout.trim()).expect("JSON");
-    let printed = json["refresh_token"]
-        .as_str()
-        .expect("the whole new refresh token");
+    let printed = printed_refresh_token(&result.stdout);
+
+    // Neither the file nor stdout (closed) can take the next pair: stderr gets it whole.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let result =
+        refresh_while_the_out_file_becomes_a_directory(&fake, &printed, Stdio::from(writer)).await;
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 2);
+    assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("the new pair was not saved to "),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains(
+            "stdout was closed, so the new pair was printed above, on stderr, in full: it is \
+             the only copy"
+        ),
+        "{}",
+        result.stderr
+    );
+    let printed = printed_refresh_token(&result.stderr);
 
     // The printed refresh token is the live one: it refreshes.
     let next = run(
         command_for(&fake).args(["tokens", "refresh", "--json"]),
-        printed,
+        &printed,
     );
     assert_eq!(next.code, 0, "{}", next.stderr);
-    assert_eq!(fake.answered_count(Operation::Refresh, 201), 2);
+    assert_eq!(fake.answered_count(Operation::Refresh, 201), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_out_that_names_a_directory_is_refused_before_anything_is_sent() {
+    let fake = FakeSpace::start().await;
+    let refresh_token = fake
+        .create_subscriber_token("alice@example.com")
+        .refresh_token;
+    let address = fake
+        .subscriber("alice@example.com")
+        .expect("alice")
+        .address_ids[0]
+        .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let existing = dir.path().display().to_string();
+    let with_slash = format!("{existing}/");
+    let inside = dir.path().join("not-yet");
+    let not_yet_a_directory = format!("{}/", inside.display());
+    let outs = [
+        (existing.as_str(), "names a directory"),
+        (with_slash.as_str(), "names a directory"),
+        (not_yet_a_directory.as_str(), "names a directory"),
+        (".", "names a directory"),
+        ("..", "names a directory"),
+        ("/dev/null", "is not a regular file"),
+    ];
+    let commands: [&[&str]; 3] = [
+        &["tokens", "refresh", "--json"],
+        &["tokens", "create", "--reference", "bob@example.com"],
+        &["tokens", "guest", "--address", &address],
+    ];
+    for (out, problem) in outs {
+        for args in commands {
+            let refused = run(
+                command_for(&fake).args(args).args(["--out", out]),
+                &refresh_token,
+            );
+            assert_eq!(refused.code, 2, "{args:?} --out {out}: {}", refused.stderr);
+            assert!(
+                refused.stderr.contains(&format!("--out {out}: {problem}")),
+                "{args:?} --out {out}: {}",
+                refused.stderr
+            );
+            assert!(
+                refused.stderr.contains("nothing was sent"),
+                "{}",
+                refused.stderr
+            );
+            assert_eq!(refused.stdout, "");
+        }
+    }
+    assert!(fake.journal().is_empty(), "nothing at all was sent");
+    assert!(!inside.exists(), "nothing was created");
+
+    // The refresh token is still good.
+    let refreshed = run(
+        command_for(&fake).args(["tokens", "refresh", "--json"]),
+        &refresh_token,
+    );
+    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]

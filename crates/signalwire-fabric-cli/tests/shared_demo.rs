@@ -89,8 +89,9 @@ fn two_instances_share_a_subscriber_one_refreshes_and_the_other_adopts_each_rota
 }
 
 #[test]
-fn without_a_redis_server_it_says_how_to_start_one() {
-    let url = format!("redis://127.0.0.1:{}", free_port());
+fn without_a_redis_server_it_says_how_to_start_one_on_the_urls_own_port() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
     let output = signalwire_fabric()
         .args(["demo", "shared", "--redis-url", &url])
         .output()
@@ -101,7 +102,41 @@ fn without_a_redis_server_it_says_how_to_start_one() {
         stderr.contains(&format!("no Redis server answered at {url}")),
         "{stderr}"
     );
-    assert!(stderr.contains("redis-server --port 6379"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "redis-server --port {port} --save '' --appendonly no"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "then run `signalwire-fabric demo shared --redis-url {url}` again"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("6379"), "not the default port: {stderr}");
     assert!(stderr.contains("apt-get install redis-server"), "{stderr}");
     assert!(output.stdout.is_empty());
+
+    // A password in the URL is not echoed; the server to start wants one.
+    let url = format!("redis://:s3cret-word@localhost:{port}/2");
+    let output = signalwire_fabric()
+        .args(["demo", "shared", "--redis-url", &url])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("s3cret-word"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "no Redis server answered at redis://localhost:{port}/2 (password not shown)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "redis-server --port {port} --requirepass <the URL's password>"
+        )),
+        "{stderr}"
+    );
 }
