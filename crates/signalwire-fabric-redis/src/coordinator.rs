@@ -11,7 +11,7 @@ use signalwire_fabric::{
 };
 
 use crate::keys::{DEFAULT_KEY_PREFIX, SubscriberKeys, check_prefix};
-use crate::scripts::{COMMIT, PUBLISH, RELEASE, TRY_LEASE};
+use crate::scripts::{COMMIT, GIVE_UP, PUBLISH, RELEASE, TRY_LEASE};
 use crate::sealing::{Sealing, SealingKey};
 
 /// How long connecting to Redis may take, by default.
@@ -165,6 +165,77 @@ impl RedisCoordinator {
         }
     }
 
+    /// Gives up the lease a failed `try_lease` (timed out, or its connection lost) may
+    /// still be granted once Redis runs it: such a lease's owner was never returned to a
+    /// session, so nothing can be sent under it, but it would keep every instance waiting
+    /// until it expires. The give-up is sent from a task of its own (so the caller's
+    /// error is not delayed and dropping the caller cannot cancel it), first on
+    /// `connection`, the one the ask went out on: Redis runs one connection's commands in
+    /// order, so it runs right after the ask, however long Redis was paused or busy, even
+    /// if this client has stopped waiting for either answer by then (`redis` writes a
+    /// command as soon as it is queued, and the connection is closed only after that).
+    /// If that fails at once (the connection was lost), it is sent again on a new
+    /// connection, with backoff, until it is answered or `ttl` has passed.
+    ///
+    /// The lease is deleted only if it is still that owner's: a lease granted to anyone
+    /// else is never touched. The in-flight mark is left (see [`GIVE_UP`]).
+    fn give_up_lease(
+        &self,
+        key: &SessionKey,
+        keys: &SubscriberKeys,
+        owner: String,
+        mut connection: ConnectionManager,
+        ttl: Duration,
+    ) {
+        let mut give_up = redis::cmd("EVAL");
+        give_up.arg(GIVE_UP).arg(1).arg(&keys.lease).arg(owner);
+        let coordinator = self.clone();
+        let key = key.clone();
+        let give_up_by = tokio::time::Instant::now() + ttl;
+        tokio::spawn(async move {
+            let first = tokio::time::timeout(
+                coordinator.inner.deadline,
+                give_up.query_async::<Value>(&mut connection),
+            )
+            .await;
+            drop(connection);
+            let mut outcome = match first {
+                Ok(Ok(found)) => Ok(found),
+                Ok(Err(error)) if !error.is_timeout() => Err(()),
+                // Queued behind the ask on its connection: it runs when Redis does.
+                Ok(Err(_)) | Err(_) => {
+                    tracing::debug!(%key, "giving up a lease that may be granted late: sent, no answer yet");
+                    return;
+                }
+            };
+            let mut pause = Duration::from_millis(250);
+            loop {
+                match outcome {
+                    Ok(found) => {
+                        let found = found == Value::Int(1);
+                        tracing::debug!(%key, found, "gave up a lease that may have been granted late");
+                        return;
+                    }
+                    Err(()) if tokio::time::Instant::now() + pause > give_up_by => {
+                        tracing::warn!(%key, "could not give up a lease that may have been granted late; it expires by itself");
+                        return;
+                    }
+                    Err(()) => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(4));
+                        let give_up = give_up.clone();
+                        outcome = coordinator
+                            .run("give up a late lease", &key, |mut connection| async move {
+                                give_up.query_async::<Value>(&mut connection).await
+                            })
+                            .await
+                            .map_err(drop);
+                    }
+                }
+            }
+        });
+    }
+
     fn shared_pair(
         &self,
         keys: &SubscriberKeys,
@@ -289,11 +360,21 @@ impl Coordinator for RedisCoordinator {
             .arg(seen)
             .arg(ttl_ms)
             .arg(&owner);
-        let answer: Value = self
-            .run("try_lease", key, |mut connection| async move {
-                invocation.invoke_async(&mut connection).await
+        let mut sent_on = None;
+        let answer = self
+            .run("try_lease", key, |mut connection| {
+                sent_on = Some(connection.clone());
+                async move { invocation.invoke_async(&mut connection).await }
             })
-            .await?;
+            .await;
+        let answer: Value = match (answer, sent_on) {
+            (Ok(answer), _) => answer,
+            (Err(error), Some(connection)) => {
+                self.give_up_lease(key, &keys, owner, connection, ttl);
+                return Err(error);
+            }
+            (Err(error), None) => return Err(error),
+        };
         let Value::Array(parts) = answer else {
             return Err(self.unexpected(&keys, "try_lease answered no array"));
         };

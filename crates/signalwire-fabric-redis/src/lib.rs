@@ -70,6 +70,7 @@
 //! | `try_lease(seen, ttl)` | 1 | a stored generation above `seen`: answers it with the pair (**adopt**, nothing sent to SignalWire). A live lease: answers its time left (**wait**, asking again every 10 to 250 ms). Otherwise: `SET lease owner PX ttl`, marks `in_flight = owner`, and answers the stored generation as the lease's base and whether an `in_flight` mark was already there (**taken over**) |
 //! | `commit(lease, seen, pair)` | 1 | deletes the lease and the mark if they are still this owner's (compare and delete); then, **if the stored generation is the lease's base, or nothing is stored**, stores the pair as `max(stored, seen) + 1`; otherwise writes nothing and answers the stored pair (**superseded**: adopt it) |
 //! | `release(lease)` | 1 | deletes the lease and the mark if they are this owner's |
+//! | give up (after a `try_lease` that failed) | 1, from a task of its own | deletes the lease if it is still that ask's owner's; leaves the mark (see below) |
 //! | `publish(pair)` | 1 | stores a pair that starts a new chain (a created subscriber token) as the next generation |
 //!
 //! A rotation costs the instance that refreshes 2 round trips (`try_lease`, `commit`) and
@@ -92,6 +93,19 @@
 //! The **in-flight mark** outlives the lease: the next holder learns that a predecessor
 //! may still commit a pair it got, so when its own refresh is refused as spent it keeps
 //! looking for that pair for a lease's length before it gives up.
+//!
+//! A `try_lease` that fails after it may have reached Redis (a timeout, a lost
+//! connection) may still be run by Redis later and grant a lease to its owner value,
+//! which no session ever received. The coordinator **gives that lease up**: from a task
+//! of its own, on the connection the ask went out on, it sends a script that deletes the
+//! lease if it still holds that owner value. Redis runs one connection's commands in
+//! order, so the give-up runs right after the late ask, even if the client has stopped
+//! waiting for both. It leaves the in-flight mark: the late ask may have replaced a
+//! predecessor's mark, which the next holder must still learn of. So the next holder is
+//! told its lease was taken over, which costs it, only if its refresh is then refused, a
+//! lease's length of looking for a pair before it ends. An owner value is never reused
+//! (for example to let the same instance take a late lease back): a give-up or a late ask
+//! still queued on an old connection could then delete or renew a lease a session holds.
 //!
 //! ## Sealing
 //!
@@ -128,7 +142,9 @@
 //! | failure | what the sessions do | what is lost |
 //! |---|---|---|
 //! | Redis down or unreachable when a refresh is due | a still-valid access token keeps being served; no refresh is ever sent without the lease (a second refresh would kill the chain); once the token has expired, callers get the retryable error at once, within the connection and response timeouts (2 s each by default); the session retries with backoff and refreshes once Redis answers | nothing |
-//! | Redis answers nothing (hung, paused) | the same, each attempt bounded by the timeouts | nothing |
+//! | Redis answers nothing (hung, paused) and resumes | the same, each attempt bounded by the timeouts; a `try_lease` that timed out is still run once Redis resumes and takes the lease for an owner no session holds, but the coordinator has already queued a give-up behind it on the same connection, so the lease is free again at once and the next attempt refreshes | nothing |
+//! | one `try_lease` answered later than the response timeout (Redis busy) | the caller gets the retryable error; the lease that ask is granted late is given up right after it, the same way | nothing |
+//! | a `try_lease` whose connection was lost after it was sent | the give-up is sent again on a new connection, with backoff, for up to a lease. If Redis read the ask before the connection closed, it ran first and is undone; if the give-up cannot reach Redis for a whole lease, or runs before an ask still held up on the old connection, that ask's lease keeps every instance waiting until it expires (at most a lease), as a holder that died would | nothing |
 //! | Redis restarted without its data | each instance's first command fails and is retried; the first lease is granted on the empty store and its commit stores `max(stored, seen) + 1`, so generations continue from what sessions had seen | nothing for instances that had adopted the newest pair; an instance still holding an older pair (it had not come due since the last rotation) ends with `SessionEnded` when its spent token is refused. Run Redis with persistence if that matters |
 //! | the lease holder dies before its request is sent | siblings wait for the lease to expire (at most a lease), one takes it over and refreshes | nothing |
 //! | the lease holder dies after SignalWire answered, before its commit | a sibling takes the lease over, sends the now spent token (refused once), looks for the holder's pair for a lease, then ends with `SessionEnded { reason: Refused }` | the subscriber's token chain: create a subscriber token and publish it |

@@ -71,6 +71,20 @@ return 1
     )
 });
 
+/// `KEYS[1]` is the lease; `ARGV`: the owner a `try_lease` was sent with whose answer the
+/// client never got. Deletes the lease if it is that owner's and answers 1, else 0. The
+/// in-flight mark stays: the lease may have been granted over a predecessor's mark, which
+/// the next holder must still learn of (as "taken over"). Sent as `EVAL` with its text,
+/// not `EVALSHA`: it is sent by a client that may stop listening, which could not load the
+/// script again after a `NOSCRIPT` answer.
+pub(crate) const GIVE_UP: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+";
+
 /// `ARGV`: the pair's stored bytes. Stores it as the next generation, whatever the store
 /// holds, and answers that generation.
 pub(crate) static PUBLISH: LazyLock<Script> = LazyLock::new(|| {

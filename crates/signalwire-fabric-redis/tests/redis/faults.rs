@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use signalwire_fabric::{
-    AccessToken, Coordinator, CreateSubscriberToken, Error, SessionEnd, SessionKey,
+    AccessToken, Coordinator, CreateSubscriberToken, Error, LeaseOutcome, SessionEnd, SessionKey,
     SubscriberSession, testing,
 };
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation, RotationPolicy};
+use signalwire_fabric_redis::{RedisCoordinator, redis};
 use tokio::time::Instant;
 
 use crate::multi_process::setup;
@@ -477,4 +478,262 @@ async fn a_network_delay_longer_than_the_lease_costs_one_refusal_and_the_sibling
     assert_eq!(shared.generation, 2);
     assert_eq!(shared.pair.access_token().expose_secret(), text(&refreshed));
     assert_eq!(sibling.status().generation, 2);
+}
+
+/// How long the ghost-lease tests' leases last: long enough that waiting one out would
+/// fail their bounds many times over.
+const LONG_LEASE: Duration = Duration::from_secs(30);
+/// How soon after Redis answers again a lease must be grantable.
+const PROMPTLY: Duration = Duration::from_secs(3);
+
+/// Asks for `key`'s lease through `coordinator` until it is granted; panics when that
+/// takes longer than [`PROMPTLY`]. Answers the lease and how long it took.
+async fn lease_promptly(
+    coordinator: &RedisCoordinator,
+    key: &SessionKey,
+    seen: u64,
+) -> (signalwire_fabric::Lease, Duration) {
+    let started = Instant::now();
+    loop {
+        match coordinator.try_lease(key, seen, LONG_LEASE).await {
+            Ok(LeaseOutcome::Granted(lease)) => return (lease, started.elapsed()),
+            Ok(LeaseOutcome::Held { expires_in }) => assert!(
+                started.elapsed() < PROMPTLY,
+                "still held {:?} after Redis answers again, for {expires_in:?} more",
+                started.elapsed()
+            ),
+            Ok(other) => panic!("nothing newer was stored: {other:?}"),
+            Err(error) => assert!(
+                started.elapsed() < PROMPTLY,
+                "Redis still fails {:?} after it answers again: {error}",
+                started.elapsed()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Has Redis load the lease script, as any earlier rotation would have: a ghost needs a
+/// server that knows the script (an unknown one is answered `NOSCRIPT`, and a client that
+/// gave up does not send it again).
+async fn load_the_lease_script(coordinator: &RedisCoordinator) {
+    let key = crate::support::session_key("warm");
+    let Ok(LeaseOutcome::Granted(lease)) = coordinator.try_lease(&key, 0, LONG_LEASE).await else {
+        panic!("a lease on a new key is granted");
+    };
+    coordinator.release(&key, &lease).await.expect("released");
+}
+
+/// The owner value of `key`'s lease in Redis, if one is live.
+async fn lease_owner(
+    server: &RedisServer,
+    coordinator: &RedisCoordinator,
+    key: &SessionKey,
+) -> Option<String> {
+    let lease = coordinator.keys_of(key).lease;
+    match server.command(&[b"GET", lease.as_bytes()]).await {
+        redis::Value::BulkString(owner) => Some(String::from_utf8(owner).expect("text")),
+        redis::Value::Nil => None,
+        other => panic!("GET answered {other:?}"),
+    }
+}
+
+/// Lost: nothing, and nobody waits out a lease. Redis is paused (SIGSTOP) while an
+/// instance asks for the lease: its `try_lease` fails after the response timeout, but the
+/// command is already in Redis's socket. When Redis resumes it runs it and grants a lease
+/// to an owner nobody holds (a "ghost"). The coordinator sent, on the same connection, a
+/// command that gives that owner's lease up, so it runs right after the ghost: another
+/// instance (and the one that failed) gets the lease at once. Checked with a coordinator
+/// on its own connection and one on the app's connection manager, with Redis paused for
+/// longer than the give-up command's own response timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_granted_after_its_try_lease_timed_out_is_given_up_when_redis_resumes() {
+    let test =
+        "faults::a_lease_granted_after_its_try_lease_timed_out_is_given_up_when_redis_resumes";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let manager = redis::aio::ConnectionManager::new_with_config(
+        server.client(),
+        redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500))),
+    )
+    .await
+    .expect("Redis answers");
+    let instances = [
+        (
+            "own connection",
+            server.coordinator().build().expect("valid"),
+        ),
+        (
+            "the app's connection manager",
+            RedisCoordinator::from_connection_manager(manager)
+                .key_prefix(server.prefix.clone())
+                .connection_timeout(Duration::from_millis(500))
+                .response_timeout(Duration::from_millis(500))
+                .build()
+                .expect("valid"),
+        ),
+    ];
+    for (how, instance) in instances {
+        let key = crate::support::session_key("ghost");
+        let sibling = server.coordinator().build().expect("valid");
+        let created = fake
+            .client()
+            .subscriber_tokens()
+            .create(CreateSubscriberToken::new("ghost@example.com"))
+            .await
+            .expect("created");
+        let generation = instance
+            .publish(&key, &created.pair.to_stored())
+            .await
+            .expect("published");
+        load_the_lease_script(&instance).await;
+
+        server.pause();
+        let started = Instant::now();
+        let error = instance
+            .try_lease(&key, generation, LONG_LEASE)
+            .await
+            .expect_err("Redis is paused");
+        assert!(
+            matches!(error, Error::Coordinator { .. }),
+            "{how}: {error:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{how}: {:?}",
+            started.elapsed()
+        );
+        // Longer than the give-up command's own response timeout too.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        server.resume();
+
+        let (lease, waited) = lease_promptly(&sibling, &key, generation).await;
+        assert_eq!(
+            lease_owner(&server, &sibling, &key).await.as_deref(),
+            Some(lease.owner()),
+            "{how}: the sibling holds the lease"
+        );
+        assert_eq!(lease.base(), generation, "{how}");
+        // The ghost's in-flight mark is kept (it may hide a predecessor's), so the
+        // sibling is told its lease was taken over.
+        assert!(lease.taken_over(), "{how}");
+        sibling.release(&key, &lease).await.expect("released");
+        let (again, _) = lease_promptly(&instance, &key, generation).await;
+        assert!(!again.taken_over(), "{how}: the release cleared the mark");
+        instance.release(&key, &again).await.expect("released");
+        eprintln!("{how}: the sibling got the lease {waited:?} after Redis resumed");
+    }
+}
+
+/// Lost: nothing. One `try_lease` is answered later than the response timeout because
+/// Redis is busy (here with a script that runs for 1.2 s): the lease it is granted once
+/// Redis gets to it is given up right after, so the next ask is granted instead of
+/// waiting out a lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_try_lease_answered_after_the_response_timeout_leaves_no_lease_behind() {
+    let test = "faults::a_try_lease_answered_after_the_response_timeout_leaves_no_lease_behind";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let key = crate::support::session_key("slow");
+    let instance = server.coordinator().build().expect("valid");
+    let created = fake
+        .client()
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new("slow@example.com"))
+        .await
+        .expect("created");
+    let generation = instance
+        .publish(&key, &created.pair.to_stored())
+        .await
+        .expect("published");
+    load_the_lease_script(&instance).await;
+
+    let mut busy = server
+        .client()
+        .get_multiplexed_async_connection_with_config(
+            &redis::AsyncConnectionConfig::new().set_response_timeout(None),
+        )
+        .await
+        .expect("Redis answers");
+    let busy = tokio::spawn(async move {
+        redis::cmd("EVAL")
+            .arg(BUSY_SCRIPT)
+            .arg(0)
+            .arg(1_200_000)
+            .query_async::<redis::Value>(&mut busy)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let error = instance
+        .try_lease(&key, generation, LONG_LEASE)
+        .await
+        .expect_err("answered too late");
+    assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
+    // Redis runs the timed-out ask once the script ends, before anything sent later.
+    busy.await.expect("no panic").expect("the busy script ran");
+    let (lease, waited) = lease_promptly(&instance, &key, generation).await;
+    assert_eq!(
+        lease_owner(&server, &instance, &key).await.as_deref(),
+        Some(lease.owner())
+    );
+    assert!(waited < PROMPTLY, "{waited:?}");
+}
+
+/// Keeps Redis busy for `ARGV[1]` microseconds, as a slow command would.
+const BUSY_SCRIPT: &str = "
+local started = redis.call('TIME')
+while true do
+  local now = redis.call('TIME')
+  if (now[1] - started[1]) * 1000000 + now[2] - started[2] > tonumber(ARGV[1]) then
+    return 1
+  end
+end
+";
+
+/// Lost: nothing. A session whose access token has expired asks for the lease while Redis
+/// is paused, gets a retryable error within the timeouts, and once Redis resumes its next
+/// call refreshes within moments, not after the lease (30 s here) the timed-out ask was
+/// granted in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_session_refreshes_promptly_once_a_paused_redis_resumes() {
+    let test = "faults::a_due_session_refreshes_promptly_once_a_paused_redis_resumes";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let fake = FakeSpace::start().await;
+    let setup = setup(&fake, &server, LONG_LEASE);
+    let (_, due) = due_session(&setup, &fake, "resumed@example.com").await;
+    load_the_lease_script(&setup.coordinator()).await;
+
+    server.pause();
+    let error = due.access_token().await.expect_err("Redis is paused");
+    assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.resume();
+
+    let started = Instant::now();
+    let token = loop {
+        match tokio::time::timeout(PROMPTLY, due.access_token()).await {
+            Ok(Ok(token)) => break token,
+            Ok(Err(error)) => {
+                assert!(matches!(error, Error::Coordinator { .. }), "{error:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => panic!("access_token blocked for {PROMPTLY:?} after Redis resumed"),
+        }
+        assert!(
+            started.elapsed() < PROMPTLY,
+            "no refresh within {PROMPTLY:?}"
+        );
+    };
+    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+    assert_eq!(fake.refresh_count(), 1, "one refresh, after Redis resumed");
+    assert_eq!(due.status().generation, 2);
+    assert!(!text(&token).is_empty());
 }
