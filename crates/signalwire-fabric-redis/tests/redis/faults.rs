@@ -30,13 +30,25 @@ async fn stored(setup: &Setup) -> signalwire_fabric::SharedPair {
 }
 
 /// Reports `refused` until the session hands out another token: while Redis cannot be
-/// reached, an attempt fails and the still-valid token comes back.
+/// reached, an attempt fails with a retryable coordinator error (never the refused token).
 async fn rotate(session: &SubscriberSession, refused: &AccessToken) -> AccessToken {
     let started = Instant::now();
     loop {
-        let token = session.refresh_if_current(refused).await.expect("a token");
-        if text(&token) != text(refused) {
-            return token;
+        match session.refresh_if_current(refused).await {
+            Ok(token) => {
+                assert_ne!(
+                    text(&token),
+                    text(refused),
+                    "the refused token is no answer"
+                );
+                return token;
+            }
+            Err(error) => {
+                assert!(
+                    matches!(error, Error::Coordinator { .. }) && error.is_retryable(),
+                    "{error:?}"
+                );
+            }
         }
         assert!(started.elapsed() < WITHIN, "no rotation within {WITHIN:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -342,10 +354,17 @@ async fn redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing
         assert_eq!(text(&served), text(&token));
     }
     let started = Instant::now();
-    let served = valid
+    // Reported refused, the token is not handed back: the caller learns why no newer one
+    // can be had, while callers that saw no refusal are still served it.
+    let reported = valid
         .refresh_if_current(&token)
         .await
-        .expect("the valid token");
+        .expect_err("no refresh without the lease");
+    assert!(
+        matches!(reported, Error::Coordinator { .. }) && reported.is_retryable(),
+        "{reported:?}"
+    );
+    let served = valid.access_token().await.expect("still valid");
     assert_eq!(
         text(&served),
         text(&token),
