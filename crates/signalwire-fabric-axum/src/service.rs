@@ -12,7 +12,7 @@ use signalwire_fabric::{
 
 use crate::answer::{self, ErrorCode, Failure};
 use crate::rate_limit::UserLimiter;
-use crate::sessions::Sessions;
+use crate::sessions::{Sessions, Slot};
 use crate::{Authenticator, RateLimit, SubscriberProfile};
 
 /// The longest request body the endpoints read by default, in bytes: far more than
@@ -274,11 +274,10 @@ impl TokenService {
                 self.inner.sessions.prune();
                 self.inner.limiter.forget_idle();
             }
-            let session = slot
-                .get_or_try_init(|| self.start_session(profile, ended))
-                .await
-                .map_err(|error| upstream_failure(key, &error))?
-                .clone();
+            let session = match slot.get() {
+                Some(session) => session.clone(),
+                None => self.started_session(profile, ended, &slot).await?,
+            };
             match session.access_token().await {
                 Ok(_) => return Ok(answer::credential(&session.pair())),
                 Err(error @ Error::SessionEnded { .. }) => {
@@ -292,6 +291,41 @@ impl TokenService {
         }
         let error = last_error.unwrap_or(Error::RefreshInterrupted);
         Err(upstream_failure(key, &error))
+    }
+
+    /// The session `slot` holds once it is started, starting it if nobody is. The start
+    /// runs in a task of its own, which the request only waits for: a request given up
+    /// on (a closed tab, a reload, a proxy's timeout) would otherwise abandon a
+    /// subscriber token half made, with the coordinator's lease still taken, and the
+    /// user's next request would wait out the lease and create another. The task
+    /// finishes creating and publishing the pair and fills the slot, so the next request
+    /// finds the session (or waits for the same start) and nothing is created twice.
+    async fn started_session(
+        &self,
+        profile: &SubscriberProfile,
+        ended: Option<u64>,
+        slot: &Slot,
+    ) -> Result<SubscriberSession, Failure> {
+        let key = profile.key();
+        let service = self.clone();
+        let owned = profile.clone();
+        let slot = Arc::clone(slot);
+        let start = tokio::spawn(async move {
+            slot.get_or_try_init(|| service.start_session(&owned, ended))
+                .await
+                .cloned()
+        });
+        match start.await {
+            Ok(started) => started,
+            // The start panicked (a coordinator's bug, say): nothing was kept, and the
+            // next request starts again. The panic's message is not logged: it could
+            // quote anything.
+            Err(_) => {
+                tracing::error!(%key, "the task starting the user's session panicked");
+                Err(Error::RefreshInterrupted)
+            }
+        }
+        .map_err(|error| upstream_failure(key, &error))
     }
 
     /// A session for the user: joined from the coordinator, or on a new subscriber token
