@@ -272,7 +272,6 @@ impl TokenService {
             let (slot, prune) = self.inner.sessions.slot(key);
             if prune {
                 self.inner.sessions.prune();
-                self.inner.limiter.forget_idle();
             }
             let session = match slot.get() {
                 Some(session) => session.clone(),

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use signalwire_fabric_axum::{ErrorCode, RateLimit};
-use signalwire_fabric_fake::{Fault, Operation};
+use signalwire_fabric_fake::{Fault, Operation, SimulatedTime};
 
 use crate::common::{Answer, Harness};
 
@@ -387,4 +387,45 @@ async fn a_wildcard_or_null_origin_is_ignored_rather_than_opened() {
             .status,
         200
     );
+}
+
+/// How many users the service's rate limiter remembers, as its `Debug` says.
+fn users_remembered(h: &Harness) -> usize {
+    let debug = format!("{:?}", h.service);
+    let (_, after) = debug
+        .split_once("UserLimiter { users: ")
+        .unwrap_or_else(|| panic!("the limiter in {debug}"));
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("a count")
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_limiter_forgets_users_who_never_got_a_session_once_their_buckets_refill() {
+    let h = Harness::start().await;
+    let time = SimulatedTime::new(&h.fake);
+    // Signed-in users whose requests are all refused after the rate limit counted them
+    // (a body that is not an object): none of them ever gets a session.
+    let refused = |name: String| {
+        let cookie = h.users.sign_in(&name);
+        let request = h
+            .request(Method::POST, "/authenticate")
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body("[]");
+        async move { Answer::read(request.send().await.expect("answered")).await }
+    };
+    for n in 0..40 {
+        let answer = time.hold(refused(format!("user{n}"))).await;
+        assert_error_shape(&answer, "invalid_body");
+    }
+    assert_eq!(users_remembered(&h), 40);
+    assert!(format!("{:?}", h.service).contains("sessions: 0"));
+
+    // Their buckets are full again a minute on (the default limit refills over 60 s);
+    // the next request, whoever sends it, has the limiter forget them.
+    time.advance(Duration::from_secs(61)).await;
+    let answer = time.hold(refused("late".to_owned())).await;
+    assert_error_shape(&answer, "invalid_body");
+    assert_eq!(users_remembered(&h), 1, "only the user who just asked");
+    assert!(h.fake.journal().is_empty());
 }
