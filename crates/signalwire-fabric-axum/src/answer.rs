@@ -30,6 +30,8 @@ pub enum ErrorCode {
     InvalidBody,
     /// 405: the endpoints answer `POST` only; `Allow` says so.
     MethodNotAllowed,
+    /// 404: there is no endpoint at this path under the router's mount point.
+    NotFound,
     /// 503: SignalWire (or the coordinator) could not be reached or answered with an
     /// error that can pass; `Retry-After` is set when the server gave one. Ask again.
     UpstreamUnavailable,
@@ -44,7 +46,8 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the documentation's table.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Unauthenticated,
@@ -67,6 +70,7 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => "body_too_large",
             ErrorCode::InvalidBody => "invalid_body",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotFound => "not_found",
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::UpstreamRefused => "upstream_refused",
             ErrorCode::Internal => "internal",
@@ -83,6 +87,7 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::UpstreamRefused => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{
+    ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE,
+};
 use http::{HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -31,7 +34,17 @@ impl TokenService {
     ///
     /// Both answer `200 {"token": "...", "expiry_at": <ms since the epoch>}` or a JSON
     /// error (see [`ErrorCode`]), always with `Cache-Control: no-store`. Requests must
-    /// say `Content-Type: application/json`; other methods are answered 405.
+    /// say `Content-Type: application/json`; other methods are answered 405. With
+    /// origins allowed ([`TokenServiceBuilder::allow_origin`](crate::TokenServiceBuilder::allow_origin)),
+    /// an `OPTIONS` carrying `Access-Control-Request-Method` is a CORS preflight,
+    /// answered by the CORS rules; any other `OPTIONS` is 405 too. Any other path below
+    /// the mount point (`{mount}/anything`, and `{mount}` itself) is answered 404
+    /// `not_found`, with `no-store` as well; `{mount}/` with nothing after it is not
+    /// nested by axum, so the app's own fallback answers it.
+    ///
+    /// Mount it with [`Router::nest`]: the 404 is the router's own fallback, which a
+    /// nested router keeps to its own paths (merged into another router with
+    /// [`Router::merge`], it would answer that router's unknown paths too).
     pub fn router(&self) -> Router {
         let router = Router::new()
             .route(
@@ -39,9 +52,14 @@ impl TokenService {
                 post(authenticate).fallback(method_not_allowed),
             )
             .route(REFRESH_PATH, post(refresh).fallback(method_not_allowed))
+            .fallback(not_found)
             .with_state(self.clone());
         let router = match self.cors() {
-            Some(cors) => router.layer(cors),
+            // tower-http takes every OPTIONS for a preflight; one without
+            // Access-Control-Request-Method is not one, and is refused before it.
+            Some(cors) => router
+                .layer(cors)
+                .layer(axum::middleware::from_fn(only_preflights_as_options)),
             None => router,
         };
         router.layer(SetResponseHeaderLayer::overriding(
@@ -181,6 +199,27 @@ async fn refresh(State(service): State<TokenService>, request: Request) -> Respo
         service.session_token(&profile).await
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Passes an `OPTIONS` on only when it is a CORS preflight (it names the method it asks
+/// for); answers any other 405, as every method but `POST` is.
+async fn only_preflights_as_options(request: Request, next: Next) -> Response {
+    if request.method() == Method::OPTIONS
+        && !request
+            .headers()
+            .contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return method_not_allowed().await;
+    }
+    next.run(request).await
+}
+
+async fn not_found() -> Response {
+    Failure::new(
+        ErrorCode::NotFound,
+        "no endpoint here: the token endpoints are authenticate and refresh",
+    )
+    .into_response()
 }
 
 async fn method_not_allowed() -> Response {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -82,7 +83,11 @@ impl Clock for TokioClock {
     }
 }
 
-/// The per-user limiter of one service.
+/// The per-user limiter of one service. It forgets idle users by itself: a bucket is
+/// full again at most one period after its user's last request, so once a period (on
+/// the first request after it) the users whose bucket is full are dropped. It remembers
+/// only the users who asked within about the last two periods, whoever they are and
+/// whether or not they ever got a session.
 pub(crate) struct UserLimiter {
     limiter: RateLimiter<
         SessionKey,
@@ -91,6 +96,10 @@ pub(crate) struct UserLimiter {
         NoOpMiddleware<Duration>,
     >,
     clock: TokioClock,
+    /// How often idle users are looked for: the limit's period.
+    sweep_every: Duration,
+    /// When they are next looked for, on the limiter's clock.
+    next_sweep: Mutex<Duration>,
 }
 
 impl UserLimiter {
@@ -101,28 +110,55 @@ impl UserLimiter {
         Self {
             limiter: RateLimiter::new(limit.quota(), HashMapStateStore::default(), clock.clone()),
             clock,
+            sweep_every: limit.period(),
+            next_sweep: Mutex::new(limit.period()),
         }
     }
 
     /// Counts a request of `key`'s user: `Err(wait)` when it is over the limit, `wait`
-    /// being how long until one would be allowed.
+    /// being how long until one would be allowed. Once a period, forgets idle users.
     pub(crate) fn check(&self, key: &SessionKey) -> Result<(), Duration> {
-        self.limiter
+        let verdict = self
+            .limiter
             .check_key(key)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()));
+        if self.sweep_is_due() {
+            self.forget_idle();
+        }
+        verdict
+    }
+
+    /// Whether a period has passed since idle users were last looked for; when it has,
+    /// the next look is a period from now (so one caller sweeps, not every one).
+    fn sweep_is_due(&self) -> bool {
+        let now = self.clock.now();
+        let mut next = self
+            .next_sweep
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if now < *next {
+            return false;
+        }
+        *next = now + self.sweep_every;
+        true
     }
 
     /// Forgets users whose bucket is full again, so the state holds only recent users.
-    pub(crate) fn forget_idle(&self) {
+    fn forget_idle(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+    }
+
+    /// How many users the limiter remembers.
+    pub(crate) fn users(&self) -> usize {
+        self.limiter.len()
     }
 }
 
 impl fmt::Debug for UserLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserLimiter")
-            .field("users", &self.limiter.len())
+            .field("users", &self.users())
             .finish()
     }
 }
@@ -151,8 +187,30 @@ mod tests {
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(limiter.check(&alice), Ok(()));
         assert!(limiter.check(&alice).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_users_are_forgotten_once_a_period_without_anyone_asking_it_to() {
+        let limit = RateLimit::new(NonZeroU32::new(3).expect("3"), Duration::from_secs(30));
+        let limiter = UserLimiter::new(limit);
+        let key = |n: usize| SessionKey::new(format!("user-{n}")).expect("key");
+        for n in 0..500 {
+            assert_eq!(limiter.check(&key(n)), Ok(()));
+        }
+        assert_eq!(limiter.users(), 500);
+        // Within the period, nobody's bucket is full again and nobody is looked for.
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert_eq!(limiter.check(&key(1)), Ok(()));
+        assert_eq!(limiter.users(), 500);
+        // A period on, every bucket but user 1's (who asked 2 s ago) is full again: the
+        // next request, anyone's, forgets their users.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(limiter.check(&key(1000)), Ok(()));
+        assert_eq!(limiter.users(), 2, "user 1 and user 1000: {limiter:?}");
+        assert_eq!(format!("{limiter:?}"), "UserLimiter { users: 2 }");
+        // Another period of quiet, and the next request leaves only its own user.
         tokio::time::advance(Duration::from_secs(60)).await;
-        limiter.forget_idle();
-        assert_eq!(limiter.limiter.len(), 0, "full buckets are forgotten");
+        assert_eq!(limiter.check(&key(2000)), Ok(()));
+        assert_eq!(limiter.users(), 1);
     }
 }

@@ -12,7 +12,7 @@ use signalwire_fabric::{
 
 use crate::answer::{self, ErrorCode, Failure};
 use crate::rate_limit::UserLimiter;
-use crate::sessions::Sessions;
+use crate::sessions::{Sessions, Slot};
 use crate::{Authenticator, RateLimit, SubscriberProfile};
 
 /// The longest request body the endpoints read by default, in bytes: far more than
@@ -150,9 +150,16 @@ impl TokenServiceBuilder {
     /// it once per origin. Without any, no CORS headers are sent and browsers keep other
     /// origins out (pages served by the app itself need none).
     ///
+    /// The origin is kept as browsers write the `Origin` they send: the scheme and host
+    /// in lower case and without the scheme's default port, so
+    /// `https://App.Example.com:443` allows `https://app.example.com`. Write a host
+    /// outside ASCII in its `xn--` form, which is how browsers send it.
+    ///
     /// Anything else is ignored, and logged as an error: `*` (a credential endpoint open
     /// to every site), `null` (the origin of sandboxed frames and local files), a path,
-    /// a query, user info, or another scheme.
+    /// a query, user info, another scheme, a port that is not 1 to 65535, or a host with
+    /// characters other than ASCII letters, digits, `.` and `-` (or an IPv6 address in
+    /// brackets).
     pub fn allow_origin(mut self, origin: &str) -> Self {
         match checked_origin(origin) {
             Some(value) => self.allowed_origins.push(value),
@@ -272,13 +279,11 @@ impl TokenService {
             let (slot, prune) = self.inner.sessions.slot(key);
             if prune {
                 self.inner.sessions.prune();
-                self.inner.limiter.forget_idle();
             }
-            let session = slot
-                .get_or_try_init(|| self.start_session(profile, ended))
-                .await
-                .map_err(|error| upstream_failure(key, &error))?
-                .clone();
+            let session = match slot.get() {
+                Some(session) => session.clone(),
+                None => self.started_session(profile, ended, &slot).await?,
+            };
             match session.access_token().await {
                 Ok(_) => return Ok(answer::credential(&session.pair())),
                 Err(error @ Error::SessionEnded { .. }) => {
@@ -292,6 +297,41 @@ impl TokenService {
         }
         let error = last_error.unwrap_or(Error::RefreshInterrupted);
         Err(upstream_failure(key, &error))
+    }
+
+    /// The session `slot` holds once it is started, starting it if nobody is. The start
+    /// runs in a task of its own, which the request only waits for: a request given up
+    /// on (a closed tab, a reload, a proxy's timeout) would otherwise abandon a
+    /// subscriber token half made, with the coordinator's lease still taken, and the
+    /// user's next request would wait out the lease and create another. The task
+    /// finishes creating and publishing the pair and fills the slot, so the next request
+    /// finds the session (or waits for the same start) and nothing is created twice.
+    async fn started_session(
+        &self,
+        profile: &SubscriberProfile,
+        ended: Option<u64>,
+        slot: &Slot,
+    ) -> Result<SubscriberSession, Failure> {
+        let key = profile.key();
+        let service = self.clone();
+        let owned = profile.clone();
+        let slot = Arc::clone(slot);
+        let start = tokio::spawn(async move {
+            slot.get_or_try_init(|| service.start_session(&owned, ended))
+                .await
+                .cloned()
+        });
+        match start.await {
+            Ok(started) => started,
+            // The start panicked (a coordinator's bug, say): nothing was kept, and the
+            // next request starts again. The panic's message is not logged: it could
+            // quote anything.
+            Err(_) => {
+                tracing::error!(%key, "the task starting the user's session panicked");
+                Err(Error::RefreshInterrupted)
+            }
+        }
+        .map_err(|error| upstream_failure(key, &error))
     }
 
     /// A session for the user: joined from the coordinator, or on a new subscriber token
@@ -369,17 +409,64 @@ impl TokenService {
 /// The longest [`TokenServiceBuilder::token_lifetime`] asked for.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
-/// `http(s)://host[:port]` as a header value, or `None`.
+/// `http(s)://host[:port]` as a header value, written as browsers send an `Origin`
+/// (scheme and host in lower case, no default port), or `None`.
 fn checked_origin(origin: &str) -> Option<HeaderValue> {
     let origin = origin.trim().trim_end_matches('/');
-    let authority = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))?;
-    let plain = !authority.is_empty()
-        && authority
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    plain.then(|| HeaderValue::from_str(origin).ok()).flatten()
+    let (scheme, authority) = origin.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    // The host, and the port after it if any: `[v6]:port` or `name:port`.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (address, after) = v6.split_once(']')?;
+            let ok =
+                !address.is_empty() && address.chars().all(|c| c.is_ascii_hexdigit() || c == ':');
+            if !ok {
+                return None;
+            }
+            let port = match after {
+                "" => None,
+                after => Some(after.strip_prefix(':')?),
+            };
+            (&authority[..address.len() + 2], port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            if !ok {
+                return None;
+            }
+            (host, port)
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(digits) if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) => {
+            match digits.parse::<u16>().ok()? {
+                0 => return None,
+                port if port == default_port => None,
+                port => Some(port),
+            }
+        }
+        Some(_) => return None,
+    };
+    let host = host.to_ascii_lowercase();
+    let normal = match port {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    };
+    HeaderValue::from_str(&normal).ok()
 }
 
 /// `lifetime` from now (at most [`MAX_TOKEN_LIFETIME`]), as a whole number of Unix
@@ -448,8 +535,44 @@ mod tests {
             "https://app.example.com?x",
             "https://*.example.com",
             "https://app.example.com\r\nX: y",
+            "https://app.example.com:",
+            "https://app.example.com:0",
+            "https://app.example.com:65536",
+            "https://app.example.com:44a",
+            "https://app.example.com:443:443",
+            "https://[::1]x",
+            "https://[]",
+            "https://[::1",
+            "https://bücher.example",
         ] {
             assert!(checked_origin(refused).is_none(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn origins_are_kept_as_browsers_send_them() {
+        for (configured, sent) in [
+            ("https://APP2.example.com", "https://app2.example.com"),
+            ("HTTPS://App.Example.COM/", "https://app.example.com"),
+            ("https://app3.example.com:443", "https://app3.example.com"),
+            ("http://localhost:80", "http://localhost"),
+            ("http://app.example.com:443", "http://app.example.com:443"),
+            ("https://app.example.com:80", "https://app.example.com:80"),
+            (
+                "https://app.example.com:08443",
+                "https://app.example.com:8443",
+            ),
+            ("http://[::1]:80", "http://[::1]"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+            ("http://[FE80::1]", "http://[fe80::1]"),
+        ] {
+            assert_eq!(
+                checked_origin(configured)
+                    .as_ref()
+                    .map(HeaderValue::as_bytes),
+                Some(sent.as_bytes()),
+                "{configured}"
+            );
         }
     }
 

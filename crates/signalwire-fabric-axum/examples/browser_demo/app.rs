@@ -29,8 +29,9 @@ pub const USERS: [&str; 2] = ["alice", "bob"];
 /// How the demo's tokens behave.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoSettings {
-    /// How long the access tokens of new subscriber tokens live: short, so the page's
-    /// refresh (5 s before expiry) happens within seconds.
+    /// How long the access token of each sign-in's first subscriber token lives: short,
+    /// so the page's refresh (5 s before expiry) happens within seconds. Refreshed
+    /// tokens live SignalWire's two hours.
     pub token_lifetime: Duration,
     /// How long before expiry the server-side session refreshes: long enough that the
     /// page's refresh finds it due.
@@ -89,7 +90,14 @@ fn session_id(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 /// The demo's [`Authenticator`]: the signed-in user's subscriber is
-/// `<user>@example.com`, kept under the key `demo-user-<user>`.
+/// `<user>@example.com`, its session kept under the key `demo-<user>-<sign-in id>`.
+///
+/// The key is per sign-in, not per user, so that every run of the page (which signs in
+/// afresh) starts with a new subscriber token whose access token lives
+/// [`DemoSettings::token_lifetime`]: only created tokens can be that short, since a
+/// refreshed one lives SignalWire's two hours, and a key per user would hand a second run
+/// the refreshed token of the first. A real app keys sessions by user (its own user id),
+/// so that all of a user's tabs and devices share one subscriber session.
 struct DemoUsers(Arc<SignIns>);
 
 #[signalwire_fabric_axum::async_trait]
@@ -98,10 +106,10 @@ impl Authenticator for DemoUsers {
         &self,
         request: &http::request::Parts,
     ) -> Result<SubscriberProfile, Refusal> {
-        let user = session_id(&request.headers)
-            .and_then(|id| self.0.user(id))
+        let (id, user) = session_id(&request.headers)
+            .and_then(|id| Some((id, self.0.user(id)?)))
             .ok_or(Refusal::Unauthenticated)?;
-        let key = SessionKey::new(format!("demo-user-{user}")).map_err(|_| Refusal::Forbidden)?;
+        let key = SessionKey::new(format!("demo-{user}-{id}")).map_err(|_| Refusal::Forbidden)?;
         let display = format!("{}{}", user[..1].to_uppercase(), &user[1..]);
         Ok(SubscriberProfile::new(key, format!("{user}@example.com")).display_name(display))
     }

@@ -7,8 +7,11 @@
 //! ```
 //!
 //! Open the address it prints and press "Run the demo": the page signs in as Alice, gets
-//! a token, shows its expiry, refreshes 5 s before expiry (the demo's tokens live about
-//! 12 s) and gets a new token, then signs in as Bob and shows that Bob cannot get Alice's.
+//! a token, shows its expiry, refreshes 5 s before expiry and gets a new token, then
+//! signs in as Bob and shows that Bob cannot get Alice's. Each run signs in afresh, and
+//! the first token of every sign-in lives about 12 s (the demo asks for that when it
+//! creates it), so the refresh comes within seconds every time; the refreshed token
+//! lives SignalWire's usual two hours.
 //!
 //! Against a real space, pass `--env` and set `SIGNALWIRE_SPACE`,
 //! `SIGNALWIRE_PROJECT_ID` and `SIGNALWIRE_API_TOKEN` (the API token needs a Voice,

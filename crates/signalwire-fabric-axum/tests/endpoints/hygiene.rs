@@ -8,9 +8,9 @@ use futures_util::StreamExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use signalwire_fabric_axum::{ErrorCode, RateLimit};
-use signalwire_fabric_fake::{Fault, Operation};
+use signalwire_fabric_fake::{Fault, Operation, SimulatedTime};
 
-use crate::common::{Answer, Harness};
+use crate::common::{Answer, Backend, Harness};
 
 fn assert_error_shape(answer: &Answer, code: &str) {
     assert_eq!(answer.code(), code, "{answer:?}");
@@ -387,4 +387,158 @@ async fn a_wildcard_or_null_origin_is_ignored_rather_than_opened() {
             .status,
         200
     );
+}
+
+/// How many users the service's rate limiter remembers, as its `Debug` says.
+fn users_remembered(h: &Harness) -> usize {
+    let debug = format!("{:?}", h.service);
+    let (_, after) = debug
+        .split_once("UserLimiter { users: ")
+        .unwrap_or_else(|| panic!("the limiter in {debug}"));
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("a count")
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_limiter_forgets_users_who_never_got_a_session_once_their_buckets_refill() {
+    let h = Harness::start().await;
+    let time = SimulatedTime::new(&h.fake);
+    // Signed-in users whose requests are all refused after the rate limit counted them
+    // (a body that is not an object): none of them ever gets a session.
+    let refused = |name: String| {
+        let cookie = h.users.sign_in(&name);
+        let request = h
+            .request(Method::POST, "/authenticate")
+            .header("cookie", cookie)
+            .header("content-type", "application/json")
+            .body("[]");
+        async move { Answer::read(request.send().await.expect("answered")).await }
+    };
+    for n in 0..40 {
+        let answer = time.hold(refused(format!("user{n}"))).await;
+        assert_error_shape(&answer, "invalid_body");
+    }
+    assert_eq!(users_remembered(&h), 40);
+    assert!(format!("{:?}", h.service).contains("sessions: 0"));
+
+    // Their buckets are full again a minute on (the default limit refills over 60 s);
+    // the next request, whoever sends it, has the limiter forget them.
+    time.advance(Duration::from_secs(61)).await;
+    let answer = time.hold(refused("late".to_owned())).await;
+    assert_error_shape(&answer, "invalid_body");
+    assert_eq!(users_remembered(&h), 1, "only the user who just asked");
+    assert!(h.fake.journal().is_empty());
+}
+
+#[tokio::test]
+async fn configured_origins_match_what_browsers_send() {
+    let h = Harness::start_with(|builder| {
+        builder
+            .allow_origin("https://APP2.example.com")
+            .allow_origin("https://app3.example.com:443")
+            .allow_origin("HTTP://Localhost:80/")
+    })
+    .await;
+    for origin in [
+        "https://app2.example.com",
+        "https://app3.example.com",
+        "http://localhost",
+    ] {
+        let answer = preflight(&h, origin).await;
+        assert_eq!(answer.status(), 200, "{origin}");
+        assert_eq!(
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .and_then(|value| value.to_str().ok()),
+            Some(origin),
+            "{origin}"
+        );
+    }
+    for other in [
+        "https://app3.example.com:8443",
+        "http://app2.example.com",
+        "https://localhost",
+    ] {
+        let answer = preflight(&h, other).await;
+        assert_eq!(
+            answer.headers().get("access-control-allow-origin"),
+            None,
+            "{other}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_options_that_is_not_a_preflight_is_405_even_with_cors() {
+    let h = Harness::start_with(|builder| builder.allow_origin("https://app.example.com")).await;
+    for path in ["/authenticate", "/refresh"] {
+        for origin in [None, Some("https://app.example.com")] {
+            let mut request = h.request(Method::OPTIONS, path);
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            let answer = Answer::read(request.send().await.expect("answered")).await;
+            assert_error_shape(&answer, "method_not_allowed");
+            assert_eq!(answer.header("allow"), Some("POST"), "{path} {origin:?}");
+        }
+    }
+    // A preflight (it names the method it asks for) is still answered by the CORS rules.
+    let answer = preflight(&h, "https://app.example.com").await;
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn other_paths_under_the_mount_are_json_404s_that_say_no_store_and_the_apps_are_its_own() {
+    let h = Harness::start().await;
+    let alice = h.users.sign_in("alice");
+    // `/tokens` itself is the router's too; `/tokens/` is not nested by axum.
+    for path in [
+        "",
+        "/nothing",
+        "/authenticate/more",
+        "/refresh.json",
+        "/AUTHENTICATE",
+    ] {
+        for method in [Method::POST, Method::GET] {
+            let answer = h
+                .request(method.clone(), path)
+                .header("cookie", &alice)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .expect("answered");
+            let answer = Answer::read(answer).await;
+            assert_error_shape(&answer, "not_found");
+            assert_eq!(answer.status, 404, "{method} {path}");
+        }
+    }
+    assert!(h.fake.journal().is_empty());
+
+    // Nested in an app with routes and a fallback of its own, the router answers only
+    // under its mount point.
+    async fn apps_404() -> (http::StatusCode, &'static str) {
+        (http::StatusCode::NOT_FOUND, "the app's own page")
+    }
+    let app = axum::Router::new()
+        .route("/hello", axum::routing::get(|| async { "hello" }))
+        .nest("/tokens", h.service.router())
+        .fallback(apps_404);
+    let backend = Backend::serve(app).await;
+    let http = crate::common::http_client();
+    let get = |path: &str| http.get(backend.url(path)).send();
+    let hello = get("/hello").await.expect("answered");
+    assert_eq!(hello.status(), 200);
+    assert_eq!(hello.headers().get("cache-control"), None);
+    let elsewhere = get("/elsewhere").await.expect("answered");
+    assert_eq!(elsewhere.status(), 404);
+    assert_eq!(elsewhere.headers().get("cache-control"), None);
+    assert_eq!(
+        elsewhere.text().await.expect("a body"),
+        "the app's own page"
+    );
+    let under = Answer::read(get("/tokens/elsewhere").await.expect("answered")).await;
+    assert_error_shape(&under, "not_found");
 }

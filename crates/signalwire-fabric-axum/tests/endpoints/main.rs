@@ -8,6 +8,7 @@ mod common;
 // The example's backend, shared with `cargo run --example browser_demo`.
 #[path = "../../examples/browser_demo/app.rs"]
 mod demo;
+mod demo_runs;
 mod hygiene;
 mod instances;
 mod sessions;

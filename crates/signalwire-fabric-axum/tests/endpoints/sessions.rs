@@ -148,3 +148,61 @@ async fn an_unreachable_signalwire_is_503_until_a_retry_succeeds() {
         "the same chain went on"
     );
 }
+
+#[tokio::test]
+async fn a_request_given_up_while_the_first_token_is_created_still_leaves_the_session() {
+    let h = Harness::start().await;
+    let alice = h.users.sign_in("alice");
+    // SignalWire takes 1.5 s to create alice's first subscriber token; her browser gives
+    // up after 0.3 s (a closed tab, a reload, a proxy's timeout).
+    h.fake.inject(
+        Operation::Create,
+        Fault::delay(Duration::from_millis(1_500)),
+        1,
+    );
+    let impatient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("a reqwest client");
+    let gave_up = impatient
+        .post(h.backend.url("/tokens/authenticate"))
+        .header("content-type", "application/json")
+        .header("cookie", &alice)
+        .body("{}")
+        .send()
+        .await;
+    assert!(
+        gave_up.as_ref().is_err_and(reqwest::Error::is_timeout),
+        "the first request was given up: {gave_up:?}"
+    );
+
+    // Her next request is answered as soon as that creation is done, far sooner than
+    // the coordinator's 45 s lease, with the token it created.
+    let asked = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        h.post("/authenticate", Some(&alice), json!({})),
+    )
+    .await
+    .expect("answered well within the coordinator's lease");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    let token = answer.token();
+    assert_eq!(
+        h.fake.token_subscriber(token),
+        h.fake.subscriber_id(&reference("alice"))
+    );
+    assert_eq!(
+        h.fake.request_count(Operation::Create),
+        1,
+        "one subscriber token: {:?}",
+        h.fake.journal()
+    );
+    let session = h.service.session(&key("alice")).expect("kept");
+    assert_eq!(session.pair().access_token().expose_secret(), token);
+    assert_eq!(session.status().generation, 1, "published once");
+}
