@@ -322,6 +322,43 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
     assert_eq!(result.code, 5, "{}", result.stderr);
 }
 
+#[tokio::test]
+async fn malformed_refresh_tokens_on_stdin_are_refused_before_anything_is_sent() {
+    let fake = FakeSpace::start().await;
+    let huge = "a".repeat(1 << 20);
+    for input in [
+        "",
+        "   \n",
+        huge.as_str(),
+        "t\u{f6}k\u{e9}n.t\u{f6}k\u{e9}n.x.y.z",
+        "eyJhbGciOiJkaXIifQ..aXY.Y3Q.dGFn\r\nX-Injected: yes",
+        "eyJhbGciOiJkaXIifQ..a+b/c=.Y3Q.dGFn",
+        "only.two",
+        "a.b.c.d",
+    ] {
+        let before = fake.journal().len();
+        let mut refresh = command_for(&fake);
+        refresh.args(["tokens", "refresh", "--json"]);
+        let result = run(&mut refresh, input);
+        let shown: String = input.chars().take(40).collect();
+        assert_eq!(result.code, 4, "{shown:?}: {}", result.stderr);
+        assert!(
+            result.stderr.contains("invalid refresh_token"),
+            "{shown:?}: {}",
+            result.stderr
+        );
+        assert_eq!(fake.journal().len(), before, "{shown:?}: nothing was sent");
+        assert_eq!(result.stdout, "", "{shown:?}");
+        if input.trim().len() >= 8 {
+            assert!(
+                !result.stderr.contains(input.trim()),
+                "the input is not echoed: {}",
+                result.stderr
+            );
+        }
+    }
+}
+
 /// A `fake serve` child process, and what its banner said. Dropping it stops the child.
 struct Served {
     child: std::process::Child,

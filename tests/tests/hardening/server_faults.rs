@@ -129,6 +129,7 @@ async fn slow_headers_past_the_timeout_time_out() {
             .await;
     })
     .await;
+    let started = tokio::time::Instant::now();
     let error = client(&base_url, Duration::from_secs(5))
         .subscriber_tokens()
         .refresh(&refresh_token())
@@ -143,6 +144,11 @@ async fn slow_headers_past_the_timeout_time_out() {
             }
         ),
         "{error:?}"
+    );
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(5),
+        "gave up at the timeout, not when the headers came"
     );
 }
 

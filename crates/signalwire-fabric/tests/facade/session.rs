@@ -1098,6 +1098,20 @@ async fn leftovers_of_saves_killed_midway_are_removed_by_the_next_load() {
             text.is_empty() || text.contains(&refresh("looped")),
             "a leftover is part of a pair"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(file)
+                .expect("a leftover")
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "{}: readable by its owner only",
+                file.display()
+            );
+        }
     }
 
     // A young leftover may be another process's save in progress: it stays.
