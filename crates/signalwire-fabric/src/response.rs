@@ -52,28 +52,80 @@ impl Scrub<'_> {
 
 /// The ways a server may write `secret` back: as it is; JSON-escaped (plain, with `/`
 /// escaped as PHP does, with `<`, `>`, `&`, `'` and every non-ASCII character as
-/// `\uXXXX` as Go, Rails and Python do, in either hex case); and percent-encoded (as a
-/// form or a URL writes it). Longest first, so no spelling is left half-replaced by a
-/// shorter one.
+/// `\uXXXX` as Go, Rails and Python do, or with every character but letters and digits
+/// so escaped; each in either hex case); percent-encoded (as a form or as a URL writes it,
+/// either hex case); and with HTML's character references. Longest first, so no spelling
+/// is left half-replaced by a shorter one.
 fn spellings(secret: &str) -> Vec<String> {
-    let mut spellings = vec![secret.to_owned()];
+    let mut spellings = vec![
+        secret.to_owned(),
+        html_escaped(secret, "&#39;"),
+        html_escaped(secret, "&#x27;"),
+    ];
     for slash in [false, true] {
-        for ascii in [false, true] {
+        for escape in [Escape::Json, Escape::HtmlSafe, Escape::AllButAlphanumeric] {
             for upper in [false, true] {
-                spellings.push(json_escaped(secret, slash, ascii, upper));
+                spellings.push(json_escaped(secret, slash, escape, upper));
             }
         }
     }
-    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    spellings.push(form.replace('+', "%20"));
-    spellings.push(form);
-    spellings.sort_by_key(|spelling| std::cmp::Reverse(spelling.len()));
+    let form = |byte: u8| byte.is_ascii_alphanumeric() || b"*-._".contains(&byte);
+    let url = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte);
+    for upper in [false, true] {
+        spellings.push(percent_encoded(secret, form, true, upper));
+        spellings.push(percent_encoded(secret, form, false, upper));
+        spellings.push(percent_encoded(secret, url, false, upper));
+    }
+    spellings.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     spellings.dedup();
     spellings
 }
 
+/// Which characters [`json_escaped`] writes as `\uXXXX` beyond what JSON requires.
+#[derive(Clone, Copy, PartialEq)]
+enum Escape {
+    /// Only what JSON requires.
+    Json,
+    /// Also `<`, `>`, `&`, `'` and every non-ASCII character.
+    HtmlSafe,
+    /// Every character but ASCII letters and digits.
+    AllButAlphanumeric,
+}
+
+/// `secret` percent-encoded: bytes `keep` accepts as they are, a space as `+` when
+/// `space_as_plus`, every other byte as `%XX`.
+fn percent_encoded(
+    secret: &str,
+    keep: impl Fn(u8) -> bool,
+    space_as_plus: bool,
+    upper: bool,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(secret.len() * 3);
+    for byte in secret.bytes() {
+        let _ = match byte {
+            byte if keep(byte) => write!(out, "{}", char::from(byte)),
+            b' ' if space_as_plus => write!(out, "+"),
+            byte if upper => write!(out, "%{byte:02X}"),
+            byte => write!(out, "%{byte:02x}"),
+        };
+    }
+    out
+}
+
+/// `secret` with HTML's character references for `&`, `<`, `>`, `"` and `'` (written as
+/// `apostrophe`).
+fn html_escaped(secret: &str, apostrophe: &str) -> String {
+    secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', apostrophe)
+}
+
 /// `secret` as the inside of a JSON string.
-fn json_escaped(secret: &str, slash: bool, ascii: bool, upper: bool) -> String {
+fn json_escaped(secret: &str, slash: bool, escape: Escape, upper: bool) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(secret.len() + 8);
     let unicode = |out: &mut String, c: char| {
@@ -88,6 +140,9 @@ fn json_escaped(secret: &str, slash: bool, ascii: bool, upper: bool) -> String {
     };
     for c in secret.chars() {
         match c {
+            c if escape == Escape::AllButAlphanumeric && !c.is_ascii_alphanumeric() => {
+                unicode(&mut out, c)
+            }
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -97,8 +152,8 @@ fn json_escaped(secret: &str, slash: bool, ascii: bool, upper: bool) -> String {
             '\u{c}' => out.push_str("\\f"),
             '/' if slash => out.push_str("\\/"),
             c if c.is_control() && c.is_ascii() => unicode(&mut out, c),
-            '<' | '>' | '&' | '\'' if ascii => unicode(&mut out, c),
-            c if ascii && !c.is_ascii() => unicode(&mut out, c),
+            '<' | '>' | '&' | '\'' if escape == Escape::HtmlSafe => unicode(&mut out, c),
+            c if escape == Escape::HtmlSafe && !c.is_ascii() => unicode(&mut out, c),
             c => out.push(c),
         }
     }
@@ -458,6 +513,12 @@ mod tests {
             r#""a\u003Cb\u003E\u0026c \u0027q\"/\\ \t\u00E9\uD83D\uDE00""#.to_owned(),
             r#""a<b>&c 'q\"\/\\ \té😀""#.to_owned(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes())
+                .collect::<String>()
+                .to_lowercase(),
+            "a&lt;b&gt;&amp;c &#39;q&quot;/\\ \t\u{e9}\u{1F600}".to_owned(),
+            r#""a\u003cb\u003e\u0026c\u0020\u0027q\u0022\u002f\u005c\u0020\u0009\u00e9\ud83d\ude00""#
+                .to_owned(),
         ] {
             let shown = scrub.text(&format!("before {echoed} after"));
             // Only the JSON string's own quotes may remain around the redaction.
