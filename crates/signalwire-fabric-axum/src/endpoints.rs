@@ -38,7 +38,8 @@ impl TokenService {
     /// origins allowed ([`TokenServiceBuilder::allow_origin`](crate::TokenServiceBuilder::allow_origin)),
     /// an `OPTIONS` carrying `Access-Control-Request-Method` is a CORS preflight,
     /// answered by the CORS rules; any other `OPTIONS` is 405 too. Any other path below
-    /// the mount point (`{mount}/anything`, and `{mount}` itself) is answered 404
+    /// the mount point (`{mount}/anything`, and `{mount}` itself) is answered 404, for
+    /// every method, preflights included,
     /// `not_found`, with `no-store` as well; `{mount}/` with nothing after it is not
     /// nested by axum, so the app's own fallback answers it.
     ///
@@ -202,14 +203,20 @@ async fn refresh(State(service): State<TokenService>, request: Request) -> Respo
 }
 
 /// Passes an `OPTIONS` on only when it is a CORS preflight (it names the method it asks
-/// for); answers any other 405, as every method but `POST` is.
+/// for) for one of the endpoints; answers one for another path 404, as any method there
+/// is, and any other 405, as every method but `POST` is. (Below a mount point the path
+/// seen here has the mount point stripped.)
 async fn only_preflights_as_options(request: Request, next: Next) -> Response {
-    if request.method() == Method::OPTIONS
-        && !request
+    if request.method() == Method::OPTIONS {
+        if !matches!(request.uri().path(), AUTHENTICATE_PATH | REFRESH_PATH) {
+            return not_found().await;
+        }
+        if !request
             .headers()
             .contains_key(ACCESS_CONTROL_REQUEST_METHOD)
-    {
-        return method_not_allowed().await;
+        {
+            return method_not_allowed().await;
+        }
     }
     next.run(request).await
 }

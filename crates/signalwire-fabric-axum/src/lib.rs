@@ -103,7 +103,7 @@
 //!
 //! | status | code | when |
 //! |---|---|---|
-//! | 404 | `not_found` | a path below the mount point that is neither endpoint (`{mount}/` alone is left to the app, as axum's `nest` does) |
+//! | 404 | `not_found` | a path below the mount point that is neither endpoint, whatever the method, preflights included (`{mount}/` alone is left to the app, as axum's `nest` does) |
 //! | 405 | `method_not_allowed` | not `POST` (`Allow: POST`); an `OPTIONS` is answered by the CORS rules instead only when origins are allowed and it carries `Access-Control-Request-Method` |
 //! | 415 | `unsupported_media_type` | `Content-Type` is not `application/json` (nothing else is looked at) |
 //! | 401 | `unauthenticated` | the [`Authenticator`] found nobody signed in |

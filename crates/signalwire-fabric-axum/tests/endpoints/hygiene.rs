@@ -487,6 +487,22 @@ async fn an_options_that_is_not_a_preflight_is_405_even_with_cors() {
     let answer = preflight(&h, "https://app.example.com").await;
     assert_eq!(answer.status(), 200);
     assert!(answer.headers().contains_key("access-control-allow-origin"));
+    // Below the mount point but no endpoint: 404 for an OPTIONS too, preflight or not,
+    // so no preflight promises a POST that would then be 404.
+    for path in ["/nothing", "/authenticate/more", ""] {
+        for asks in [None, Some("POST")] {
+            let mut request = h
+                .request(Method::OPTIONS, path)
+                .header("origin", "https://app.example.com");
+            if let Some(method) = asks {
+                request = request.header("access-control-request-method", method);
+            }
+            let answer = Answer::read(request.send().await.expect("answered")).await;
+            assert_error_shape(&answer, "not_found");
+            assert_eq!(answer.status, 404, "{path} {asks:?}");
+            assert_eq!(answer.header("access-control-allow-origin"), None);
+        }
+    }
 }
 
 #[tokio::test]
