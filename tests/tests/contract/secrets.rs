@@ -55,14 +55,39 @@ fn token_shaped_runs(text: &str) -> Vec<String> {
     .collect()
 }
 
+/// Every snapshot in the workspace: this suite's, and each crate's `tests/snapshots`
+/// (the CLI's help and demo output, for one).
 fn snapshot_files() -> Vec<PathBuf> {
-    let dir = snapshot_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
-        .map(|entry| entry.expect("a readable directory entry").path())
+    let own = snapshot_dir();
+    let crates = own
+        .parent()
+        .and_then(|suite| suite.parent())
+        .expect("the suite sits in the workspace")
+        .join("crates");
+    let mut dirs = vec![own];
+    dirs.extend(
+        std::fs::read_dir(&crates)
+            .unwrap_or_else(|error| panic!("{}: {error}", crates.display()))
+            .map(|entry| entry.expect("a readable directory entry").path())
+            .map(|dir| dir.join("tests").join("snapshots"))
+            .filter(|dir| dir.is_dir()),
+    );
+    let mut files: Vec<PathBuf> = dirs
+        .iter()
+        .flat_map(|dir| {
+            std::fs::read_dir(dir)
+                .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+                .map(|entry| entry.expect("a readable directory entry").path())
+        })
         .filter(|path| path.is_file())
         .collect();
     files.sort();
+    assert!(
+        files
+            .iter()
+            .any(|file| file.to_string_lossy().contains("signalwire-fabric-cli")),
+        "the CLI's snapshots are scanned too"
+    );
     files
 }
 
