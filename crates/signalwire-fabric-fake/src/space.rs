@@ -199,8 +199,9 @@ impl FakeSpace {
     }
 
     /// Gives the subscriber with this email another address, named `name` (lower-cased,
-    /// with other characters than letters, digits, `.`, `_` and `-` made `-`, and a
-    /// number added when another address has the name). Returns its id; `None` when the
+    /// with other characters than letters, digits, `.`, `_` and `-` made `-`, leading and
+    /// trailing `-` trimmed, `subscriber` when nothing is left, and a number added when
+    /// another address has the name). Returns its id; `None` when the
     /// fake holds no subscriber with this email.
     ///
     /// ```
