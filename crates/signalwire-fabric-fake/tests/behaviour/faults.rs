@@ -111,14 +111,15 @@ async fn a_delay_fault_answers_normally_but_late_and_the_token_is_spent() {
     assert!(started.elapsed() >= delay, "{:?}", started.elapsed());
     assert_eq!(answer.status, 201);
 
-    let started = Instant::now();
     assert_eq!(
         refresh(&fake, &seeded.refresh_token).await.code(),
         "token_invalid"
     );
-    assert!(started.elapsed() < delay, "the fault was used up");
-    let entry = &fake.journal()[0];
-    assert!(entry.faulted && entry.status == 201);
+    // The fault was used up: the journal says so (a timing bound would flake on a busy
+    // machine).
+    let journal = fake.journal();
+    assert!(journal[0].faulted && journal[0].status == 201);
+    assert!(!journal[1].faulted, "the second answer was not delayed");
 }
 
 #[test]
