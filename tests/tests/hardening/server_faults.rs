@@ -23,22 +23,94 @@ fn client(base_url: &str, timeout: Duration) -> Client {
         .expect("loopback URL")
 }
 
+/// How a never-ending answer says how long it is.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    Chunked,
+    /// A `Content-Length` of 1 TiB.
+    HugeLength,
+}
+
 #[tokio::test]
-async fn a_ten_mebibyte_body_is_cut_off_at_the_limit() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(201).set_body_bytes(vec![b'x'; 10 * 1024 * 1024]))
-        .mount(&server)
+async fn an_endless_body_is_cut_off_at_the_limit() {
+    // Real sockets, so the real clock: the bound is the client's own timeout. A client that
+    // read a body to its end before judging its length would never finish reading this
+    // one, and would time out instead.
+    const BOUND: Duration = Duration::from_secs(20);
+    // The server stops (and waits, without ending the body) after this much, so that a
+    // client that does read on cannot fill memory.
+    const CAP: usize = 256 * 1024 * 1024;
+    for framing in [Framing::Chunked, Framing::HugeLength] {
+        let (written_tx, written_rx) = tokio::sync::oneshot::channel();
+        let base_url = one_connection(move |socket| async move {
+            let _ = written_tx.send(write_endlessly(socket, framing, CAP).await);
+        })
         .await;
-    let error = client(&server.uri(), Duration::from_secs(30))
-        .subscriber_tokens()
-        .refresh(&refresh_token())
-        .await
-        .expect_err("too large");
-    assert!(
-        matches!(error, Error::ResponseTooLarge { status: 201, limit, .. } if limit == DEFAULT_MAX_RESPONSE_BYTES),
-        "{error:?}"
-    );
+        let started = std::time::Instant::now();
+        let error = client(&base_url, BOUND)
+            .subscriber_tokens()
+            .refresh(&refresh_token())
+            .await
+            .expect_err("too large");
+        let took = started.elapsed();
+        assert!(
+            matches!(error, Error::ResponseTooLarge { status: 201, limit, .. } if limit == DEFAULT_MAX_RESPONSE_BYTES),
+            "{framing:?}: {error:?} after {took:?}"
+        );
+        // The client hung up: the server's next write failed, long before its cap.
+        let written = tokio::time::timeout(BOUND, written_rx)
+            .await
+            .unwrap_or_else(|_| panic!("{framing:?}: the client never hung up"))
+            .expect("the server reports");
+        eprintln!(
+            "{framing:?}: ResponseTooLarge after {took:?}; the server wrote {written} bytes before the client hung up"
+        );
+        // What was written past the limit sat in the sockets' buffers (some MiB on
+        // loopback); a client that read on would have taken the whole cap.
+        assert!(
+            written < CAP / 4,
+            "{framing:?}: the server wrote {written} bytes"
+        );
+    }
+}
+
+/// Answers 201 with a body that never ends, framed as `framing`, until writing fails (the
+/// client hung up); returns how many body bytes were written. After `cap` bytes it stops
+/// writing but keeps the body open, waiting for the client to hang up.
+async fn write_endlessly(mut socket: tokio::net::TcpStream, framing: Framing, cap: usize) -> usize {
+    const PIECE: usize = 64 * 1024;
+    let length = match framing {
+        Framing::Chunked => "transfer-encoding: chunked".to_owned(),
+        Framing::HugeLength => format!("content-length: {}", 1u64 << 40),
+    };
+    let head =
+        format!("HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n{length}\r\n\r\n");
+    if socket.write_all(head.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let piece = match framing {
+        Framing::Chunked => [
+            format!("{PIECE:x}\r\n").into_bytes(),
+            vec![b' '; PIECE],
+            b"\r\n".to_vec(),
+        ]
+        .concat(),
+        Framing::HugeLength => vec![b' '; PIECE],
+    };
+    let mut written = 0;
+    while written < cap {
+        if socket.write_all(&piece).await.is_err() {
+            return written;
+        }
+        written += PIECE;
+    }
+    // The whole cap went out: wait (at most a minute) for the client to close.
+    let mut rest = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+        while matches!(socket.read(&mut rest).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    written
 }
 
 /// Serves one connection on a loopback listener: reads the request head, then does

@@ -2,9 +2,10 @@
 //! CORS only as configured, bounded bodies, stable error shapes.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use signalwire_fabric_axum::{ErrorCode, RateLimit};
@@ -254,8 +255,129 @@ async fn cors_admits_exactly_the_configured_origins() {
     );
 }
 
-#[tokio::test]
+/// A request body that never ends: `chunk`-byte pieces of JSON whitespace, counted in
+/// `pulled` as they are taken, until `cap` bytes have been taken; then it waits forever
+/// without ending. (The cap only keeps a reader that wrongly reads on from filling memory:
+/// such a reader never gets to the end, so it never answers.)
+fn endless_body(
+    pulled: Arc<AtomicUsize>,
+    chunk: usize,
+    cap: usize,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    futures_util::stream::unfold(pulled, move |pulled| async move {
+        if pulled.load(Ordering::SeqCst) >= cap {
+            std::future::pending::<()>().await;
+        }
+        pulled.fetch_add(chunk, Ordering::SeqCst);
+        Some((Ok(vec![b' '; chunk]), pulled))
+    })
+}
+
+/// Sends `request` to `router` in-process (no sockets, so every byte the router pulls from
+/// the body is counted) and reads its answer; `None` if none comes within a minute of
+/// tokio's (paused) clock.
+async fn answer_in_process(
+    router: axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> Option<(u16, Value)> {
+    use tower::ServiceExt as _;
+    let response = tokio::time::timeout(Duration::from_secs(60), router.oneshot(request))
+        .await
+        .ok()?
+        .unwrap_or_else(|never| match never {});
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .expect("the answer's body");
+    Some((
+        status,
+        serde_json::from_slice(&bytes).expect("a JSON answer"),
+    ))
+}
+
+#[tokio::test(start_paused = true)]
 async fn bodies_over_the_limit_are_refused_without_reading_them_whole() {
+    const LIMIT: usize = 256;
+    const CHUNK: usize = 64;
+    const CAP: usize = 1024 * 1024;
+    let h = Harness::start_with(|builder| builder.max_body_bytes(LIMIT)).await;
+    let alice = h.users.sign_in("alice");
+    let post = |path: &str, cookie: Option<&str>, length: Option<usize>, pulled: &Arc<_>| {
+        let mut request =
+            axum::http::Request::post(path).header("content-type", "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(length) = length {
+            request = request.header("content-length", length);
+        }
+        request
+            .body(axum::body::Body::from_stream(endless_body(
+                Arc::clone(pulled),
+                CHUNK,
+                CAP,
+            )))
+            .expect("a request")
+    };
+    // Signed in, no length declared, and a body that never ends: refused once the body
+    // has passed the limit, having taken at most one piece more than the limit.
+    for path in ["/authenticate", "/refresh"] {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let answer =
+            answer_in_process(h.service.router(), post(path, Some(&alice), None, &pulled)).await;
+        let pulled = pulled.load(Ordering::SeqCst);
+        let Some((status, body)) = answer else {
+            panic!("{path}: no answer while the body went on ({pulled} bytes pulled)")
+        };
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (413, Some("body_too_large")),
+            "{path}: {body}"
+        );
+        assert!(
+            (LIMIT..=LIMIT + CHUNK).contains(&pulled),
+            "{path}: pulled {pulled} bytes with a {LIMIT}-byte limit"
+        );
+    }
+    // A declared length over the limit is refused on its word: nothing past the limit is
+    // taken.
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let answer = answer_in_process(
+        h.service.router(),
+        post("/authenticate", Some(&alice), Some(10 * LIMIT), &pulled),
+    )
+    .await;
+    let pulled = pulled.load(Ordering::SeqCst);
+    let (status, body) = answer.unwrap_or_else(|| panic!("no answer ({pulled} bytes pulled)"));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{body}"
+    );
+    assert!(pulled <= LIMIT + CHUNK, "pulled {pulled} bytes");
+    // Nobody signed in: refused before a byte of the body is taken, declared or not.
+    for length in [None, Some(10 * LIMIT)] {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let answer =
+            answer_in_process(h.service.router(), post("/refresh", None, length, &pulled)).await;
+        let pulled = pulled.load(Ordering::SeqCst);
+        let (status, body) =
+            answer.unwrap_or_else(|| panic!("{length:?}: no answer ({pulled} bytes pulled)"));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("unauthenticated")),
+            "{body}"
+        );
+        assert_eq!(pulled, 0, "{length:?}: the anonymous body was read");
+    }
+    assert!(h.fake.journal().is_empty());
+}
+
+#[tokio::test]
+async fn an_endless_body_over_http_is_answered_without_waiting_for_its_end() {
+    // Real sockets, so this runs on the real clock: the bound is what a client that never
+    // stops sending waits. A server that read on would never answer (the body has no end).
+    const BOUND: Duration = Duration::from_secs(20);
     let h = Harness::start_with(|builder| builder.max_body_bytes(256)).await;
     let alice = h.users.sign_in("alice");
     let padding = "x".repeat(300);
@@ -267,27 +389,37 @@ async fn bodies_over_the_limit_are_refused_without_reading_them_whole() {
         )
         .await;
     assert_error_shape(&declared, "body_too_large");
-    // Chunked, with no length declared: 1 MiB in 1 KiB pieces.
-    let chunks =
-        futures_util::stream::iter((0..1024).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
-    let chunked = h
-        .request(Method::POST, "/refresh")
-        .header("cookie", &alice)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(chunks.boxed()))
-        .send()
+    for (cookie, code) in [(Some(&alice), "body_too_large"), (None, "unauthenticated")] {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let mut request = h
+            .request(Method::POST, "/refresh")
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(endless_body(
+                Arc::clone(&pulled),
+                16 * 1024,
+                64 * 1024 * 1024,
+            )));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(BOUND, async {
+            Answer::read(request.send().await.expect("answered")).await
+        })
         .await
-        .expect("answered");
-    assert_error_shape(&Answer::read(chunked).await, "body_too_large");
-    // Anonymous large bodies are refused as anonymous: their bodies are never read.
-    let anonymous = h
-        .post(
-            "/authenticate",
-            None,
-            json!({ "fingerprint": "x".repeat(10_000) }),
-        )
-        .await;
-    assert_error_shape(&anonymous, "unauthenticated");
+        .unwrap_or_else(|_| {
+            panic!(
+                "{code}: no answer within {BOUND:?}; {} bytes sent",
+                pulled.load(Ordering::SeqCst)
+            )
+        });
+        assert_error_shape(&answer, code);
+        eprintln!(
+            "{code}: answered in {:?} with {} bytes sent",
+            started.elapsed(),
+            pulled.load(Ordering::SeqCst)
+        );
+    }
     assert!(h.fake.journal().is_empty());
 }
 
