@@ -342,8 +342,10 @@ async fn undocumented_statuses_are_unexpected_with_a_snippet() {
     assert_eq!(body.as_deref(), Some("short and stout"));
 }
 
+/// The error and the configured limit; that the read stops there, even for a body that
+/// never ends, is `tests/tests/hardening/server_faults.rs::an_endless_body_is_cut_off_at_the_limit`.
 #[tokio::test]
-async fn a_body_over_the_limit_is_not_read_past_it() {
+async fn a_body_over_a_configured_limit_is_response_too_large() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(201).set_body_string("x".repeat(64 * 1024)))
