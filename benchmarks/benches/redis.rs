@@ -2,9 +2,10 @@
 //! `redis-server` this bench starts on a loopback port: prints markdown tables, then runs
 //! a criterion group for the cached read.
 //!
-//! - **Round trips per rotation**, counted by Redis itself (`INFO commandstats`, the
-//!   commands a client sends, not those its scripts run): for the session that refreshes,
-//!   and for a sibling that adopts.
+//! - **Round trips per rotation**, counted by Redis itself: every command a client sends,
+//!   whatever it is, as `MONITOR` shows it (`testing::CommandMonitor`; not the commands
+//!   scripts run inside Redis): for the session that refreshes, and for a sibling that
+//!   adopts.
 //! - **A coordinated refresh against an uncoordinated one**, interleaved rounds on one
 //!   current-thread runtime, against the hyper `LocalServer`: a session with the default
 //!   in-process coordinator, one with a `RedisCoordinator`, and one with a sealing
@@ -20,11 +21,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use signalwire_fabric::{Client, SubscriberSession, TokenPair};
+use signalwire_fabric::testing::RefreshEndpoint;
+use signalwire_fabric::{Refresher, SubscriberSession, TokenPair};
 use signalwire_fabric_benchmarks::{
     LocalServer, fresh_pair, interleaved, median, median_ratio, pair_json,
 };
-use signalwire_fabric_redis::redis::Value;
 use signalwire_fabric_redis::testing::RedisServer;
 use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
 use tokio::runtime::Runtime;
@@ -35,13 +36,12 @@ const READS: u32 = 100_000;
 
 fn coordinated(
     runtime: &Runtime,
-    client: &Client,
+    refresher: impl Refresher,
     coordinator: RedisCoordinator,
     key: &str,
     pair: TokenPair,
 ) -> SubscriberSession {
-    let session = client
-        .session(pair)
+    let session = SubscriberSession::builder(refresher, pair)
         .coordinator(coordinator, key.parse().expect("a valid key"))
         .jitter(Duration::ZERO)
         .build();
@@ -74,30 +74,6 @@ fn reads(runtime: &Runtime, session: &SubscriberSession) -> Duration {
         }
         start.elapsed()
     })
-}
-
-/// Commands the coordinators sent since the last `CONFIG RESETSTAT` (see `round_trips` in
-/// the crate's conformance tests).
-fn round_trips(runtime: &Runtime, server: &RedisServer) -> u64 {
-    let Value::BulkString(info) = runtime.block_on(server.command(&[b"INFO", b"commandstats"]))
-    else {
-        panic!("INFO answers text");
-    };
-    const SENT: [&str; 8] = [
-        "evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping",
-    ];
-    String::from_utf8_lossy(&info)
-        .lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            SENT.contains(&name.split('|').next()?).then_some(())?;
-            stats
-                .split(',')
-                .find_map(|stat| stat.strip_prefix("calls="))?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
 }
 
 fn micros(time: Duration, calls: u32) -> String {
@@ -133,10 +109,19 @@ fn main() {
     };
 
     // Round trips: a winner's rotation and an adopter's, 50 each, scripts already loaded.
-    let winner = coordinated(rt, &client, redis(), "round-trips", fresh_pair("g1"));
+    // The refresh endpoint issues a new pair each time (the local server answers the same
+    // pair to every request, which a session refuses as no answer to the token it reported).
+    let endpoint = RefreshEndpoint::single_use().latency(Duration::ZERO);
+    let winner = coordinated(
+        rt,
+        endpoint.clone(),
+        redis(),
+        "round-trips",
+        endpoint.create(),
+    );
     let adopter = rt
         .block_on(SubscriberSession::join(
-            client.clone(),
+            endpoint.clone(),
             redis(),
             "round-trips".parse().expect("valid"),
         ))
@@ -144,24 +129,26 @@ fn main() {
         .expect("shared")
         .jitter(Duration::ZERO)
         .build();
+    // Only while counting: MONITOR costs Redis time on every command.
+    let mut monitor = server.monitor();
     let (mut won, mut adopted) = (0, 0);
     for warm_up in [true, false] {
         for _ in 0..50 {
             let token = rt.block_on(winner.access_token()).expect("valid");
-            rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
+            monitor.take();
             rt.block_on(winner.refresh_if_current(&token))
                 .expect("refreshed");
-            let by_winner = round_trips(rt, &server);
-            rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
+            let by_winner = monitor.take().len();
             rt.block_on(adopter.refresh_if_current(&token))
                 .expect("adopted");
-            let by_adopter = round_trips(rt, &server);
+            let by_adopter = monitor.take().len();
             if !warm_up {
                 won += by_winner;
                 adopted += by_adopter;
             }
         }
     }
+    drop(monitor);
     println!("| Redis round trips per rotation (50 rotations) | per rotation |");
     println!("|---|---:|");
     println!("| the session that refreshes | {:.2} |", won as f64 / 50.0);
@@ -177,8 +164,14 @@ fn main() {
         .jitter(Duration::ZERO)
         .build();
     rt.block_on(plain.access_token()).expect("valid");
-    let with_redis = coordinated(rt, &client, redis(), "timed", fresh_pair("timed"));
-    let with_sealing = coordinated(rt, &client, sealed(), "timed-sealed", fresh_pair("sealed"));
+    let with_redis = coordinated(rt, client.clone(), redis(), "timed", fresh_pair("timed"));
+    let with_sealing = coordinated(
+        rt,
+        client.clone(),
+        sealed(),
+        "timed-sealed",
+        fresh_pair("sealed"),
+    );
     let times = interleaved(
         rounds,
         &mut [
@@ -206,15 +199,22 @@ fn main() {
     // The cached read.
     let cached_plain = client.session(fresh_pair("cached")).build();
     rt.block_on(cached_plain.access_token()).expect("valid");
-    let cached_redis = coordinated(rt, &client, redis(), "cached", fresh_pair("cached-redis"));
-    rt.block_on(server.command(&[b"CONFIG", b"RESETSTAT"]));
+    let cached_redis = coordinated(
+        rt,
+        client.clone(),
+        redis(),
+        "cached",
+        fresh_pair("cached-redis"),
+    );
+    let mut monitor = server.monitor();
     let times = interleaved(
         rounds,
         &mut [&mut || reads(rt, &cached_plain), &mut || {
             reads(rt, &cached_redis)
         }],
     );
-    let touched = round_trips(rt, &server);
+    let touched = monitor.take().len();
+    drop(monitor);
     println!(
         "\n| cached `access_token()` ({rounds} rounds × {READS}) | median per call | / without Redis |"
     );

@@ -6,6 +6,7 @@
 //! `$REDIS_SERVER` names no file), it prints a visible `SKIPPED` line past the test
 //! harness's output capture and returns `None`, so the test can return without asserting;
 //! under `CI=true` it panics instead, because CI must run every test.
+//! [`RedisServer::monitor`] lists the commands clients send it (each one a round trip).
 //!
 //! ```no_run
 //! # async fn run() {
@@ -17,10 +18,12 @@
 //! # }
 //! ```
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redis::Value;
@@ -305,6 +308,18 @@ impl RedisServer {
             .expect("INFO stats has total_commands_processed")
     }
 
+    /// Starts watching every command clients send to this server (see
+    /// [`CommandMonitor`]). Panics for a TLS server.
+    pub fn monitor(&self) -> CommandMonitor {
+        assert!(self.tls.is_none(), "CommandMonitor speaks plain TCP only");
+        let password = self
+            .extra
+            .windows(2)
+            .find(|pair| pair[0] == "--requirepass")
+            .map(|pair| pair[1].clone());
+        CommandMonitor::start(self.port, password.as_deref())
+    }
+
     /// Its working directory (empty: no persistence).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -316,6 +331,187 @@ impl Drop for RedisServer {
         // SIGKILL ends a paused server too.
         self.kill();
     }
+}
+
+/// A command a client sent, as `MONITOR` showed it: its name and the connection it came
+/// from. Its arguments are not kept (they may hold tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentCommand {
+    /// The command's name in capitals (`EVALSHA`, `GET`, ...).
+    pub name: String,
+    /// The connection it came from, as Redis names it: `127.0.0.1:<port>`, or
+    /// `unix:<path>`.
+    pub source: String,
+}
+
+/// Every command clients send to a [`RedisServer`], each one a round trip, seen through
+/// `MONITOR` on a connection of its own (from [`RedisServer::monitor`]).
+///
+/// Redis shows a command on `MONITOR` once it has run, with where it came from: a client's
+/// address, or `lua` for what a script runs inside the server, which is not counted here.
+/// [`CommandMonitor::take`] first sends a `PING` of its own on another connection and
+/// waits for it to show up, so everything sent before the call is in what it returns;
+/// its `PING`s are left out. Commands from every other connection are counted, the test
+/// harness's too: send none ([`RedisServer::command`]) while counting.
+///
+/// What `MONITOR` does not show (Redis 7): administrative commands (`CONFIG`, `DEBUG`,
+/// `SHUTDOWN`, ...), and commands refused before they run (an unknown command, a wrong
+/// number of arguments, `NOAUTH`); a test that counts round trips fails on those anyway.
+/// `AUTH`, and `HELLO` with `AUTH`, are shown with their arguments redacted.
+#[derive(Debug)]
+pub struct CommandMonitor {
+    /// The connection in `MONITOR` mode, kept to shut it down.
+    monitor: TcpStream,
+    reader: Option<JoinHandle<()>>,
+    /// The connection that sends the catch-up `PING`s.
+    marker: TcpStream,
+    markers_sent: u64,
+    seen: Arc<(Mutex<Seen>, Condvar)>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    sent: Vec<SentCommand>,
+    /// Catch-up `PING`s seen so far, and how many commands had been seen before the last.
+    markers: u64,
+    before_last_marker: usize,
+    closed: bool,
+}
+
+impl CommandMonitor {
+    fn start(port: u16, password: Option<&str>) -> Self {
+        let connect = || {
+            let mut stream =
+                TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("the test's Redis answers");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("a read timeout");
+            if let Some(password) = password {
+                send(&mut stream, &["AUTH", password]);
+                expect_line(&mut stream, "+OK");
+            }
+            stream
+        };
+        let marker = connect();
+        let marker_source = marker.local_addr().expect("an address").to_string();
+        let mut monitor = connect();
+        send(&mut monitor, &["MONITOR"]);
+        // Once MONITOR has answered, every command Redis runs is shown.
+        expect_line(&mut monitor, "+OK");
+        monitor.set_read_timeout(None).expect("no read timeout");
+        let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
+        let lines = BufReader::new(monitor.try_clone().expect("a second handle"));
+        let reader = {
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || watch(lines, &marker_source, &seen))
+        };
+        Self {
+            monitor,
+            reader: Some(reader),
+            marker,
+            markers_sent: 0,
+            seen,
+        }
+    }
+
+    /// The commands clients sent since the last call (or since the monitor started), in
+    /// the order Redis ran them, scripts' own commands and this monitor's `PING`s left
+    /// out. Blocks until `MONITOR` has shown everything sent before the call (at most
+    /// 10 s, then panics).
+    pub fn take(&mut self) -> Vec<SentCommand> {
+        send(&mut self.marker, &["PING"]);
+        expect_line(&mut self.marker, "+PONG");
+        self.markers_sent += 1;
+        let (lock, shown) = &*self.seen;
+        let seen = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (mut seen, timeout) = shown
+            .wait_timeout_while(seen, Duration::from_secs(10), |seen| {
+                seen.markers < self.markers_sent && !seen.closed
+            })
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        assert!(
+            seen.markers >= self.markers_sent,
+            "MONITOR did not show the catch-up PING (timed out: {}, closed: {})",
+            timeout.timed_out(),
+            seen.closed
+        );
+        let upto = seen.before_last_marker;
+        seen.before_last_marker = 0;
+        seen.sent.drain(..upto).collect()
+    }
+}
+
+impl Drop for CommandMonitor {
+    fn drop(&mut self) {
+        let _ = self.monitor.shutdown(Shutdown::Both);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// Reads `MONITOR`'s lines, `+<time> [<db> <source>] "<NAME>" "<arg>" ...`, into `seen`
+/// until the connection ends.
+fn watch(lines: BufReader<TcpStream>, marker_source: &str, seen: &(Mutex<Seen>, Condvar)) {
+    let parse = |line: &str| -> Option<SentCommand> {
+        let (_, rest) = line.strip_prefix('+')?.split_once(" [")?;
+        let (db_and_source, rest) = rest.split_once("] ")?;
+        let (_, source) = db_and_source.split_once(' ')?;
+        let name = rest.split('"').nth(1)?;
+        Some(SentCommand {
+            name: name.to_ascii_uppercase(),
+            source: source.to_owned(),
+        })
+    };
+    let (lock, shown) = seen;
+    for line in lines.lines() {
+        let Ok(line) = line else { break };
+        let Some(command) = parse(&line) else {
+            continue;
+        };
+        let mut seen = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if command.source == "lua" {
+            continue;
+        }
+        if command.source == marker_source {
+            if command.name == "PING" {
+                seen.markers += 1;
+                seen.before_last_marker = seen.sent.len();
+                shown.notify_all();
+            }
+            continue;
+        }
+        seen.sent.push(command);
+    }
+    lock.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .closed = true;
+    shown.notify_all();
+}
+
+/// Writes one command as a RESP array of bulk strings.
+fn send(stream: &mut TcpStream, args: &[&str]) {
+    let mut bytes = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        bytes.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+    }
+    stream
+        .write_all(&bytes)
+        .expect("the test's Redis takes a command");
+}
+
+/// Reads one line (byte by byte: nothing after it is consumed) and checks it.
+fn expect_line(stream: &mut TcpStream, expected: &str) {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        stream
+            .read_exact(&mut byte)
+            .expect("the test's Redis answers");
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+    assert_eq!(line, expected, "the test's Redis answered something else");
 }
 
 /// Sends `kill -<name> <pid>` (no unsafe code needed).

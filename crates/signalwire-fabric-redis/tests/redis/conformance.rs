@@ -4,10 +4,13 @@
 use std::time::Duration;
 
 use signalwire_fabric::testing::{self, coordinator_conformance};
-use signalwire_fabric::{CommitOutcome, Coordinator, LeaseOutcome, SessionKey};
+use signalwire_fabric::{Coordinator, LeaseOutcome, SessionKey, SubscriberSession};
 use signalwire_fabric_redis::SealingKey;
 use signalwire_fabric_redis::redis::Value;
+use signalwire_fabric_redis::testing::SentCommand;
 
+use crate::behaviour::until;
+use crate::support::doubles::{space, text};
 use crate::support::{RedisHarness, RedisServer, session_key};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,32 +160,11 @@ async fn sealed_pairs_hold_no_token_in_redis_and_plain_ones_are_the_stored_pair_
     );
 }
 
-/// The calls the coordinator sends (top-level commands, not those its scripts run)
-/// since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
-pub async fn round_trips(server: &RedisServer) -> u64 {
-    let Value::BulkString(info) = server.command(&[b"INFO", b"commandstats"]).await else {
-        panic!("INFO answers text");
-    };
-    // What a coordinator sends itself; what its scripts run (HGET, SET, ...) is not a
-    // round trip.
-    const SENT: [&str; 8] = [
-        "evalsha", "eval", "script", "hmget", "hello", "client", "select", "ping",
-    ];
-    String::from_utf8_lossy(&info)
-        .lines()
-        .filter_map(|line| {
-            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let command = name.split('|').next()?;
-            if !SENT.contains(&command) {
-                return None;
-            }
-            stats
-                .split(',')
-                .find_map(|stat| stat.strip_prefix("calls="))?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
+/// The names of `sent`, and whether they all came from one connection.
+fn names_and_one_connection(sent: &[SentCommand]) -> (Vec<&str>, bool) {
+    let names = sent.iter().map(|command| command.name.as_str()).collect();
+    let one = sent.windows(2).all(|two| two[0].source == two[1].source);
+    (names, one)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,82 +173,65 @@ async fn a_rotation_costs_the_winner_two_round_trips_and_an_adopter_one() {
     let Some(server) = RedisServer::start(test) else {
         return;
     };
+    // Two app instances sharing one subscriber, each with a coordinator (and so a
+    // connection) of its own: the winner refreshes, the adopter takes the stored pair.
     let harness = RedisHarness::new(server, None);
-    let winner = harness.make();
-    let adopter = harness.make();
+    let space = space();
     let key = session_key("round-trips");
-    let ttl = Duration::from_secs(30);
-    // Warm up: connections made, every script loaded, one rotation done (the first call
-    // of a script the server does not know yet costs two more round trips: EVALSHA is
-    // refused, SCRIPT LOAD, EVALSHA again).
-    winner
-        .publish(&key, &testing::pair("g1").to_stored())
+    let winner = SubscriberSession::builder(space.clone(), space.create())
+        .coordinator(harness.make(), key.clone())
+        .jitter(Duration::ZERO)
+        .build();
+    winner.access_token().await.expect("a fresh pair is served");
+    until("the pair is published", || winner.status().generation == 1).await;
+    let adopter = SubscriberSession::join(space.clone(), harness.make(), key.clone())
         .await
-        .expect("published");
-    for (seen, pair) in [(1, "g2"), (2, "g3")] {
-        let lease = match winner.try_lease(&key, seen, ttl).await.expect("answers") {
-            LeaseOutcome::Granted(lease) => lease,
-            other => panic!("{other:?}"),
-        };
-        if seen == 1 {
-            winner.release(&key, &lease).await.expect("released");
-            let lease = match winner.try_lease(&key, seen, ttl).await.expect("answers") {
-                LeaseOutcome::Granted(lease) => lease,
-                other => panic!("{other:?}"),
-            };
-            winner
-                .commit(&key, &lease, seen, &testing::pair(pair).to_stored())
-                .await
-                .expect("committed");
-            match adopter.try_lease(&key, 1, ttl).await.expect("answers") {
-                LeaseOutcome::Newer(_) => {}
-                other => panic!("{other:?}"),
-            }
-        } else {
-            harness.server.command(&[b"CONFIG", b"RESETSTAT"]).await;
-            match winner
-                .commit(&key, &lease, seen, &testing::pair(pair).to_stored())
-                .await
-                .expect("answers")
-            {
-                CommitOutcome::Committed { generation: 3 } => {}
-                other => panic!("{other:?}"),
-            }
-            assert_eq!(
-                round_trips(&harness.server).await,
-                1,
-                "a commit is one script"
-            );
+        .expect("Redis answers")
+        .expect("the pair is shared")
+        .jitter(Duration::ZERO)
+        .build();
+
+    // Every command a client sends is a round trip, whatever it is; the harness sends
+    // none from here on.
+    let mut monitor = harness.server.monitor();
+    // Rotation 1 warms up: connections made, scripts loaded (the first call of a script
+    // the server does not know yet costs two more round trips: EVALSHA refused, SCRIPT
+    // LOAD, EVALSHA again). Rotations 2 and 3 are counted.
+    for rotation in 1..=3 {
+        let current = winner.access_token().await.expect("valid");
+        monitor.take();
+        let rotated = winner
+            .refresh_if_current(&current)
+            .await
+            .expect("refreshed");
+        let by_winner = monitor.take();
+        let adopted = adopter.refresh_if_current(&current).await.expect("adopted");
+        let by_adopter = monitor.take();
+
+        assert_eq!(space.refreshes(), rotation, "one exchange per rotation");
+        assert_eq!(space.requests(), rotation, "the adopter sent nothing");
+        assert_eq!(text(&adopted), text(&rotated));
+        assert_eq!(winner.status().generation, 1 + rotation as u64);
+        assert_eq!(adopter.status().generation, 1 + rotation as u64);
+        if rotation == 1 {
+            continue;
         }
+        let (names, one_connection) = names_and_one_connection(&by_winner);
+        assert_eq!(
+            names,
+            ["EVALSHA", "EVALSHA"],
+            "the refreshing session: the try_lease and commit scripts, nothing else"
+        );
+        assert!(one_connection, "{by_winner:?}");
+        let (names, _) = names_and_one_connection(&by_adopter);
+        assert_eq!(
+            names,
+            ["EVALSHA"],
+            "an adopting session: the try_lease script, nothing else"
+        );
+        assert_ne!(
+            by_adopter[0].source, by_winner[0].source,
+            "each instance sends on its own connection"
+        );
     }
-
-    harness.server.command(&[b"CONFIG", b"RESETSTAT"]).await;
-    let lease = match winner.try_lease(&key, 3, ttl).await.expect("answers") {
-        LeaseOutcome::Granted(lease) => lease,
-        other => panic!("{other:?}"),
-    };
-    match winner
-        .commit(&key, &lease, 3, &testing::pair("g4").to_stored())
-        .await
-        .expect("answers")
-    {
-        CommitOutcome::Committed { generation: 4 } => {}
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(
-        round_trips(&harness.server).await,
-        2,
-        "the winner: try_lease + commit"
-    );
-
-    harness.server.command(&[b"CONFIG", b"RESETSTAT"]).await;
-    match adopter.try_lease(&key, 2, ttl).await.expect("answers") {
-        LeaseOutcome::Newer(newer) => assert_eq!(newer.generation, 4),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(
-        round_trips(&harness.server).await,
-        1,
-        "an adopter: try_lease"
-    );
 }
