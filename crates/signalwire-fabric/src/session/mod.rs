@@ -630,10 +630,11 @@ impl SubscriberSession {
     /// any request. However many tasks or instances report the same refusal, the pair is
     /// refreshed once.
     ///
-    /// It never answers with `refused` itself: when the refresh fails (SignalWire or the
-    /// coordinator unreachable, say), the error comes back, retryable when a retry may
-    /// work, while [`SubscriberSession::access_token`] keeps serving the old token to
-    /// callers that have not seen it refused.
+    /// When the refresh fails (SignalWire or the coordinator unreachable, say), the error
+    /// comes back, retryable when a retry may work, never `refused` itself, while
+    /// [`SubscriberSession::access_token`] keeps serving the old token to callers that have
+    /// not seen it refused. (A refresh that succeeds is answered with its token, even if
+    /// the server handed out the same one again.)
     ///
     /// ```no_run
     /// # async fn run(session: signalwire_fabric::SubscriberSession) -> Result<(), signalwire_fabric::Error> {
@@ -679,8 +680,16 @@ impl SubscriberSession {
                         .unwrap_or(Error::RefreshInterrupted))
                 };
                 if waited_for.is_some_and(|seen| state.outcomes > seen) {
-                    // The attempt this caller waited for is over.
-                    return if valid { token() } else { last_error() };
+                    // The attempt this caller waited for is over. If it succeeded, its
+                    // token is the answer, even one equal to the token reported refused
+                    // (the server chose to hand it out again).
+                    let succeeded = state.last_error.is_none();
+                    let unexpired = now < state.pair.access_expires_at();
+                    return if valid || (succeeded && unexpired) {
+                        token()
+                    } else {
+                        last_error()
+                    };
                 }
                 match state.phase {
                     Phase::Current if now < state.refresh_at && !refused_now => {

@@ -340,6 +340,35 @@ async fn a_refused_token_is_never_the_answer_to_the_caller_who_reported_it() {
     assert_eq!(refresher.calls(), 3);
 }
 
+/// Hands out the same pair on every refresh, as a server may for a token it refreshed
+/// a moment ago.
+#[derive(Clone, Default)]
+struct SamePair(Arc<AtomicUsize>);
+
+#[async_trait::async_trait]
+impl Refresher for SamePair {
+    async fn refresh(&self, _refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(issued("first"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_successful_refresh_answers_its_token_even_if_it_is_the_one_reported_refused() {
+    let refresher = SamePair::default();
+    let session = SubscriberSession::builder(refresher.clone(), issued("first"))
+        .refresh_ahead(MARGIN)
+        .jitter(Duration::ZERO)
+        .build();
+    let refused = session.access_token().await.expect("the first token");
+    let answered = session
+        .refresh_if_current(&refused)
+        .await
+        .expect("the refresh worked, and its token is the answer");
+    assert_eq!(token_text(&answered), token_text(&refused));
+    assert_eq!(refresher.0.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured() {
     let rate_limited = Error::rate_limited().with_retry_after(Duration::from_secs(120));
