@@ -101,7 +101,7 @@ impl<'a> Call<'a> {
                 if let Auth::Subscriber(token) = self.auth {
                     secrets.push(token.expose_secret());
                 }
-                let scrub = Scrub { secrets: &secrets };
+                let scrub = Scrub::new(&secrets);
                 Err(map_error(error, api.inner(), self.expected, &scrub).await)
             }
         }

@@ -49,10 +49,7 @@ where
     });
     let fetch = std::sync::Arc::new(fetch);
     let scrub = std::sync::Arc::new(move |text: &str| {
-        crate::response::Scrub {
-            secrets: &[client.api_token_text()],
-        }
-        .text(text)
+        crate::response::Scrub::new(&[client.api_token_text()]).text(text)
     });
     stream::try_unfold(Some(start), move |state| {
         let fetch = std::sync::Arc::clone(&fetch);

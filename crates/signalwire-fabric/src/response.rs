@@ -18,35 +18,39 @@ pub(crate) const SNIPPET_BYTES: usize = 256;
 
 pub(crate) type ApiError = signalwire_fabric_api::Error<types::ErrorResponse>;
 
-/// Secrets that must never appear in an error, even when a server echoes them.
-pub(crate) struct Scrub<'a> {
-    pub(crate) secrets: &'a [&'a str],
+/// Secrets that must never appear in an error, even when a server echoes them: every
+/// spelling of each (see [`spellings`]), worked out once, when an error is being made.
+pub(crate) struct Scrub {
+    /// Longest first, so no spelling is left half-replaced by a shorter one.
+    spellings: Vec<String>,
 }
 
-impl Scrub<'_> {
-    /// Replaces every known secret, as written or as a server may have encoded it (see
-    /// [`spellings`]), and every run of 40 or more token-alphabet characters (base64url,
-    /// `.`, `+`, `=`, `~`), with `[redacted]`.
+impl Scrub {
+    pub(crate) fn new(secrets: &[&str]) -> Self {
+        let mut spellings: Vec<String> = secrets
+            .iter()
+            .filter(|secret| !secret.is_empty())
+            .flat_map(|secret| spellings(secret))
+            .collect();
+        spellings.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        spellings.dedup();
+        Self { spellings }
+    }
+
+    /// Replaces every known secret, as written or as a server may have encoded it, and
+    /// every run of 40 or more token-alphabet characters (base64url, `.`, `+`, `=`, `~`),
+    /// with `[redacted]`.
     pub(crate) fn text(&self, text: &str) -> String {
         let mut text = text.to_owned();
-        for secret in self.secrets.iter().filter(|secret| !secret.is_empty()) {
-            for spelling in spellings(secret) {
-                text = text.replace(&spelling, "[redacted]");
-            }
+        for spelling in &self.spellings {
+            text = text.replace(spelling.as_str(), "[redacted]");
         }
         redact_token_shaped(&text)
     }
-}
 
-impl Scrub<'_> {
     /// The length in bytes of the longest spelling of any secret.
     fn longest_spelling(&self) -> usize {
-        self.secrets
-            .iter()
-            .flat_map(|secret| spellings(secret))
-            .map(|spelling| spelling.len())
-            .max()
-            .unwrap_or(0)
+        self.spellings.first().map_or(0, String::len)
     }
 }
 
@@ -54,8 +58,7 @@ impl Scrub<'_> {
 /// escaped as PHP does, with `<`, `>`, `&`, `'` and every non-ASCII character as
 /// `\uXXXX` as Go, Rails and Python do, or with every character but letters and digits
 /// so escaped; each in either hex case); percent-encoded (as a form or as a URL writes it,
-/// either hex case); and with HTML's character references. Longest first, so no spelling
-/// is left half-replaced by a shorter one.
+/// either hex case); and with HTML's character references.
 fn spellings(secret: &str) -> Vec<String> {
     let mut spellings = vec![
         secret.to_owned(),
@@ -76,8 +79,6 @@ fn spellings(secret: &str) -> Vec<String> {
         spellings.push(percent_encoded(secret, form, false, upper));
         spellings.push(percent_encoded(secret, url, false, upper));
     }
-    spellings.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-    spellings.dedup();
     spellings
 }
 
@@ -193,7 +194,7 @@ fn redact_token_shaped(text: &str) -> String {
 
 /// The start of a body, as text fit for an error message: secrets and token-shaped text
 /// are redacted before the text is cut, so a cut can never leave part of a secret.
-pub(crate) fn snippet(bytes: &[u8], scrub: &Scrub<'_>) -> Option<String> {
+pub(crate) fn snippet(bytes: &[u8], scrub: &Scrub) -> Option<String> {
     /// How much of a body is scanned; more than the longest token we accept.
     const SCAN_BYTES: usize = 32 * 1024;
     if bytes.is_empty() {
@@ -230,7 +231,7 @@ pub(crate) async fn map_error(
     error: ApiError,
     exchange: &CallContext,
     expected: &'static str,
-    scrub: &Scrub<'_>,
+    scrub: &Scrub,
 ) -> Error {
     let status = exchange.status().map(|status| status.as_u16());
     match error {
@@ -361,7 +362,7 @@ fn from_error_body(
     status: u16,
     body: types::ErrorResponse,
     retry_after: Option<Duration>,
-    scrub: &Scrub<'_>,
+    scrub: &Scrub,
 ) -> Error {
     let message = body.error.as_deref().map(|text| scrub.text(text));
     match status {
@@ -392,11 +393,7 @@ fn from_error_body(
     }
 }
 
-async fn unexpected(
-    response: reqwest::Response,
-    exchange: &CallContext,
-    scrub: &Scrub<'_>,
-) -> Error {
+async fn unexpected(response: reqwest::Response, exchange: &CallContext, scrub: &Scrub) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers();
     let retry_after = retry_after(headers);
@@ -489,9 +486,7 @@ mod tests {
 
     #[test]
     fn token_shaped_runs_and_known_secrets_are_redacted() {
-        let scrub = Scrub {
-            secrets: &["hunter2"],
-        };
+        let scrub = Scrub::new(&["hunter2"]);
         let token = "eyJhbGciOiJkaXIifQ..aXZpdml2aXZpdg.Y2lwaGVydGV4dGNpcGhlcnRleHQ.dGFndGFn";
         let text = format!("<p>bad token {token} from hunter2, see /api/fabric/subscribers</p>");
         assert_eq!(
@@ -503,7 +498,7 @@ mod tests {
     #[test]
     fn a_secret_is_redacted_however_a_server_escaped_it() {
         let secret = "a<b>&c 'q\"/\\ \t\u{e9}\u{1F600}";
-        let scrub = Scrub { secrets: &[secret] };
+        let scrub = Scrub::new(&[secret]);
         for echoed in [
             secret.to_owned(),
             serde_json::to_string(secret).expect("JSON"),
@@ -532,9 +527,7 @@ mod tests {
 
     #[test]
     fn a_secret_with_runs_of_whitespace_is_redacted_before_they_collapse() {
-        let scrub = Scrub {
-            secrets: &["correct  horse\tstaple"],
-        };
+        let scrub = Scrub::new(&["correct  horse\tstaple"]);
         let shown = snippet(b"{\"echo\": correct  horse\tstaple}", &scrub).expect("a body");
         assert_eq!(shown, "{\"echo\": [redacted]}");
     }
@@ -542,7 +535,7 @@ mod tests {
     #[test]
     fn a_secret_cut_by_the_scan_limit_leaves_no_part_shown() {
         let secret = "hunter2-hunter2-pw";
-        let scrub = Scrub { secrets: &[secret] };
+        let scrub = Scrub::new(&[secret]);
         // Whitespace to just short of the scan limit, then the secret across it.
         let mut body = vec![b' '; 32 * 1024 - 7];
         body.extend_from_slice(secret.as_bytes());
@@ -552,14 +545,14 @@ mod tests {
 
     #[test]
     fn short_words_and_uuids_survive_redaction() {
-        let scrub = Scrub { secrets: &[] };
+        let scrub = Scrub::new(&[]);
         let text = "Not Found 2c9f4b1e-8a3d-4f6b-b7e2-5d1a9c0e3f48 token_expired";
         assert_eq!(scrub.text(text), text);
     }
 
     #[test]
     fn snippets_are_bounded_and_whitespace_collapsed() {
-        let scrub = Scrub { secrets: &[] };
+        let scrub = Scrub::new(&[]);
         assert_eq!(snippet(b"", &scrub), None);
         assert_eq!(
             snippet(b"<h1>Bad\n\n  Gateway</h1>", &scrub).as_deref(),
