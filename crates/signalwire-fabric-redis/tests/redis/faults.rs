@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::multi_process::setup;
 use crate::support::doubles::{fingerprint, text};
-use crate::support::instances::{Instance, Mode, Setup, publish_created};
+use crate::support::instances::{Instance, Mode, Setup, publish_created, publish_new_pair};
 use crate::support::{RedisServer, signal};
 
 const LEASE: Duration = Duration::from_millis(1500);
@@ -150,17 +150,13 @@ async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_c
     assert_eq!(stored(&setup).await.generation, 1, "nothing was stored");
 
     // Recovery: a new subscriber token, published, joined and refreshed as usual.
-    let created = setup
-        .client()
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("killed-after@example.com"))
-        .await
-        .expect("created");
-    let generation = setup
-        .coordinator()
-        .publish(&setup.key, &created.pair.to_stored())
-        .await
-        .expect("published");
+    let (_, generation) = publish_new_pair(
+        &setup.client(),
+        &setup.coordinator(),
+        &setup.key,
+        "killed-after@example.com",
+    )
+    .await;
     assert_eq!(generation, 2);
     let again = setup.join(setup.client()).await;
     let token = again.access_token().await.expect("the new pair");
@@ -599,16 +595,8 @@ async fn a_lease_granted_after_its_try_lease_timed_out_is_given_up_when_redis_re
     for (how, instance) in instances {
         let key = crate::support::session_key("ghost");
         let sibling = server.coordinator().build().expect("valid");
-        let created = fake
-            .client()
-            .subscriber_tokens()
-            .create(CreateSubscriberToken::new("ghost@example.com"))
-            .await
-            .expect("created");
-        let generation = instance
-            .publish(&key, &created.pair.to_stored())
-            .await
-            .expect("published");
+        let (_, generation) =
+            publish_new_pair(&fake.client(), &instance, &key, "ghost@example.com").await;
         load_the_lease_script(&instance).await;
 
         server.pause();
@@ -661,16 +649,8 @@ async fn a_try_lease_answered_after_the_response_timeout_leaves_no_lease_behind(
     let fake = FakeSpace::start().await;
     let key = crate::support::session_key("slow");
     let instance = server.coordinator().build().expect("valid");
-    let created = fake
-        .client()
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("slow@example.com"))
-        .await
-        .expect("created");
-    let generation = instance
-        .publish(&key, &created.pair.to_stored())
-        .await
-        .expect("published");
+    let (_, generation) =
+        publish_new_pair(&fake.client(), &instance, &key, "slow@example.com").await;
     load_the_lease_script(&instance).await;
 
     let mut busy = server

@@ -353,18 +353,29 @@ impl Drop for Instance {
 /// Publishes a pair the fake created to Redis for `setup`'s key, as the instance that
 /// signed the subscriber in would.
 pub async fn publish_created(setup: &Setup, email: &str) -> Arc<TokenPair> {
-    use signalwire_fabric::{Coordinator, CreateSubscriberToken};
-    let created = setup
-        .client()
+    let (pair, generation) =
+        publish_new_pair(&setup.client(), &setup.coordinator(), &setup.key, email).await;
+    assert_eq!(generation, 1);
+    Arc::new(pair)
+}
+
+/// Has `client`'s space create a subscriber token for `email` and publishes its pair
+/// through `coordinator` under `key`; returns the pair and its generation.
+pub async fn publish_new_pair(
+    client: &signalwire_fabric::Client,
+    coordinator: &impl signalwire_fabric::Coordinator,
+    key: &signalwire_fabric::SessionKey,
+    email: &str,
+) -> (TokenPair, u64) {
+    use signalwire_fabric::CreateSubscriberToken;
+    let created = client
         .subscriber_tokens()
         .create(CreateSubscriberToken::new(email))
         .await
         .expect("the fake creates a token");
-    let generation = setup
-        .coordinator()
-        .publish(&setup.key, &created.pair.to_stored())
+    let generation = coordinator
+        .publish(key, &created.pair.to_stored())
         .await
         .expect("Redis stores it");
-    assert_eq!(generation, 1);
-    Arc::new(created.pair)
+    (created.pair, generation)
 }
