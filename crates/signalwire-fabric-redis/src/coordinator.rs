@@ -7,11 +7,12 @@ use std::time::Duration;
 use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use signalwire_fabric::{
-    CommitOutcome, Coordinator, Error, Lease, LeaseOutcome, SessionKey, SharedPair, StoredTokenPair,
+    CommitOutcome, Coordinator, Error, KEEP_AFTER_REFRESH_EXPIRY, Lease, LeaseOutcome, Released,
+    SessionKey, SharedPair, StoredTokenPair,
 };
 
 use crate::keys::{DEFAULT_KEY_PREFIX, SubscriberKeys, check_prefix};
-use crate::scripts::{COMMIT, GIVE_UP, PUBLISH, RELEASE, TRY_LEASE};
+use crate::scripts::{COMMIT, PUBLISH, RELEASE, RELEASE_TEXT, TRY_LEASE};
 use crate::sealing::{Sealing, SealingKey};
 
 /// How long connecting to Redis may take, by default.
@@ -178,7 +179,8 @@ impl RedisCoordinator {
     /// connection, with backoff, until it is answered or `ttl` has passed.
     ///
     /// The lease is deleted only if it is still that owner's: a lease granted to anyone
-    /// else is never touched. The in-flight mark is left (see [`GIVE_UP`]).
+    /// else is never touched. That owner's in-flight mark goes with it; every other mark
+    /// stays (see [`RELEASE_TEXT`]).
     fn give_up_lease(
         &self,
         key: &SessionKey,
@@ -188,7 +190,12 @@ impl RedisCoordinator {
         ttl: Duration,
     ) {
         let mut give_up = redis::cmd("EVAL");
-        give_up.arg(GIVE_UP).arg(1).arg(&keys.lease).arg(owner);
+        give_up
+            .arg(RELEASE_TEXT)
+            .arg(2)
+            .arg(&keys.pair)
+            .arg(&keys.lease)
+            .arg(owner);
         let coordinator = self.clone();
         let key = key.clone();
         let give_up_by = tokio::time::Instant::now() + ttl;
@@ -300,6 +307,15 @@ impl fmt::Debug for RedisCoordinator {
             .field("deadline", &self.inner.deadline)
             .finish_non_exhaustive()
     }
+}
+
+/// How long Redis keeps `pair`, in milliseconds: until its refresh token expires, plus
+/// [`KEEP_AFTER_REFRESH_EXPIRY`].
+fn keep_ms(pair: &StoredTokenPair) -> u64 {
+    let keep = pair
+        .refresh_expires_in()
+        .saturating_add(KEEP_AFTER_REFRESH_EXPIRY);
+    u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 fn generation_of(value: &Value) -> Option<u64> {
@@ -414,9 +430,9 @@ impl Coordinator for RedisCoordinator {
             .key(&keys.pair)
             .key(&keys.lease)
             .arg(lease.owner())
-            .arg(lease.base())
             .arg(seen)
-            .arg(value.as_slice());
+            .arg(value.as_slice())
+            .arg(keep_ms(pair));
         let answer: Value = self
             .run("commit", key, |mut connection| async move {
                 invocation.invoke_async(&mut connection).await
@@ -444,27 +460,40 @@ impl Coordinator for RedisCoordinator {
         }
     }
 
-    async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<(), Error> {
+    async fn release(&self, key: &SessionKey, lease: &Lease) -> Result<Released, Error> {
         let keys = SubscriberKeys::new(&self.inner.prefix, key);
         let mut invocation = RELEASE.prepare_invoke();
         invocation
             .key(&keys.pair)
             .key(&keys.lease)
             .arg(lease.owner());
-        self.run("release", key, |mut connection| async move {
-            invocation
-                .invoke_async::<Value>(&mut connection)
-                .await
-                .map(drop)
-        })
-        .await
+        let answer: Value = self
+            .run("release", key, |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
+            .await?;
+        match &answer {
+            Value::Array(parts) => match parts.as_slice() {
+                [others, left] => Ok(Released::new(
+                    generation_of(others).is_some_and(|others| others == 1),
+                    generation_of(left)
+                        .filter(|left| *left > 0)
+                        .map(Duration::from_millis),
+                )),
+                _ => Err(self.unexpected(&keys, "release answered something else")),
+            },
+            _ => Err(self.unexpected(&keys, "release answered no array")),
+        }
     }
 
     async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
         let keys = SubscriberKeys::new(&self.inner.prefix, key);
         let value = secrecy::zeroize::Zeroizing::new(self.inner.sealing.seal(&keys.pair, pair)?);
         let mut invocation = PUBLISH.prepare_invoke();
-        invocation.key(&keys.pair).arg(value.as_slice());
+        invocation
+            .key(&keys.pair)
+            .arg(value.as_slice())
+            .arg(keep_ms(pair));
         let answer: Value = self
             .run("publish", key, |mut connection| async move {
                 invocation.invoke_async(&mut connection).await

@@ -2,16 +2,39 @@
 //! (and loaded again when the server has forgotten it, after a restart for example).
 //!
 //! Layout of one subscriber (see [`SubscriberKeys`](crate::keys::SubscriberKeys)):
-//! `KEYS[1]` is the pair hash (fields `generation`, `pair` and `in_flight`), `KEYS[2]` the
-//! lease string (the holder's owner value, with a `PX` expiry).
+//! `KEYS[1]` is the pair hash (fields `generation` and `pair`, and one field
+//! `in_flight:<owner>` per in-flight mark), `KEYS[2]` the lease string (the holder's owner
+//! value, with a `PX` expiry).
+//!
+//! Each script does what `signalwire_fabric`'s store rules (`Record`, the in-process
+//! coordinator's store and the protocol model's) do for the same operation; the
+//! replay in `tests/redis/replay.rs` runs every sequence of operations up to a depth
+//! against both and compares each answer.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
+/// Drops the in-flight marks (`in_flight:<owner>` = the generation that holder refreshes)
+/// of holders whose commit the fence now refuses: those below `generation`.
+macro_rules! drop_refused_marks {
+    () => {
+        r"
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 10) == 'in_flight:' and tonumber(fields[i + 1]) < generation then
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+"
+    };
+}
+
 /// `ARGV`: the generation the caller has seen, the lease's length in milliseconds, the
 /// new owner. Answers `{"newer", generation, pair}`, `{"held", milliseconds left}` or
-/// `{"granted", generation, taken_over}`.
+/// `{"granted", generation, taken_over}`, where `taken_over` is 1 when any in-flight mark
+/// was there. Marks the grant in flight with the generation the caller refreshes. A hash
+/// that holds marks but no pair lives as long as the newest lease.
 pub(crate) static TRY_LEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -23,76 +46,92 @@ local left = redis.call('PTTL', KEYS[2])
 if left > 0 then
   return {'held', left}
 end
-local taken_over = redis.call('HEXISTS', KEYS[1], 'in_flight')
+local taken_over = 0
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, 10) == 'in_flight:' then
+    taken_over = 1
+    break
+  end
+end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-redis.call('HSET', KEYS[1], 'in_flight', ARGV[3])
+redis.call('HSET', KEYS[1], 'in_flight:' .. ARGV[3], ARGV[1])
+if stored == 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
 return {'granted', stored, taken_over}
 ",
     )
 });
 
-/// `ARGV`: the owner, the lease's base generation, the generation the pair replaced, the
-/// pair's stored bytes. Lets go of the lease and the in-flight mark if they are the
-/// owner's; then stores the pair as `max(stored, seen) + 1` when the store still holds
-/// the base generation or nothing at all, answering `{"committed", generation}`, and
-/// otherwise writes nothing and answers `{"superseded", generation, pair}`.
+/// `ARGV`: the owner, the generation the pair was refreshed from (`seen`), the pair's
+/// stored bytes, how long to keep the pair in milliseconds. Lets go of the lease if it is
+/// the owner's, and of the owner's mark. Then, unless the store holds a generation above
+/// `seen` (answered `{"superseded", generation, pair}`, nothing written), stores the pair
+/// as `max(stored, seen) + 1`, drops the marks the fence now refuses, keeps the hash for
+/// the time given, and answers `{"committed", generation}`.
 pub(crate) static COMMIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         r"
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
 end
-if redis.call('HGET', KEYS[1], 'in_flight') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'in_flight')
-end
+redis.call('HDEL', KEYS[1], 'in_flight:' .. ARGV[1])
 local stored = tonumber(redis.call('HGET', KEYS[1], 'generation')) or 0
-if stored ~= 0 and stored ~= tonumber(ARGV[2]) then
+if stored > tonumber(ARGV[2]) then
   return {'superseded', stored, redis.call('HGET', KEYS[1], 'pair')}
 end
-local generation = math.max(stored, tonumber(ARGV[3])) + 1
-redis.call('HSET', KEYS[1], 'generation', string.format('%d', generation), 'pair', ARGV[4])
-return {'committed', generation}
+local generation = math.max(stored, tonumber(ARGV[2])) + 1
 ",
-    )
+        drop_refused_marks!(),
+        r"
+redis.call('HSET', KEYS[1], 'generation', string.format('%d', generation), 'pair', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {'committed', generation}
+"
+    ))
 });
 
-/// `ARGV`: the owner. Deletes the lease and the in-flight mark if they are the owner's.
-pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+/// The text of [`RELEASE`]: `ARGV` is the owner. Deletes the lease if it is the owner's,
+/// and the owner's mark; every other mark stays. Answers `{others, left}`: 1 when another
+/// mark is left (0 otherwise), and the milliseconds another holder's lease has left (the
+/// lease's `PTTL`: negative when there is none).
+///
+/// Also how a lease granted to a `try_lease` whose answer never arrived is given up: that
+/// owner value was never handed to a session, so nothing can be sent or committed under
+/// it, and its mark can go with its lease. The give-up is sent as `EVAL` with this text,
+/// not `EVALSHA`: it is sent by a client that may stop listening, which could not load
+/// the script again after a `NOSCRIPT` answer.
+pub(crate) const RELEASE_TEXT: &str = r"
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
 end
-if redis.call('HGET', KEYS[1], 'in_flight') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'in_flight')
+redis.call('HDEL', KEYS[1], 'in_flight:' .. ARGV[1])
+local others = 0
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, 10) == 'in_flight:' then
+    others = 1
+    break
+  end
 end
-return 1
-",
-    )
-});
-
-/// `KEYS[1]` is the lease; `ARGV`: the owner a `try_lease` was sent with whose answer the
-/// client never got. Deletes the lease if it is that owner's and answers 1, else 0. The
-/// in-flight mark stays: the lease may have been granted over a predecessor's mark, which
-/// the next holder must still learn of (as "taken over"). Sent as `EVAL` with its text,
-/// not `EVALSHA`: it is sent by a client that may stop listening, which could not load the
-/// script again after a `NOSCRIPT` answer.
-pub(crate) const GIVE_UP: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
+return {others, redis.call('PTTL', KEYS[2])}
 ";
 
-/// `ARGV`: the pair's stored bytes. Stores it as the next generation, whatever the store
-/// holds, and answers that generation.
+/// See [`RELEASE_TEXT`].
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_TEXT));
+
+/// `ARGV`: the pair's stored bytes, how long to keep it in milliseconds. Stores it as the
+/// next generation, whatever the store holds, drops the marks the fence now refuses, and
+/// answers that generation.
 pub(crate) static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         r"
 local generation = (tonumber(redis.call('HGET', KEYS[1], 'generation')) or 0) + 1
-redis.call('HSET', KEYS[1], 'generation', string.format('%d', generation), 'pair', ARGV[1])
-return generation
 ",
-    )
+        drop_refused_marks!(),
+        r"
+redis.call('HSET', KEYS[1], 'generation', string.format('%d', generation), 'pair', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return generation
+"
+    ))
 });

@@ -671,7 +671,11 @@ impl<C: Coordinator> Coordinator for FailingCoordinator<C> {
         self.inner.commit(key, lease, seen, pair).await
     }
 
-    async fn release(&self, key: &SessionKey, lease: &crate::Lease) -> Result<(), crate::Error> {
+    async fn release(
+        &self,
+        key: &SessionKey,
+        lease: &crate::Lease,
+    ) -> Result<crate::Released, crate::Error> {
         self.check()?;
         self.inner.release(key, lease).await
     }

@@ -382,6 +382,12 @@ impl StoredTokenPair {
     pub fn refresh_token(&self) -> &RefreshToken {
         &self.refresh_token
     }
+
+    /// Time the stored refresh token has left by this machine's wall clock (zero once
+    /// expired): how long a store needs to keep the pair.
+    pub fn refresh_expires_in(&self) -> Duration {
+        from_unix(self.refresh_expires_at_unix).saturating_duration_since(Instant::now())
+    }
 }
 
 impl fmt::Debug for StoredTokenPair {

@@ -50,6 +50,8 @@
 //! lease's length before it ends.
 
 mod coordinator;
+#[cfg(test)]
+mod model;
 mod store;
 mod worker;
 
@@ -62,7 +64,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use coordinator::{
-    CommitOutcome, Coordinator, InProcessCoordinator, Lease, LeaseOutcome, SessionKey, SharedPair,
+    CommitOutcome, Coordinator, InProcessCoordinator, KEEP_AFTER_REFRESH_EXPIRY, Lease,
+    LeaseOutcome, Released, SessionKey, SharedPair,
 };
 pub use store::{FILE_STORE_LEFTOVER_AGE, FileStore, MemoryStore, TokenStore};
 
@@ -907,7 +910,7 @@ impl<C: Coordinator> HeldLease<C> {
         // Still armed while it runs: if this future is dropped meanwhile, so is the lease.
         let released = self.coordinator.release(&self.key, &self.lease).await;
         self.armed = false;
-        released
+        released.map(drop)
     }
 }
 

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{CommitOutcome, Lease, LeaseOutcome, Phase, Shared, SharedPair, State, refresh_at};
+use super::{
+    CommitOutcome, Lease, LeaseOutcome, Phase, Released, Shared, SharedPair, State, refresh_at,
+};
 use crate::clock::{earlier, later};
 use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 
@@ -285,10 +287,12 @@ async fn refresh(
             failed(shared, attempt, refresh_expires_at, error, elapsed_ms);
         }
         Err(error) => {
-            release(shared, &lease).await;
+            let released = release(shared, &lease).await;
             if error.requires_new_subscriber_token() {
-                // Refused as spent or unknown: a sibling may have rotated it.
-                match newer_than(shared, seen, lease.taken_over()).await {
+                // Refused as spent or unknown: a sibling may have rotated it, and may not
+                // have stored its pair yet.
+                let look = look_for(shared, &lease, released);
+                match newer_than(shared, seen, look).await {
                     Ok(Some(newer)) => {
                         tracing::info!(
                             generation = newer.generation,
@@ -362,22 +366,31 @@ fn lease_held() -> Error {
     Error::coordinator("another session held the refresh lease until the refresh token expired")
 }
 
-/// A newer pair than `seen` in the coordinator, looked for once, or, when this session's
-/// lease was taken over from a holder that never finished, for as long as a lease lasts
-/// (that holder may still store the pair it got).
+/// How long a session whose refresh token was refused looks for a newer pair: once
+/// (zero) when no other session may still store one. Otherwise another holder spent the
+/// token and has not stored its pair yet, a predecessor whose lease this session took
+/// over, or a successor that took over from this one while it was held up before sending:
+/// look until that holder's lease has run out, plus a lease for a holder that stalls or
+/// hears back late. When the release could not tell, assume a whole lease is left.
+fn look_for(shared: &Shared, lease: &Lease, released: Option<Released>) -> Duration {
+    match released {
+        Some(released) if !released.others_in_flight && !lease.taken_over() => Duration::ZERO,
+        Some(released) => released
+            .lease_left
+            .unwrap_or(Duration::ZERO)
+            .saturating_add(shared.lease),
+        None => shared.lease.saturating_mul(2),
+    }
+}
+
+/// A newer pair than `seen` in the coordinator, looked for once, and then again until
+/// `look` has passed (see [`look_for`]).
 async fn newer_than(
     shared: &Shared,
     seen: u64,
-    taken_over: bool,
+    look: Duration,
 ) -> Result<Option<SharedPair>, Error> {
-    let give_up_at = later(
-        Instant::now(),
-        if taken_over {
-            shared.lease
-        } else {
-            Duration::ZERO
-        },
-    );
+    let give_up_at = later(Instant::now(), look);
     let mut poll = LEASE_POLL_FIRST;
     loop {
         let stored = shared.coordinator.load(&shared.key).await?;
@@ -392,10 +405,15 @@ async fn newer_than(
     }
 }
 
-async fn release(shared: &Shared, lease: &Lease) {
-    if let Err(error) = shared.coordinator.release(&shared.key, lease).await {
-        // The lease runs out by itself.
-        tracing::warn!(%error, "releasing the refresh lease failed; it will expire");
+/// Gives the lease up; `None` when the coordinator could not be told (the lease then runs
+/// out by itself).
+async fn release(shared: &Shared, lease: &Lease) -> Option<Released> {
+    match shared.coordinator.release(&shared.key, lease).await {
+        Ok(released) => Some(released),
+        Err(error) => {
+            tracing::warn!(%error, "releasing the refresh lease failed; it will expire");
+            None
+        }
     }
 }
 
