@@ -13,4 +13,5 @@ mod conformance;
 mod errors;
 mod faults;
 mod multi_process;
+mod replay;
 mod tls;

@@ -49,7 +49,7 @@
 //! holder may still store the pair it got, so the session keeps looking for it for the
 //! lease's length before it ends.
 
-mod coordinator;
+pub(crate) mod coordinator;
 #[cfg(test)]
 mod model;
 mod store;

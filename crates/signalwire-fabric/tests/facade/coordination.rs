@@ -37,6 +37,12 @@ async fn the_in_process_coordinator_keeps_every_rule_of_the_protocol() {
     testing::coordinator_conformance(&InProcess).await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_in_process_coordinator_answers_every_step_as_the_store_rules_do() {
+    let report = testing::replay_store_rules(&InProcess, 5).await;
+    assert!(report.traces > 1000, "{report:?}");
+}
+
 type Space = testing::RefreshEndpoint;
 
 fn key() -> SessionKey {

@@ -10,7 +10,9 @@
 //!   reusable) refresh tokens, counting what it is sent;
 //! - [`FailingCoordinator`]: a [`Coordinator`] whose operations can be made to fail;
 //! - [`coordinator_conformance`]: the behaviour every [`Coordinator`] must have, for
-//!   implementations outside this crate.
+//!   implementations outside this crate;
+//! - [`replay_store_rules`]: the store rules the protocol model checks, replayed step by
+//!   step against a coordinator, answer for answer.
 //!
 //! ```
 //! use signalwire_fabric::testing;
@@ -20,11 +22,15 @@
 //! assert_ne!(testing::pair("alice-2").refresh_token(), pair.refresh_token());
 //! ```
 
+mod protocol;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use tokio::time::Instant;
+
+pub use protocol::{ReplayReport, replay_store_rules};
 
 use crate::{
     AccessToken, CommitOutcome, Coordinator, LeaseOutcome, RefreshToken, SessionKey,
