@@ -70,7 +70,7 @@ async fn a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_af
     let sibling = setup.join(setup.client()).await;
     let old = sibling.access_token().await.expect("valid");
 
-    let mut holder = Instance::spawn(&setup, 1, Mode::PauseBeforeSending);
+    let mut holder = Instance::spawn(&setup, 1, Mode::PauseBeforeSending(Duration::from_secs(60)));
     holder.expect("joined", WITHIN).await;
     holder.go();
     holder.expect("refreshing", WITHIN).await;

@@ -14,4 +14,5 @@ mod errors;
 mod faults;
 mod multi_process;
 mod replay;
+mod stalls;
 mod tls;

@@ -92,9 +92,9 @@ impl Setup {
 pub enum Mode {
     /// Refreshes, nothing else.
     Plain,
-    /// Says `@@ refreshing` once it holds the lease, then waits a minute before it sends
-    /// the request (to be killed while it waits).
-    PauseBeforeSending,
+    /// Says `@@ refreshing` once it holds the lease, then waits `Duration` before it sends
+    /// the request (to be killed while it waits, or to send after its lease ran out).
+    PauseBeforeSending(Duration),
     /// Sends the request, says `@@ answered` once the fake answered, then waits
     /// `Duration` before it hands the pair to the session (to be killed or stopped).
     PauseAfterAnswer(Duration),
@@ -104,14 +104,16 @@ impl Mode {
     fn to_env(self) -> String {
         match self {
             Mode::Plain => "plain".to_owned(),
-            Mode::PauseBeforeSending => "pause-before".to_owned(),
+            Mode::PauseBeforeSending(wait) => format!("pause-before:{}", wait.as_millis()),
             Mode::PauseAfterAnswer(wait) => format!("pause-after:{}", wait.as_millis()),
         }
     }
 
     fn from_env() -> Self {
         match std::env::var(ENV_REFRESHER).as_deref() {
-            Ok("pause-before") => Mode::PauseBeforeSending,
+            Ok(text) if text.starts_with("pause-before:") => Mode::PauseBeforeSending(
+                Duration::from_millis(text["pause-before:".len()..].parse().unwrap_or(60_000)),
+            ),
             Ok(text) if text.starts_with("pause-after:") => Mode::PauseAfterAnswer(
                 Duration::from_millis(text["pause-after:".len()..].parse().unwrap_or(2000)),
             ),
@@ -129,9 +131,9 @@ pub struct Announcing {
 #[async_trait::async_trait]
 impl Refresher for Announcing {
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
-        if self.mode == Mode::PauseBeforeSending {
+        if let Mode::PauseBeforeSending(wait) = self.mode {
             say("refreshing");
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(wait).await;
         }
         let answer = self.client.subscriber_tokens().refresh(refresh_token).await;
         if let (Mode::PauseAfterAnswer(wait), Ok(_)) = (self.mode, &answer) {
@@ -177,11 +179,14 @@ pub async fn run_child() {
         }
     });
     while let Some(command) = commands.recv().await {
-        if command.trim() != "go" {
-            return;
-        }
-        // Every task reads the token, and once all hold it, reports it refused: as tasks
-        // whose calls with one token were all answered 401.
+        let on_schedule = match command.trim() {
+            "go" => false,
+            "due" => true,
+            _ => return,
+        };
+        // `go`: every task reads the token, and once all hold it, reports it refused: as
+        // tasks whose calls with one token were all answered 401. `due`: every task asks
+        // for a token once (the pair is due, so that refreshes on schedule).
         let all_hold = Arc::new(tokio::sync::Barrier::new(tasks));
         let callers: Vec<_> = (0..tasks)
             .map(|_| {
@@ -189,6 +194,9 @@ pub async fn run_child() {
                 let all_hold = Arc::clone(&all_hold);
                 tokio::spawn(async move {
                     let token = session.access_token().await;
+                    if on_schedule {
+                        return token;
+                    }
                     all_hold.wait().await;
                     session.refresh_if_current(&token?).await
                 })
@@ -308,10 +316,20 @@ impl Instance {
         }
     }
 
-    /// Tells the child to run a round.
+    /// Tells the child to run a round of `refresh_if_current`.
     pub fn go(&mut self) {
+        self.tell("go");
+    }
+
+    /// Tells the child to run a round of plain `access_token` calls, which refresh on
+    /// schedule when its pair is due.
+    pub fn due(&mut self) {
+        self.tell("due");
+    }
+
+    fn tell(&mut self, command: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "go")
+        writeln!(stdin, "{command}")
             .and_then(|()| stdin.flush())
             .expect("the child reads");
     }
