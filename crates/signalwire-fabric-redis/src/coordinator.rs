@@ -51,6 +51,8 @@ struct Inner {
     sealing: Sealing,
     /// The longest one operation may take before it fails.
     deadline: Duration,
+    /// How long a pair is kept after its refresh token has expired.
+    keep_after_expiry: Duration,
 }
 
 enum Connection {
@@ -310,11 +312,9 @@ impl fmt::Debug for RedisCoordinator {
 }
 
 /// How long Redis keeps `pair`, in milliseconds: until its refresh token expires, plus
-/// [`KEEP_AFTER_REFRESH_EXPIRY`].
-fn keep_ms(pair: &StoredTokenPair) -> u64 {
-    let keep = pair
-        .refresh_expires_in()
-        .saturating_add(KEEP_AFTER_REFRESH_EXPIRY);
+/// `after_expiry`.
+fn keep_ms(pair: &StoredTokenPair, after_expiry: Duration) -> u64 {
+    let keep = pair.refresh_expires_in().saturating_add(after_expiry);
     u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
@@ -432,7 +432,7 @@ impl Coordinator for RedisCoordinator {
             .arg(lease.owner())
             .arg(seen)
             .arg(value.as_slice())
-            .arg(keep_ms(pair));
+            .arg(keep_ms(pair, self.inner.keep_after_expiry));
         let answer: Value = self
             .run("commit", key, |mut connection| async move {
                 invocation.invoke_async(&mut connection).await
@@ -493,7 +493,7 @@ impl Coordinator for RedisCoordinator {
         invocation
             .key(&keys.pair)
             .arg(value.as_slice())
-            .arg(keep_ms(pair));
+            .arg(keep_ms(pair, self.inner.keep_after_expiry));
         let answer: Value = self
             .run("publish", key, |mut connection| async move {
                 invocation.invoke_async(&mut connection).await
@@ -517,6 +517,7 @@ pub struct RedisCoordinatorBuilder {
     response_timeout: Duration,
     sealing_key: Option<SealingKey>,
     previous_keys: Vec<SealingKey>,
+    keep_after_expiry: Duration,
 }
 
 impl fmt::Debug for RedisCoordinatorBuilder {
@@ -534,6 +535,7 @@ impl fmt::Debug for RedisCoordinatorBuilder {
             .field("response_timeout", &self.response_timeout)
             .field("sealed", &self.sealing_key.is_some())
             .field("previous_keys", &self.previous_keys.len())
+            .field("keep_after_expiry", &self.keep_after_expiry)
             .finish()
     }
 }
@@ -547,7 +549,19 @@ impl RedisCoordinatorBuilder {
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             sealing_key: None,
             previous_keys: Vec::new(),
+            keep_after_expiry: KEEP_AFTER_REFRESH_EXPIRY,
         }
+    }
+
+    /// How long a subscriber's pair stays in Redis after its refresh token has expired
+    /// (default [`KEEP_AFTER_REFRESH_EXPIRY`], five minutes: a margin for clocks that
+    /// disagree). Every key has a lifetime: the pair's hash lives until its refresh token
+    /// expires plus this (set again by every commit and publish), the lease as long as
+    /// the lease, and a hash that holds in-flight marks but no pair as long as the newest
+    /// lease. A subscriber who stops coming leaves nothing behind.
+    pub fn keep_after_refresh_expiry(mut self, keep: Duration) -> Self {
+        self.keep_after_expiry = keep;
+        self
     }
 
     /// What every key starts with (default [`DEFAULT_KEY_PREFIX`]), so that several apps
@@ -644,6 +658,7 @@ impl RedisCoordinatorBuilder {
                 prefix: self.prefix,
                 sealing: Sealing::new(self.sealing_key, self.previous_keys),
                 deadline: self.connection_timeout + self.response_timeout,
+                keep_after_expiry: self.keep_after_expiry,
             }),
         })
     }

@@ -11,6 +11,7 @@ mod support;
 mod behaviour;
 mod conformance;
 mod errors;
+mod expiry;
 mod faults;
 mod multi_process;
 mod replay;

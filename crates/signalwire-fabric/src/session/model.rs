@@ -27,7 +27,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use stateright::{Checker, Model, Property};
+use stateright::{Checker, Model, Property, Representative};
 
 use super::coordinator::record::{Asked, Committed, Record, Released};
 
@@ -155,7 +155,7 @@ impl Store for SingleMark {
 }
 
 /// A lease as a session holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Grant {
     owner: u8,
     base: u64,
@@ -164,7 +164,7 @@ struct Grant {
 }
 
 /// Where a session is in `worker::refresh`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Phase {
     /// Serving its pair; may come due (on schedule or through `refresh_if_current`).
     Idle,
@@ -184,7 +184,7 @@ enum Phase {
     Killed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Session {
     /// The generation of its pair (the one it replaced, while uncommitted).
     generation: u64,
@@ -226,6 +226,16 @@ struct State<S> {
     took_over: bool,
     late_commit: bool,
     ended: bool,
+}
+
+/// Sessions are interchangeable: nothing refers to a session by its place, so states that
+/// differ only in the order of their sessions are one (symmetry reduction).
+impl<S: Clone> Representative for State<S> {
+    fn representative(&self) -> Self {
+        let mut state = self.clone();
+        state.sessions.sort_unstable();
+        state
+    }
 }
 
 /// Limits that keep the state space finite.
@@ -657,12 +667,14 @@ impl<S: Store> Model for Protocol<S> {
     }
 }
 
-/// Checks `bounds` exhaustively, breadth first (so a counterexample is a shortest one).
+/// Checks `bounds` exhaustively: depth first, visiting one state of each set that differs
+/// only in the order of its sessions.
 fn check<S: Store>(bounds: Bounds) -> impl Checker<Protocol<S>> {
     Protocol::<S>::new(bounds)
         .checker()
+        .symmetry()
         .threads(2)
-        .spawn_bfs()
+        .spawn_dfs()
         .join()
 }
 
@@ -780,6 +792,23 @@ mod tests {
         });
         println!(
             "3 sessions, faults: {} states",
+            checker.unique_state_count()
+        );
+        checker.assert_properties();
+    }
+
+    #[test]
+    fn two_sessions_with_two_faults_a_kill_and_data_loss_over_a_longer_clock_keep_every_invariant()
+    {
+        let checker = check::<Record<u8, u8, u8>>(Bounds {
+            sessions: 2,
+            faults: 2,
+            kills: 1,
+            data_losses: 1,
+            ..STALLS
+        });
+        println!(
+            "2 sessions, two faults: {} states",
             checker.unique_state_count()
         );
         checker.assert_properties();

@@ -37,6 +37,50 @@ async fn the_in_process_coordinator_keeps_every_rule_of_the_protocol() {
     testing::coordinator_conformance(&InProcess).await;
 }
 
+/// Issue 19: users who stop coming do not stay in memory. A record is forgotten once its
+/// pair's refresh token has expired plus `KEEP_AFTER_REFRESH_EXPIRY` (or, holding only a
+/// lease that was never committed, once the lease is over), swept at most a minute later
+/// by whichever subscriber is asked about next; a look-up of an unknown key makes no
+/// record.
+#[tokio::test(start_paused = true)]
+async fn the_in_process_coordinator_forgets_the_subscribers_who_stop_coming() {
+    use signalwire_fabric::{KEEP_AFTER_REFRESH_EXPIRY, LeaseOutcome, REFRESH_TOKEN_LIFETIME};
+
+    let coordinator = InProcessCoordinator::new();
+    for user in 0..100 {
+        let key: SessionKey = format!("gone-{user}").parse().expect("valid");
+        let pair = testing::pair(&format!("gone-{user}")).to_stored();
+        coordinator.publish(&key, &pair).await.expect("published");
+    }
+    let starter: SessionKey = "starter".parse().expect("valid");
+    let outcome = coordinator
+        .try_lease(&starter, 0, Duration::from_secs(45))
+        .await
+        .expect("asked");
+    assert!(matches!(outcome, LeaseOutcome::Granted(_)), "{outcome:?}");
+    let unknown: SessionKey = "never-seen".parse().expect("valid");
+    assert!(coordinator.load(&unknown).await.expect("load").is_none());
+    assert_eq!(coordinator.subscribers(), 101, "a look-up makes no record");
+
+    // Still kept a little after the refresh tokens expired.
+    advance(REFRESH_TOKEN_LIFETIME + KEEP_AFTER_REFRESH_EXPIRY / 2).await;
+    coordinator.load(&unknown).await.expect("load");
+    assert_eq!(
+        coordinator.subscribers(),
+        100,
+        "the starter's lease is over"
+    );
+    let first: SessionKey = "gone-0".parse().expect("valid");
+    assert!(coordinator.load(&first).await.expect("load").is_some());
+
+    advance(KEEP_AFTER_REFRESH_EXPIRY).await;
+    assert!(
+        coordinator.load(&first).await.expect("load").is_none(),
+        "an expired record reads as nothing"
+    );
+    assert_eq!(coordinator.subscribers(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_in_process_coordinator_answers_every_step_as_the_store_rules_do() {
     let report = testing::replay_store_rules(&InProcess, 5).await;

@@ -97,10 +97,8 @@ struct Subscribers {
 }
 
 impl Subscribers {
-    /// `key`'s record, after forgetting it (and, once a minute, every other record) if it
-    /// may be forgotten.
-    fn record(&mut self, key: &SessionKey) -> &mut Slot {
-        let now = Instant::now();
+    /// Forgets, once a minute at most, every record that may be forgotten.
+    fn sweep(&mut self, now: Instant) {
         if self
             .last_sweep
             .is_none_or(|last| now.saturating_duration_since(last) >= SWEEP_EVERY)
@@ -108,11 +106,27 @@ impl Subscribers {
             self.records.retain(|_, record| !record.is_forgettable(now));
             self.last_sweep = Some(now);
         }
+    }
+
+    /// `key`'s record to change, made empty first if it may be forgotten.
+    fn record(&mut self, key: &SessionKey) -> &mut Slot {
+        let now = Instant::now();
+        self.sweep(now);
         let record = self.records.entry(key.clone()).or_default();
         if record.is_forgettable(now) {
             *record = Slot::default();
         }
         record
+    }
+
+    /// `key`'s stored pair, without making a record for a key that has none.
+    fn load(&mut self, key: &SessionKey) -> Option<SharedPair> {
+        let now = Instant::now();
+        self.sweep(now);
+        self.records
+            .get(key)
+            .filter(|record| !record.is_forgettable(now))
+            .and_then(load)
     }
 }
 
@@ -162,7 +176,7 @@ impl InProcessCoordinator {
 #[async_trait::async_trait]
 impl Coordinator for InProcessCoordinator {
     async fn load(&self, key: &SessionKey) -> Result<Option<SharedPair>, Error> {
-        Ok(load(self.lock().record(key)))
+        Ok(self.lock().load(key))
     }
 
     async fn try_lease(
