@@ -204,10 +204,7 @@ pub enum Error {
     /// server refused its refresh token or the project credentials, or its refresh token
     /// ran out of time before a refresh succeeded. Create a new subscriber token and start
     /// a new session.
-    #[error(
-        "the session cannot refresh any more: {}; create a new subscriber token",
-        ended_because(*reason, cause.as_deref())
-    )]
+    #[error("the session cannot refresh any more: {}", ended_because(*reason, cause.as_deref()))]
     #[non_exhaustive]
     SessionEnded {
         /// Why it ended.
@@ -254,7 +251,19 @@ pub enum SessionEnd {
     RefreshTokenExpired,
 }
 
+/// Why a session ended, ending with what to do (said once, though the server's answer
+/// may say it already).
 fn ended_because(reason: SessionEnd, cause: Option<&Error>) -> String {
+    const NEW_TOKEN: &str = "create a new subscriber token";
+    let why = ended_why(reason, cause);
+    if why.ends_with(NEW_TOKEN) {
+        why
+    } else {
+        format!("{why}; {NEW_TOKEN}")
+    }
+}
+
+fn ended_why(reason: SessionEnd, cause: Option<&Error>) -> String {
     match (reason, cause) {
         (SessionEnd::Refused, Some(cause)) => format!("the server refused the refresh: {cause}"),
         (SessionEnd::Refused, None) => "the server refused the refresh".to_owned(),

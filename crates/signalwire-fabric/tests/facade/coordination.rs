@@ -395,6 +395,12 @@ async fn refreshing_to_ended_at_once_when_refused_and_no_sibling_is_in_flight() 
         ),
         "{error:?}"
     );
+    let message = error.to_string();
+    assert_eq!(
+        message.matches("create a new subscriber token").count(),
+        1,
+        "what to do is said once: {message}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "no waiting for a sibling that never was: {:?}",
