@@ -54,9 +54,16 @@
 //! The braces make the whole session key the Redis Cluster hash tag, so a subscriber's two
 //! keys always share a slot and one script may touch both. `%`, `{` and `}` in the session
 //! key are written `%25`, `%7B` and `%7D`, so a key cannot end the tag early, and two
-//! session keys never share a name; a prefix may not contain braces. Keys are not given an
-//! expiry: [`RedisCoordinator::remove`] deletes a subscriber's. Prefer an opaque id to an
-//! email address as the session key: whoever can list the keys can read it.
+//! session keys never share a name; a prefix may not contain braces. Prefer an opaque id
+//! to an email address as the session key: whoever can list the keys can read it.
+//!
+//! Every key has a lifetime, so a subscriber who stops coming leaves nothing behind: the
+//! pair's hash lives until the stored pair's refresh token expires plus
+//! [`keep_after_refresh_expiry`](RedisCoordinatorBuilder::keep_after_refresh_expiry)
+//! (five minutes by default; set again by every commit and publish), the lease as long as
+//! the lease, and a hash that holds marks but no pair (a first sign-in whose creator never
+//! came back) as long as its newest lease. [`RedisCoordinator::remove`] deletes a
+//! subscriber's keys at once.
 //!
 //! ## Operations
 //!
@@ -67,11 +74,11 @@
 //! | operation | round trips | what the script does |
 //! |---|---|---|
 //! | `load` | 1 (`HMGET`) | reads the generation and the pair |
-//! | `try_lease(seen, ttl)` | 1 | a stored generation above `seen`: answers it with the pair (**adopt**, nothing sent to SignalWire). A live lease: answers its time left (**wait**, asking again every 10 to 250 ms). Otherwise: `SET lease owner PX ttl`, marks `in_flight = owner`, and answers the stored generation as the lease's base and whether an `in_flight` mark was already there (**taken over**) |
-//! | `commit(lease, seen, pair)` | 1 | deletes the lease and the mark if they are still this owner's (compare and delete); then, **if the stored generation is the lease's base, or nothing is stored**, stores the pair as `max(stored, seen) + 1`; otherwise writes nothing and answers the stored pair (**superseded**: adopt it) |
-//! | `release(lease)` | 1 | deletes the lease and the mark if they are this owner's |
-//! | give up (after a `try_lease` that failed) | 1, from a task of its own | deletes the lease if it is still that ask's owner's; leaves the mark (see below) |
-//! | `publish(pair)` | 1 | stores a pair that starts a new chain (a created subscriber token) as the next generation |
+//! | `try_lease(seen, ttl)` | 1 | a stored generation above `seen`: answers it with the pair (**adopt**, nothing sent to SignalWire). A live lease: answers its time left (**wait**, asking again every 10 to 250 ms). Otherwise: `SET lease owner PX ttl`, adds the mark `in_flight:<owner> = seen`, and answers the stored generation as the lease's base and whether any other mark was there (**taken over**) |
+//! | `commit(lease, seen, pair)` | 1 | deletes the lease if it is still this owner's (compare and delete) and this owner's mark; then, **unless a generation above `seen` is stored** (the fence), stores the pair as `max(stored, seen) + 1`, drops the marks of holders that refresh a generation below it, and sets the hash's lifetime; otherwise writes nothing and answers the stored pair (**superseded**: adopt it) |
+//! | `release(lease)` | 1 | deletes the lease if it is this owner's and this owner's mark; answers whether another mark is left and how long another holder's lease still lasts |
+//! | give up (after a `try_lease` that failed) | 1, from a task of its own | the release script, for the owner the failed ask was sent with |
+//! | `publish(pair)` | 1 | stores a pair that starts a new chain (a created subscriber token) as the next generation, dropping the marks the fence now refuses |
 //!
 //! A rotation costs the instance that refreshes 2 round trips (`try_lease`, `commit`) and
 //! each instance that adopts 1 (`try_lease`). The cached
@@ -90,9 +97,23 @@
 //! granted on, checked inside the script, never by a read followed by a write. A late
 //! holder whose successor committed is refused and adopts the successor's pair; a late
 //! holder whom nobody replaced still commits, because its pair is then the only live one.
-//! The **in-flight mark** outlives the lease: the next holder learns that a predecessor
-//! may still commit a pair it got, so when its own refresh is refused as spent it keeps
-//! looking for that pair for a lease's length before it gives up.
+//!
+//! The **in-flight marks** outlive the lease, one per holder, and no grant or release
+//! touches another holder's. A session whose refresh token is refused as spent releases
+//! its lease, and the release answers whether any other mark is left (a predecessor it
+//! took the lease over from, however many took it over in between, or a successor that
+//! took over while this session's request was held up) and how long a live lease still
+//! lasts. If another holder may still commit, the session looks for its pair until that
+//! lease has run out plus one more lease, and adopts it; only with nobody in flight does
+//! it end at once. Every sibling that comes due meanwhile sends the spent token once
+//! (refused) and looks the same way.
+//!
+//! The protocol is a model checked exhaustively with `stateright` in the facade
+//! (`signalwire-fabric`'s `src/session/model.rs`: up to three sessions, stalls past the
+//! lease, lost answers, failed requests, a kill and a store that loses its data), on the
+//! store rules its in-process coordinator runs. These scripts are tied to those rules:
+//! `tests/redis/replay.rs` replays every step out of every state the rules reach within
+//! five steps (4,846 traces) on a real Redis and compares every answer.
 //!
 //! A `try_lease` that fails after it may have reached Redis (a timeout, a lost
 //! connection) may still be run by Redis later and grant a lease to its owner value,
@@ -100,10 +121,9 @@
 //! of its own, on the connection the ask went out on, it sends a script that deletes the
 //! lease if it still holds that owner value. Redis runs one connection's commands in
 //! order, so the give-up runs right after the late ask, even if the client has stopped
-//! waiting for both. It leaves the in-flight mark: the late ask may have replaced a
-//! predecessor's mark, which the next holder must still learn of. So the next holder is
-//! told its lease was taken over, which costs it, only if its refresh is then refused, a
-//! lease's length of looking for a pair before it ends. An owner value is never reused
+//! waiting for both. It is the release script: the ghost's own mark goes with its lease
+//! (no session was given that owner, so nothing can be sent or committed under it), and
+//! every other holder's mark stays. An owner value is never reused
 //! (for example to let the same instance take a late lease back): a give-up or a late ask
 //! still queued on an old connection could then delete or renew a lease a session holds.
 //!
@@ -147,10 +167,12 @@
 //! | a `try_lease` whose connection was lost after it was sent | the give-up is sent again on a new connection, with backoff, for up to a lease. If Redis read the ask before the connection closed, it ran first and is undone; if the give-up cannot reach Redis for a whole lease, or runs before an ask still held up on the old connection, that ask's lease keeps every instance waiting until it expires (at most a lease), as a holder that died would | nothing |
 //! | Redis restarted without its data | each instance's first command fails and is retried; the first lease is granted on the empty store and its commit stores `max(stored, seen) + 1`, so generations continue from what sessions had seen | nothing for instances that had adopted the newest pair; an instance still holding an older pair (it had not come due since the last rotation) ends with `SessionEnded` when its spent token is refused. Run Redis with persistence if that matters |
 //! | the lease holder dies before its request is sent | siblings wait for the lease to expire (at most a lease), one takes it over and refreshes | nothing |
-//! | the lease holder dies after SignalWire answered, before its commit | a sibling takes the lease over, sends the now spent token (refused once), looks for the holder's pair for a lease, then ends with `SessionEnded { reason: Refused }` | the subscriber's token chain: create a subscriber token and publish it |
-//! | the holder stalls past its lease (paused, partitioned) and resumes | if a sibling committed meanwhile, the late commit is refused and the holder adopts the newer pair; if nobody did, its commit lands | nothing |
-//! | SignalWire's answer is slower than the lease | a sibling takes over, sends the spent token (refused once), waits for the slow holder's pair and adopts it | nothing (keep the lease longer than the client's timeout) |
-//! | a refresh refused as spent or unknown | the session reads the store and adopts a newer pair if a sibling stored one; when its lease was taken over, it keeps looking for a lease's length first | nothing, if a sibling rotated |
+//! | the lease holder dies after SignalWire answered, before its commit | each sibling that comes due takes the lease over in turn, sends the now spent token (one refusal each), looks for the holder's pair for a lease, then ends with `SessionEnded { reason: Refused }` (`faults.rs::a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly`) | the subscriber's token chain: create a subscriber token and publish it |
+//! | the holder stalls past its lease after SignalWire answered (paused, partitioned), with any number of siblings coming due meanwhile, on schedule or through `refresh_if_current` | each sibling takes the lease over in turn, sends the spent token (one refusal each), learns from its release that the holder may still commit, and looks for its pair; the holder resumes and commits; every sibling adopts (`stalls.rs`, 2 and 3 siblings in processes of their own) | nothing, if the holder resumes within a lease of the last sibling's refusal; a sibling whose look ran out first ends with `SessionEnded` |
+//! | the holder stalls past its lease and a sibling committed meanwhile | the late commit is refused by the fence and the holder adopts the newer pair (`faults.rs::a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts`) | nothing |
+//! | SignalWire's answer is slower than the lease | the siblings take over, each sends the spent token (one refusal each), waits for the slow holder's pair and adopts it (`stalls.rs::*_later_than_the_lease*`) | nothing (keep the lease longer than the client's timeout) |
+//! | a holder's request leaves after its lease ran out (a pause before sending, or a request slow to reach SignalWire) while a successor spent the token and has not committed | the late request is refused; the release says the successor is in flight and how long its lease lasts; the late holder looks until then plus a lease and adopts the successor's pair (`stalls.rs::a_request_sent_after_its_lease_is_refused_and_its_holder_adopts_the_successors_pair`) | nothing |
+//! | a refresh refused as spent or unknown | the session reads the store and adopts a newer pair if a sibling stored one; when another holder may still commit (its release says so), it keeps looking until that holder's lease is over plus a lease; with nobody in flight it ends at once | nothing, if a sibling rotated |
 //! | a pair sealed with another key, or moved to another subscriber | refused with `Error::Coordinator` (it does not open); nothing is sent | nothing |
 //!
 //! Redis is one server here (or a proxy, or a primary with replicas): a failover to a

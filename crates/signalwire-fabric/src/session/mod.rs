@@ -44,10 +44,12 @@
 //! - **Ended(error)**: every caller gets [`Error::SessionEnded`] from now on.
 //!
 //! A refusal of the refresh token as spent or unknown first checks the coordinator: if a
-//! sibling stored a newer generation, it is adopted and the session goes on. When the
-//! lease this session got had been *taken over* from a holder that never finished, that
-//! holder may still store the pair it got, so the session keeps looking for it for the
-//! lease's length before it ends.
+//! sibling stored a newer generation, it is adopted and the session goes on. When another
+//! holder may still store a pair (the lease this session got was *taken over* from one
+//! that never finished, or the release says another holder is in flight), the session
+//! keeps looking for that pair until the other holder's lease is over plus one lease
+//! before it ends. The protocol, worker and store together, is checked as a model in
+//! `model.rs`.
 
 pub(crate) mod coordinator;
 #[cfg(test)]
@@ -195,7 +197,9 @@ impl RetryPolicy {
 /// - the stored pair only moves forward: a session whose lease ran out cannot overwrite a
 ///   newer pair, it adopts it instead;
 /// - a session whose refresh is refused as spent or unknown first looks for a newer pair a
-///   sibling stored, and goes on with it instead of ending;
+///   sibling stored, and goes on with it instead of ending; while another sibling may
+///   still store the pair that spent the token (however many siblings took the lease
+///   over in between), it keeps looking until that sibling's lease is over plus a lease;
 /// - the cached [`SubscriberSession::access_token`] never touches the coordinator; it is
 ///   asked only when a refresh is due;
 /// - when the coordinator cannot be reached, a still-valid token is served, no refresh is

@@ -297,6 +297,74 @@ pub async fn coordinator_conformance<H: ConformanceHarness>(harness: &H) {
         "rule: a refused late commit writes nothing"
     );
 
+    // Every holder that may still commit is known to each later one, however many took
+    // the lease over in between (issue 19).
+    let k = key();
+    c.publish(&k, &stored("conformance-m1"))
+        .await
+        .expect("publish");
+    let granted = |outcome: LeaseOutcome, rule: &str| match outcome {
+        LeaseOutcome::Granted(lease) => lease,
+        other => panic!("rule: {rule}; got {other:?}"),
+    };
+    let stalled = granted(
+        c.try_lease(&k, 1, ttl).await.expect("try_lease"),
+        "a free lease is granted",
+    );
+    harness.expire_lease(&c, &k).await;
+    let first = granted(
+        c.try_lease(&k, 1, ttl).await.expect("try_lease"),
+        "an expired lease is granted again",
+    );
+    assert!(first.taken_over());
+    let released = c.release(&k, &first).await.expect("release");
+    assert!(
+        released.others_in_flight,
+        "rule: a release tells of another holder still in flight"
+    );
+    assert_eq!(released.lease_left, None, "rule: no lease is live after it");
+    let second = granted(
+        c.try_lease(&k, 1, ttl).await.expect("try_lease"),
+        "a released lease is granted at once",
+    );
+    assert!(
+        second.taken_over(),
+        "rule: a release leaves every other holder's in-flight mark"
+    );
+    let live = match c.try_lease(&k, 1, ttl).await.expect("try_lease") {
+        LeaseOutcome::Held { .. } => c.release(&k, &stalled).await.expect("release"),
+        other => panic!("rule: a live lease is not granted twice; got {other:?}"),
+    };
+    assert!(
+        live.others_in_flight && live.lease_left.is_some(),
+        "rule: a release tells of a live lease another holder has: {live:?}"
+    );
+    c.release(&k, &second).await.expect("release");
+    let late = granted(
+        c.try_lease(&k, 1, ttl).await.expect("try_lease"),
+        "a released lease is granted at once",
+    );
+    match c
+        .commit(&k, &late, 1, &stored("conformance-m2"))
+        .await
+        .expect("commit")
+    {
+        CommitOutcome::Committed { generation: 2 } => {}
+        other => panic!(
+            "rule: a commit lands while nothing above its generation is stored; got {other:?}"
+        ),
+    }
+    let next = granted(
+        c.try_lease(&k, 2, ttl).await.expect("try_lease"),
+        "a commit lets the lease go",
+    );
+    assert!(
+        !next.taken_over(),
+        "rule: a new generation drops the marks of the holders it fences off"
+    );
+    let released = c.release(&k, &next).await.expect("release");
+    assert!(!released.others_in_flight, "rule: nobody else is in flight");
+
     // A holder whose lease ran out, with nobody after it, still stores its pair.
     let k = key();
     let holder = match c.try_lease(&k, 0, ttl).await.expect("try_lease") {
