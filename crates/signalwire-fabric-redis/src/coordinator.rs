@@ -220,9 +220,8 @@ impl RedisCoordinator {
             let mut pause = Duration::from_millis(250);
             loop {
                 match outcome {
-                    Ok(found) => {
-                        let found = found == Value::Int(1);
-                        tracing::debug!(%key, found, "gave up a lease that may have been granted late");
+                    Ok(_) => {
+                        tracing::debug!(%key, "gave up a lease that may have been granted late");
                         return;
                     }
                     Err(()) if tokio::time::Instant::now() + pause > give_up_by => {
