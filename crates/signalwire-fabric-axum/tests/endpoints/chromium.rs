@@ -79,6 +79,9 @@ impl HeadlessChromium {
             Command::new(driver)
                 .arg(format!("--port={port}"))
                 .arg(format!("--log-path={}", log.display()))
+                // Chromium's own scratch directories go with the profile, not in /tmp
+                // (a killed browser leaves them behind).
+                .env("TMPDIR", profile.path())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
