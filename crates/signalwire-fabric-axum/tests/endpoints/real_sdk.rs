@@ -48,14 +48,20 @@ struct World {
 
 impl World {
     /// `instances` instances of the demo sharing one coordinator and one sign-in store,
-    /// and a browser; `None` (said SKIPPED) without Chromium or the SDK, outside CI.
-    async fn start(test: &str, instances: usize) -> Option<Self> {
+    /// and a browser; `None` (said SKIPPED) without Chromium or the SDK, outside CI. The
+    /// first token of each sign-in lives `token_life` (the demo's 12 s when `None`).
+    async fn start(test: &str, instances: usize, token_life: Option<Duration>) -> Option<Self> {
         let browser = HeadlessChromium::start_or_skip(test).await?;
         let fake = FakeSpace::start().await;
+        let defaults = DemoSettings::default();
+        let settings = DemoSettings {
+            token_lifetime: token_life.unwrap_or(defaults.token_lifetime),
+            ..defaults
+        };
         let demo = Demo::new(
             fake.client(),
             Arc::new(InProcessCoordinator::new()),
-            DemoSettings::default(),
+            settings,
         );
         let mut served = Vec::new();
         for _ in 0..instances {
@@ -357,7 +363,7 @@ fn asked_five_seconds_before(refresh: &Value, expiry_at: u64, context: &str) {
 async fn without_a_fingerprint_every_tab_on_every_instance_gets_one_refresh_before_expiry_and_uses_it()
  {
     let test = "the real SDK without a fingerprint, 1 to 3 tabs and instances";
-    let Some(world) = World::start(test, 3).await else {
+    let Some(world) = World::start(test, 3, None).await else {
         return;
     };
     let users = ["alice", "bob", "alice"];
@@ -468,7 +474,7 @@ async fn without_a_fingerprint_every_tab_on_every_instance_gets_one_refresh_befo
 async fn with_a_fingerprint_each_tab_gets_a_client_bound_token_then_refresh_gets_the_session_token()
 {
     let test = "the real SDK with a fingerprint, 1 and 2 tabs";
-    let Some(world) = World::start(test, 2).await else {
+    let Some(world) = World::start(test, 2, None).await else {
         return;
     };
     let mut rounds = Vec::new();
@@ -589,21 +595,16 @@ async fn with_a_fingerprint_each_tab_gets_a_client_bound_token_then_refresh_gets
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_signalwire_is_down_the_sdk_keeps_its_token_then_backs_off_and_recovers() {
     let test = "the real SDK while SignalWire is down, 2 tabs on 2 instances";
-    let Some(world) = World::start(test, 2).await else {
+    let Some(world) = World::start(test, 2, None).await else {
         return;
     };
     let balancer = world.balancer(2).await;
     let round = world.open_round(1, "alice", balancer, 2).await;
-    world.start_sdk(&[&round], true).await;
-    world
-        .wait_until(&[&round], "authenticate", |events| {
-            events.answered("authenticate", 1)
-        })
-        .await;
-    // SignalWire goes down before the SDK's refresh (5 s before expiry).
+    // SignalWire's refreshes fail from the start (creating tokens still works).
     world
         .fake
         .inject(Operation::Refresh, Fault::status(503), 100_000);
+    world.start_sdk(&[&round], true).await;
     world
         .wait_until(&[&round], "two refreshes answered 503", |events| {
             events
@@ -706,7 +707,8 @@ async fn while_signalwire_is_down_the_sdk_keeps_its_token_then_backs_off_and_rec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_whose_chain_died_gets_a_new_subscriber_token_from_the_sdks_refresh() {
     let test = "the real SDK after the user's chain died, 1 to 3 tabs and instances";
-    let Some(world) = World::start(test, 3).await else {
+    // Time enough to kill the chains between the tokens' creation and the SDK's refresh.
+    let Some(world) = World::start(test, 3, Some(Duration::from_secs(20))).await else {
         return;
     };
     let users = ["alice", "bob", "alice"];
@@ -788,7 +790,8 @@ async fn a_user_whose_chain_died_gets_a_new_subscriber_token_from_the_sdks_refre
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_signalwire_refused_is_refreshed_once_and_every_tabs_new_client_gets_the_new_one() {
     let test = "the real SDK after SignalWire refused its token, 1 to 3 tabs and instances";
-    let Some(world) = World::start(test, 3).await else {
+    // No refresh comes due while the tabs report.
+    let Some(world) = World::start(test, 3, Some(Duration::from_secs(120))).await else {
         return;
     };
     let users = ["alice", "bob", "alice"];
