@@ -14,6 +14,8 @@ use http::{HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use signalwire_fabric::AccessToken;
+
 use crate::TokenService;
 use crate::answer::{ErrorCode, Failure};
 
@@ -30,7 +32,10 @@ impl TokenService {
     ///
     /// - `POST {mount}/authenticate` with `{}` or `{"fingerprint": "..."}`: the browser
     ///   SDK's `authenticate({fingerprint})`;
-    /// - `POST {mount}/refresh` with `{}`: its `refresh()`.
+    /// - `POST {mount}/refresh` with `{}`: its `refresh()`; with `{"refused": "<access
+    ///   token>"}`, the app's report that SignalWire refused that token (see the crate's
+    ///   docs, "A token SignalWire refused"): the user's session refreshes now if it is its
+    ///   current token, once however many tabs and instances report it.
     ///
     /// Both answer `200 {"token": "...", "expiry_at": <ms since the epoch>}` or a JSON
     /// error (see [`ErrorCode`]), always with `Cache-Control: no-store`. Requests must
@@ -188,7 +193,7 @@ async fn authenticate(State(service): State<TokenService>, request: Request) -> 
         let (profile, fields) = service.admit(request, &["fingerprint"]).await?;
         match optional_text(&fields, "fingerprint")? {
             Some(fingerprint) => service.client_bound_token(&profile, fingerprint).await,
-            None => service.session_token(&profile).await,
+            None => service.session_token(&profile, None).await,
         }
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
@@ -196,8 +201,19 @@ async fn authenticate(State(service): State<TokenService>, request: Request) -> 
 
 async fn refresh(State(service): State<TokenService>, request: Request) -> Response {
     let answer = async {
-        let (profile, _) = service.admit(request, &[]).await?;
-        service.session_token(&profile).await
+        let (profile, fields) = service.admit(request, &["refused"]).await?;
+        let refused = match optional_text(&fields, "refused")? {
+            // The token is never quoted back, nor logged.
+            Some(text) => Some(AccessToken::parse(text).map_err(|_| {
+                Failure::new(
+                    ErrorCode::InvalidBody,
+                    "refused must be an access token (dot-separated base64url segments)",
+                )
+                .field("refused")
+            })?),
+            None => None,
+        };
+        service.session_token(&profile, refused.as_ref()).await
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::response::Response;
 use http::HeaderValue;
 use signalwire_fabric::{
-    Client, Coordinator, Error, InProcessCoordinator, Scope, SessionKey, SubscriberSession,
+    AccessToken, Client, Coordinator, Error, InProcessCoordinator, RetryPolicy, Scope, SessionKey,
+    SubscriberSession,
 };
 
 use crate::answer::{self, ErrorCode, Failure};
@@ -15,13 +16,14 @@ use crate::rate_limit::UserLimiter;
 use crate::sessions::{Sessions, Slot};
 use crate::{Authenticator, RateLimit, SubscriberProfile};
 
-/// The longest request body the endpoints read by default, in bytes: far more than
+/// The longest request body the endpoints read by default, in bytes (8 KiB): room for
+/// `{"refused": "<an access token>"}` (see [`TokenService::router`]), and far more than
 /// `{"fingerprint": "<43 characters>"}` needs.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024;
 
 /// How long before an access token expires the service refreshes it, by default: the
-/// browser SDK asks 5 s before expiry and retries for up to about half a minute, so every
-/// ask and retry finds the session's token either fresh or due.
+/// browser SDK asks 5 s before expiry and retries for 15 to 30 s more, so every ask and
+/// retry finds the session's token either fresh or due.
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
 
 /// The token endpoints of SignalWire's browser SDK for one app: which user is asking
@@ -59,7 +61,12 @@ pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
 ///
 /// With a fingerprint, the service creates a client-bound token (the fingerprint and
 /// `scope: "sat:refresh"`), answers with its access token and keeps nothing: the browser
-/// SDK refreshes such a token itself.
+/// SDK refreshes such a token itself once its connection to SignalWire is up. Until then
+/// it calls `refresh()`, which is answered like any other, with the user's session token.
+///
+/// A refresh may name a token SignalWire refused (`{"refused": "<access token>"}`): the
+/// session refreshes now if that is its current token, and otherwise answers its current
+/// one (see the crate's docs, "A token SignalWire refused").
 #[derive(Clone)]
 pub struct TokenService {
     pub(crate) inner: Arc<Inner>,
@@ -75,6 +82,7 @@ pub(crate) struct Inner {
     pub(crate) allowed_origins: Vec<HeaderValue>,
     refresh_ahead: Duration,
     jitter: Option<Duration>,
+    retry: Option<RetryPolicy>,
     token_lifetime: Option<Duration>,
 }
 
@@ -88,6 +96,7 @@ impl fmt::Debug for TokenService {
             .field("max_body_bytes", &inner.max_body_bytes)
             .field("allowed_origins", &inner.allowed_origins)
             .field("refresh_ahead", &inner.refresh_ahead)
+            .field("retry", &inner.retry)
             .field("token_lifetime", &inner.token_lifetime)
             .finish_non_exhaustive()
     }
@@ -103,6 +112,7 @@ pub struct TokenServiceBuilder {
     allowed_origins: Vec<HeaderValue>,
     refresh_ahead: Duration,
     jitter: Option<Duration>,
+    retry: Option<RetryPolicy>,
     token_lifetime: Option<Duration>,
 }
 
@@ -115,6 +125,7 @@ impl fmt::Debug for TokenServiceBuilder {
             .field("allowed_origins", &self.allowed_origins)
             .field("refresh_ahead", &self.refresh_ahead)
             .field("jitter", &self.jitter)
+            .field("retry", &self.retry)
             .field("token_lifetime", &self.token_lifetime)
             .finish_non_exhaustive()
     }
@@ -186,6 +197,35 @@ impl TokenServiceBuilder {
         self
     }
 
+    /// How each user's session retries a refresh that SignalWire failed (default: the
+    /// session's own, [`RetryPolicy::default`], waits of up to 0.5 s doubling to at most
+    /// 30 s).
+    ///
+    /// While SignalWire is down and the user's token still has time left, the service
+    /// answers that token and the browser SDK, seeing less than 5 s left, asks again every
+    /// second; once the token has expired the service answers 503 `upstream_unavailable`
+    /// between the session's retries (without asking SignalWire), and the SDK retries after
+    /// 1–2, 2–4, 4–8 and 8–16 s, then gives up and disconnects: 15 to 30 s after the
+    /// expiry. A SignalWire that comes back is noticed at the session's next retry, so a
+    /// `max` well under 15 s keeps that within the SDK's patience, at the price of more
+    /// attempts per user while SignalWire is down.
+    ///
+    /// ```
+    /// # fn run(client: signalwire_fabric::Client, sign_in: impl signalwire_fabric_axum::Authenticator) {
+    /// use std::time::Duration;
+    /// use signalwire_fabric::RetryPolicy;
+    /// use signalwire_fabric_axum::TokenService;
+    ///
+    /// let retry = RetryPolicy { initial: Duration::from_millis(500), max: Duration::from_secs(4) };
+    /// let tokens = TokenService::builder(client, sign_in).retry(retry).build();
+    /// # drop(tokens);
+    /// # }
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     /// Asks SignalWire for access tokens that live `lifetime` (rounded up to whole
     /// seconds, at most a year) when creating subscriber tokens, instead of its default of two hours.
     /// Refreshed tokens live as SignalWire decides. Meant for demos and tests that want
@@ -208,6 +248,7 @@ impl TokenServiceBuilder {
                 allowed_origins: self.allowed_origins,
                 refresh_ahead: self.refresh_ahead,
                 jitter: self.jitter,
+                retry: self.retry,
                 token_lifetime: self.token_lifetime,
             }),
         }
@@ -227,6 +268,7 @@ impl TokenService {
             allowed_origins: Vec::new(),
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
             jitter: None,
+            retry: None,
             token_lifetime: None,
         }
     }
@@ -266,10 +308,15 @@ impl TokenService {
         })
     }
 
-    /// The user's session token: see the type's docs.
+    /// The user's session token: see the type's docs. With `refused` (a token the browser
+    /// says SignalWire refused), the session refreshes now if that is its current token,
+    /// and answers its newer token if it has moved past it
+    /// ([`SubscriberSession::refresh_if_current`]); it never answers `refused` itself
+    /// unless a refresh handed it out again.
     pub(crate) async fn session_token(
         &self,
         profile: &SubscriberProfile,
+        refused: Option<&AccessToken>,
     ) -> Result<Response, Failure> {
         let key = profile.key();
         // The generation of a session that ended here: never join it again.
@@ -284,7 +331,11 @@ impl TokenService {
                 Some(session) => session.clone(),
                 None => self.started_session(profile, ended, &slot).await?,
             };
-            match session.access_token().await {
+            let token = match refused {
+                Some(refused) => session.refresh_if_current(refused).await,
+                None => session.access_token().await,
+            };
+            match token {
                 Ok(_) => return Ok(answer::credential(&session.pair())),
                 Err(error @ Error::SessionEnded { .. }) => {
                     tracing::warn!(%key, error = %error, "the user's subscriber session ended; starting a new one");
@@ -359,8 +410,12 @@ impl TokenService {
         )
         .await?
         .refresh_ahead(inner.refresh_ahead);
-        Ok(match inner.jitter {
+        let builder = match inner.jitter {
             Some(jitter) => builder.jitter(jitter),
+            None => builder,
+        };
+        Ok(match inner.retry {
+            Some(retry) => builder.retry(retry),
             None => builder,
         }
         .build())

@@ -1,4 +1,5 @@
-//! No secret in any log line, whatever the endpoints go through.
+//! No secret in any log line, whatever the endpoints go through (a refused token reported
+//! included).
 //!
 //! Its own test binary: `tracing` caches per call site whether anyone listens, and a test
 //! running beside it on another thread (with no subscriber) can make a call site silent
@@ -67,6 +68,24 @@ async fn a_whole_run_of_the_endpoints_logs_no_secret() {
             .await
             .token()
             .to_owned(),
+    );
+    // Bob reports his token refused: it is refreshed at once; a malformed report is 400.
+    let refused = secrets.last().cloned().expect("bob's token");
+    secrets.push(
+        h.post("/refresh", Some(&bob), json!({ "refused": refused }))
+            .await
+            .token()
+            .to_owned(),
+    );
+    assert_eq!(
+        h.post(
+            "/refresh",
+            Some(&bob),
+            json!({ "refused": format!("{refused}!") })
+        )
+        .await
+        .status,
+        400
     );
     let bound = h
         .post(

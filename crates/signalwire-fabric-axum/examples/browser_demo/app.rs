@@ -1,10 +1,12 @@
-//! The demo backend: a toy sign-in, the token endpoints, and a page that plays the
-//! browser SDK's part. `main.rs` serves one instance; the crate's tests serve several
-//! (one [`Demo`], many [`Demo::serve`]) sharing one coordinator and one sign-in store, as
-//! instances of a real app behind a load balancer share theirs.
+//! The demo backend: a toy sign-in, the token endpoints, and a page running SignalWire's
+//! browser SDK (`@signalwire/js`, served from this directory's npm install). `main.rs`
+//! serves one instance; the crate's tests serve several (one [`Demo`], many
+//! [`Demo::serve`]) sharing one coordinator and one sign-in store, as instances of a real
+//! app behind a load balancer share theirs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use http::{HeaderValue, StatusCode};
-use signalwire_fabric::{Client, Coordinator, SessionKey};
+use signalwire_fabric::{Client, Coordinator, RetryPolicy, SessionKey};
 use signalwire_fabric_axum::{Authenticator, Refusal, SubscriberProfile, TokenService};
 
 /// Where the demo mounts the token endpoints.
@@ -26,6 +28,95 @@ pub const SESSION_COOKIE: &str = "demo_session";
 /// The users the toy sign-in knows.
 pub const USERS: [&str; 2] = ["alice", "bob"];
 
+/// Where this example's `package.json` is, from the repository root.
+pub const NPM_DIR: &str = "crates/signalwire-fabric-axum/examples/browser_demo";
+
+/// The browser SDK's npm package.
+pub const SDK_PACKAGE: &str = "@signalwire/js";
+
+/// The SDK's ESM bundle in its package: the one build that loads in a browser as it is
+/// published (with the page's import map for `node:crypto`).
+const SDK_BUNDLE: &str = "dist/browser.mjs";
+
+/// The command that installs the SDK, from the repository root.
+pub fn install_command() -> String {
+    format!("npm ci --prefix {NPM_DIR}")
+}
+
+/// The SDK version this example's `package.json` pins (exactly, and its lockfile with it).
+pub fn pinned_sdk_version() -> Option<String> {
+    let manifest: serde_json::Value = serde_json::from_str(include_str!("package.json")).ok()?;
+    manifest["dependencies"][SDK_PACKAGE]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Where the demo looks for the SDK's npm install: this directory's `node_modules` by
+/// default.
+#[derive(Debug, Clone)]
+pub struct SdkInstall {
+    node_modules: PathBuf,
+}
+
+impl Default for SdkInstall {
+    fn default() -> Self {
+        Self::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/browser_demo/node_modules"))
+    }
+}
+
+impl SdkInstall {
+    /// An install in `node_modules` (which may hold nothing).
+    pub fn at(node_modules: impl Into<PathBuf>) -> Self {
+        Self {
+            node_modules: node_modules.into(),
+        }
+    }
+
+    fn package(&self) -> PathBuf {
+        self.node_modules.join(SDK_PACKAGE)
+    }
+
+    /// The installed SDK's version, or why the demo cannot serve it (not installed, or
+    /// another version than `package.json` pins), with the command that fixes it.
+    pub fn check(&self) -> Result<String, String> {
+        let fix = format!(
+            "run `{}` from the repository root (npm from Node.js 18 or newer), then start again",
+            install_command()
+        );
+        let pinned = pinned_sdk_version()
+            .ok_or_else(|| format!("{NPM_DIR}/package.json does not name {SDK_PACKAGE}"))?;
+        let package = self.package();
+        let installed = std::fs::read_to_string(package.join("package.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|manifest| manifest["version"].as_str().map(str::to_owned));
+        match installed {
+            None => Err(format!(
+                "the browser SDK ({SDK_PACKAGE} {pinned}) is not installed: {fix}"
+            )),
+            Some(version) if version != pinned => Err(format!(
+                "{SDK_PACKAGE} {version} is installed, but package.json pins {pinned}: {fix}"
+            )),
+            Some(version) if !package.join(SDK_BUNDLE).is_file() => Err(format!(
+                "{SDK_PACKAGE} {version} has no {SDK_BUNDLE}: {fix}"
+            )),
+            Some(version) => Ok(version),
+        }
+    }
+
+    /// The SDK's ESM bundle, when it can be served.
+    fn bundle(&self) -> Result<Vec<u8>, String> {
+        self.check()?;
+        std::fs::read(self.package().join(SDK_BUNDLE)).map_err(|error| error.to_string())
+    }
+}
+
+/// The version of the SDK installed in this example's `node_modules`, or why the demo
+/// cannot serve it, with the command that fixes it.
+pub fn installed_sdk() -> Result<String, String> {
+    SdkInstall::default().check()
+}
+
 /// How the demo's tokens behave.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoSettings {
@@ -36,6 +127,10 @@ pub struct DemoSettings {
     /// How long before expiry the server-side session refreshes: long enough that the
     /// page's refresh finds it due.
     pub refresh_ahead: Duration,
+    /// How the server-side sessions retry a refresh SignalWire failed: the longest wait
+    /// stays well under the SDK's patience (it gives up 15 to 30 s after the token
+    /// expired), so a SignalWire that comes back is noticed in time.
+    pub retry: RetryPolicy,
 }
 
 impl Default for DemoSettings {
@@ -43,6 +138,10 @@ impl Default for DemoSettings {
         Self {
             token_lifetime: Duration::from_secs(12),
             refresh_ahead: Duration::from_secs(7),
+            retry: RetryPolicy {
+                initial: Duration::from_millis(250),
+                max: Duration::from_secs(1),
+            },
         }
     }
 }
@@ -122,6 +221,7 @@ pub struct Demo {
     coordinator: Arc<dyn Coordinator>,
     sign_ins: Arc<SignIns>,
     settings: DemoSettings,
+    sdk: Arc<SdkInstall>,
 }
 
 impl Demo {
@@ -132,7 +232,15 @@ impl Demo {
             coordinator,
             sign_ins: Arc::default(),
             settings,
+            sdk: Arc::default(),
         }
+    }
+
+    /// Serves the SDK from `install` instead of this directory's `node_modules`.
+    #[allow(dead_code, reason = "the crate's tests serve a demo without the SDK")]
+    pub fn sdk_install(mut self, install: SdkInstall) -> Self {
+        self.sdk = Arc::new(install);
+        self
     }
 
     /// One instance of the app: its own token service (its own sessions), over the
@@ -143,9 +251,19 @@ impl Demo {
                 .coordinator(Arc::clone(&self.coordinator))
                 .token_lifetime(self.settings.token_lifetime)
                 .refresh_ahead(self.settings.refresh_ahead)
+                .retry(self.settings.retry)
                 .build();
         let router = Router::new()
             .route("/", get(page))
+            .route(
+                "/sdk/status",
+                get(sdk_status).with_state(Arc::clone(&self.sdk)),
+            )
+            .route(
+                "/sdk/signalwire.mjs",
+                get(sdk_bundle).with_state(Arc::clone(&self.sdk)),
+            )
+            .route("/sdk/node-crypto.mjs", get(node_crypto))
             .route("/login", post(login))
             .route("/logout", post(logout))
             .with_state(Arc::clone(&self.sign_ins))
@@ -194,6 +312,56 @@ async fn page() -> Response {
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// `{"version": "..."}` when the SDK can be served, else `{"problem": "..."}` saying what to
+/// run.
+async fn sdk_status(State(sdk): State<Arc<SdkInstall>>) -> Response {
+    let status = match sdk.check() {
+        Ok(version) => serde_json::json!({ "version": version }),
+        Err(problem) => serde_json::json!({ "problem": problem }),
+    };
+    (
+        [
+            (CONTENT_TYPE, "application/json"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        status.to_string(),
+    )
+        .into_response()
+}
+
+/// The SDK's ESM bundle, read from `node_modules` at each request (so an `npm ci` while the
+/// demo runs is picked up), or 503 saying what to run.
+async fn sdk_bundle(State(sdk): State<Arc<SdkInstall>>) -> Response {
+    let read = tokio::task::spawn_blocking(move || sdk.bundle())
+        .await
+        .unwrap_or_else(|error| Err(error.to_string()));
+    match read {
+        Ok(bytes) => javascript(bytes),
+        Err(problem) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(CONTENT_TYPE, "text/plain"), (CACHE_CONTROL, "no-store")],
+            problem,
+        )
+            .into_response(),
+    }
+}
+
+/// The page's stand-in for `node:crypto` (see the import map in `page.html`).
+async fn node_crypto() -> Response {
+    javascript(include_str!("node-crypto.mjs").as_bytes().to_vec())
+}
+
+fn javascript(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -1,22 +1,29 @@
-//! The token endpoints behind a page that plays SignalWire's browser SDK, against a fake
-//! space: no credentials, no network beyond 127.0.0.1.
+//! The token endpoints behind a page running SignalWire's browser SDK, against a fake
+//! space: no credentials, and the browser is sent nothing beyond 127.0.0.1 but the SDK's
+//! own attempts to reach the space's hosts (the fake's tokens name `signalwire.test`,
+//! which does not resolve).
 //!
 //! ```sh
+//! npm ci --prefix crates/signalwire-fabric-axum/examples/browser_demo   # the SDK, once
 //! cargo run -p signalwire-fabric-axum --example browser_demo            # http://127.0.0.1:3000/
 //! cargo run -p signalwire-fabric-axum --example browser_demo -- --port 0   # any free port
 //! ```
 //!
-//! Open the address it prints and press "Run the demo": the page signs in as Alice, gets
-//! a token, shows its expiry, refreshes 5 s before expiry and gets a new token, then
-//! signs in as Bob and shows that Bob cannot get Alice's. Each run signs in afresh, and
-//! the first token of every sign-in lives about 12 s (the demo asks for that when it
-//! creates it), so the refresh comes within seconds every time; the refreshed token
-//! lives SignalWire's usual two hours.
+//! The page loads `@signalwire/js` (the version `package.json` in this directory pins)
+//! from the demo, which serves it from `node_modules`; without that install the page and
+//! this program say what to run. Open the address it prints and press "Run the demo": the
+//! page signs in as Alice, starts the SDK, which authenticates (with the fingerprint of
+//! its key pair) and gets a token, and shows the SDK's `refresh()` 5 s before that
+//! token's expiry getting the user's session token; then it signs in as Bob and shows
+//! that Bob cannot get Alice's. Each run signs in afresh, and the first token of every
+//! sign-in lives about 12 s (the demo asks for that when it creates it), so the refresh
+//! comes within seconds every time.
 //!
 //! Against a real space, pass `--env` and set `SIGNALWIRE_SPACE`,
 //! `SIGNALWIRE_PROJECT_ID` and `SIGNALWIRE_API_TOKEN` (the API token needs a Voice,
 //! Messaging, Fax or Video scope): the demo then creates the subscribers
-//! `alice@example.com` and `bob@example.com` in that space.
+//! `alice@example.com` and `bob@example.com` in that space, and the page's SDK goes on to
+//! connect to it (not exercised by the tests, which have no space to reach).
 
 mod app;
 
@@ -65,6 +72,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let instance = demo.serve(addr).await.map_err(|error| {
         format!("cannot listen on {addr}: {error} (choose another with --port N, or --port 0)")
     })?;
+    match app::installed_sdk() {
+        Ok(version) => println!("serving {} {version} to the page", app::SDK_PACKAGE),
+        Err(problem) => println!("the page cannot run the SDK yet: {problem}"),
+    }
     println!(
         "open {}/ in a browser (Ctrl-C stops the demo)",
         instance.url()

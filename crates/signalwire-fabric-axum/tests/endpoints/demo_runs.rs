@@ -1,5 +1,7 @@
-//! The example's promise that every run of its page starts with a short-lived token, so
-//! the page's refresh comes within seconds each time, not only the first.
+//! The example's promises: every run of its page starts with a short-lived token, so the
+//! page's refresh comes within seconds each time, not only the first; and without the
+//! SDK's npm install (or with another version than `package.json` pins) it says what to
+//! run instead of serving something else.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use signalwire_fabric::InProcessCoordinator;
 use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
 
 use crate::common::{Answer, http_client, now_ms};
-use crate::demo::{Demo, DemoSettings, TOKENS_MOUNT};
+use crate::demo::{Demo, DemoSettings, SdkInstall, TOKENS_MOUNT, install_command};
 
 #[tokio::test(start_paused = true)]
 async fn every_run_of_the_demo_page_starts_with_a_token_of_the_demos_lifetime() {
@@ -78,4 +80,68 @@ async fn every_run_of_the_demo_page_starts_with_a_token_of_the_demos_lifetime() 
         assert_eq!(fake.answered_count(Operation::Refresh, 201), run);
     }
     assert_eq!(fake.request_count(Operation::Create), 3, "one per run");
+}
+
+#[tokio::test]
+async fn without_the_sdks_npm_install_the_demo_says_what_to_run() {
+    let fake = FakeSpace::start().await;
+    let empty = tempfile::tempdir().expect("a directory");
+    let stale = tempfile::tempdir().expect("a directory");
+    let package = stale.path().join("@signalwire/js");
+    std::fs::create_dir_all(package.join("dist")).expect("made");
+    std::fs::write(
+        package.join("package.json"),
+        r#"{"version": "4.0.0-beta.7"}"#,
+    )
+    .expect("written");
+    std::fs::write(package.join("dist/browser.mjs"), "export {};").expect("written");
+    let http = http_client();
+    for (install, says) in [
+        (empty.path(), "is not installed"),
+        (
+            stale.path(),
+            "4.0.0-beta.7 is installed, but package.json pins 4.0.0-beta.12",
+        ),
+    ] {
+        let demo = Demo::new(
+            fake.client(),
+            Arc::new(InProcessCoordinator::new()),
+            DemoSettings::default(),
+        )
+        .sdk_install(SdkInstall::at(install));
+        let instance = demo
+            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .expect("the demo starts");
+        let get = |path: &str| http.get(format!("{}{path}", instance.url())).send();
+        let status: serde_json::Value = get("/sdk/status")
+            .await
+            .expect("answered")
+            .json()
+            .await
+            .expect("JSON");
+        let problem = status["problem"].as_str().unwrap_or_default();
+        assert!(
+            problem.contains(says) && problem.contains(&install_command()),
+            "{problem}"
+        );
+        assert!(status["version"].is_null());
+        let bundle = get("/sdk/signalwire.mjs").await.expect("answered");
+        assert_eq!(bundle.status(), 503);
+        assert_eq!(bundle.text().await.expect("text"), problem);
+        // The page itself and the shim are served, and the page shows the problem.
+        let page = get("/").await.expect("answered");
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text()
+                .await
+                .expect("text")
+                .contains("id=\"sdk-missing\"")
+        );
+        let shim = get("/sdk/node-crypto.mjs").await.expect("answered");
+        assert_eq!(
+            shim.headers().get("content-type").map(|v| v.as_bytes()),
+            Some(&b"text/javascript"[..])
+        );
+    }
 }
