@@ -172,6 +172,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connection;
 mod coordinator;
 mod keys;
 mod scripts;

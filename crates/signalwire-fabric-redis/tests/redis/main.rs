@@ -9,8 +9,10 @@
 mod support;
 
 mod behaviour;
+mod cluster;
 mod conformance;
 mod errors;
+mod failover;
 mod faults;
 mod multi_process;
 mod tls;
