@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -13,10 +13,13 @@ use std::thread::JoinHandle;
 /// after the previous one was answered is another. [`crate::testing::CommandMonitor`]
 /// says which commands were sent; this says how many times a client waited for Redis.
 ///
-/// Connections are relayed until either side closes them, or the relay is dropped.
+/// New connections go to the target set last ([`Relay::retarget`]), as a name moved to
+/// another server would; connections are relayed until either side closes them, or the
+/// relay is dropped.
 #[derive(Debug)]
 pub struct Relay {
     port: u16,
+    target: Arc<AtomicU16>,
     round_trips: Arc<AtomicU64>,
     stopping: Arc<AtomicBool>,
     streams: Arc<Mutex<Vec<TcpStream>>>,
@@ -37,7 +40,9 @@ impl Relay {
         let round_trips = Arc::new(AtomicU64::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
         let streams = Arc::new(Mutex::new(Vec::new()));
+        let target = Arc::new(AtomicU16::new(target));
         let acceptor = {
+            let target = Arc::clone(&target);
             let round_trips = Arc::clone(&round_trips);
             let stopping = Arc::clone(&stopping);
             let streams = Arc::clone(&streams);
@@ -47,7 +52,8 @@ impl Relay {
                         return;
                     }
                     let Ok(client) = client else { continue };
-                    let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)) else {
+                    let to = target.load(Ordering::SeqCst);
+                    let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, to)) else {
                         let _ = client.shutdown(Shutdown::Both);
                         continue;
                     };
@@ -79,6 +85,7 @@ impl Relay {
         };
         Self {
             port,
+            target,
             round_trips,
             stopping,
             streams,
@@ -94,6 +101,11 @@ impl Relay {
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends new connections to `127.0.0.1:<target>`; open ones stay where they are.
+    pub fn retarget(&self, target: u16) {
+        self.target.store(target, Ordering::SeqCst);
     }
 
     /// Round trips made through the relay so far, on every connection.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use signalwire_fabric::{Coordinator, Error, SessionEnd};
 use signalwire_fabric_redis::RedisCoordinator;
 use signalwire_fabric_redis::redis::Value;
-use signalwire_fabric_redis::testing::TEST_REPLICA_WAIT;
+use signalwire_fabric_redis::testing::{Relay, TEST_REPLICA_WAIT};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -136,6 +136,123 @@ async fn a_sentinel_failover_mid_rotation_waiting_for_replicas_spends_nothing_tw
  {
     let test = "failover::a_sentinel_failover_mid_rotation_waiting_for_replicas_spends_nothing_twice_and_loses_no_session";
     a_failover_mid_rotation(test, true).await;
+}
+
+/// Lost: nothing; nothing spent twice. The coordinator reaches Redis through one address
+/// that is moved to the new primary on failover (as a managed service's endpoint, a DNS
+/// name or a proxy is; here a relay), with no Sentinel. Mid-way through a rotation the
+/// replica is promoted (`REPLICAOF NO ONE`), the old primary made its replica
+/// (`REPLICAOF`) and the address moved: the holder's commit, sent over the connection it
+/// had, is answered `READONLY` by the demoted node; the coordinator drops that connection,
+/// the next one reaches the new primary, and the commit lands there. Siblings adopt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_moved_to_the_new_primary_is_followed_after_a_readonly_answer() {
+    let test = "failover::an_endpoint_moved_to_the_new_primary_is_followed_after_a_readonly_answer";
+    let quick_sync = ["--repl-diskless-sync-delay", "0"];
+    let Some(primary) = RedisServer::start_with_args(test, &quick_sync) else {
+        return;
+    };
+    let port = primary.port().to_string();
+    let Some(replica) = RedisServer::start_with_args(
+        test,
+        &[
+            quick_sync[0],
+            quick_sync[1],
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ],
+    ) else {
+        return;
+    };
+    let caught_up = || async {
+        let Some(written) = primary
+            .info_field("replication", "master_repl_offset")
+            .await
+        else {
+            return false;
+        };
+        replica
+            .info_field("replication", "slave_repl_offset")
+            .await
+            .is_some_and(|read| read == written)
+            && replica
+                .info_field("replication", "master_link_status")
+                .await
+                .as_deref()
+                == Some("up")
+    };
+    let started = Instant::now();
+    while !caught_up().await {
+        assert!(started.elapsed() < WITHIN, "the replica never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let endpoint = Relay::start(primary.port());
+    let coordinator = || {
+        RedisCoordinator::builder(endpoint.url())
+            .key_prefix(primary.prefix.clone())
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_millis(1500))
+            .build()
+            .expect("valid settings")
+    };
+    let lease = Duration::from_secs(10);
+    let gate = Arc::new(Semaphore::new(0));
+    let space = space().hold_first_answer(Arc::clone(&gate));
+    let key = session_key("endpoint");
+    let mut sessions = vec![first(&space, coordinator(), &key, lease).await];
+    for _ in 0..2 {
+        sessions.push(joined(&space, coordinator(), &key, lease).await);
+    }
+    let pair = coordinator().keys_of(&key).pair;
+    let old = sessions[0].access_token().await.expect("valid");
+
+    let held = rotate_later(&sessions[0], &old);
+    until("SignalWire answered the holder", || space.refreshes() == 1).await;
+    let siblings: Vec<_> = sessions[1..]
+        .iter()
+        .map(|session| rotate_later(session, &old))
+        .collect();
+    let started = Instant::now();
+    while !caught_up().await {
+        assert!(started.elapsed() < WITHIN, "the replica never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        replica
+            .try_command(&[b"REPLICAOF", b"NO", b"ONE"])
+            .await
+            .is_ok()
+    );
+    let replica_port = replica.port().to_string();
+    assert!(
+        primary
+            .try_command(&[b"REPLICAOF", b"127.0.0.1", replica_port.as_bytes()])
+            .await
+            .is_ok()
+    );
+    endpoint.retarget(replica.port());
+    gate.add_permits(1);
+
+    let rotated = held.await.expect("no panic");
+    for sibling in siblings {
+        assert_eq!(text(&sibling.await.expect("no panic")), text(&rotated));
+    }
+    for session in &sessions {
+        until("every session holds the committed pair", || {
+            session.status().generation == 2
+        })
+        .await;
+    }
+    assert_eq!(space.refreshes(), 1);
+    assert_eq!(space.refused(), 0, "nothing spent twice");
+    assert_eq!(generation_on(&replica, &pair).await, Some(2));
+    for rotation in 2..=3 {
+        assert_eq!(rotate_everyone(&sessions).await.len(), 1);
+        assert_eq!(space.refreshes(), rotation);
+        assert_eq!(space.refused(), 0);
+    }
+    assert_eq!(generation_on(&replica, &pair).await, Some(4));
 }
 
 /// A failover cuts the primary off: the Sentinel promotes the replica while the old
