@@ -125,6 +125,28 @@ impl RedisCoordinator {
     /// names (made with `SentinelServerType::Master`; a client for replicas would be
     /// refused every write). As [`sentinel`](Self::sentinel), it is asked again after
     /// every failure.
+    ///
+    /// ```
+    /// use signalwire_fabric_redis::RedisCoordinator;
+    /// use signalwire_fabric_redis::redis::RedisConnectionInfo;
+    /// use signalwire_fabric_redis::redis::sentinel::{
+    ///     SentinelClient, SentinelNodeConnectionInfo, SentinelServerType,
+    /// };
+    ///
+    /// // The data nodes want a password the Sentinels do not.
+    /// let nodes = SentinelNodeConnectionInfo::default().set_redis_connection_info(
+    ///     RedisConnectionInfo::default().set_password("data-node-password"),
+    /// );
+    /// let sentinel = SentinelClient::build(
+    ///     vec!["redis://sentinel-1:26379", "redis://sentinel-2:26379"],
+    ///     "sessions",
+    ///     Some(nodes),
+    ///     SentinelServerType::Master,
+    /// )
+    /// .expect("valid Sentinel URLs");
+    /// let coordinator = RedisCoordinator::from_sentinel_client(sentinel).build()?;
+    /// # Ok::<(), signalwire_fabric::Error>(())
+    /// ```
     pub fn from_sentinel_client(client: SentinelClient) -> RedisCoordinatorBuilder {
         RedisCoordinatorBuilder::new(Source::SentinelClient(Box::new(client)))
     }
@@ -159,6 +181,20 @@ impl RedisCoordinator {
     /// Starts configuring a coordinator on the app's own cluster client (for TLS with a
     /// private authority, for example). Its retries and read routing apply; the
     /// connection and response timeouts are this builder's.
+    ///
+    /// ```
+    /// use signalwire_fabric_redis::RedisCoordinator;
+    /// use signalwire_fabric_redis::redis::cluster::ClusterClientBuilder;
+    ///
+    /// let client = ClusterClientBuilder::new(["redis://redis-0.internal:6379"])
+    ///     .password("cluster-password")
+    ///     .build()
+    ///     .expect("valid node URLs");
+    /// let coordinator = RedisCoordinator::from_cluster_client(client)
+    ///     .key_prefix("myapp:signalwire:")
+    ///     .build()?;
+    /// # Ok::<(), signalwire_fabric::Error>(())
+    /// ```
     pub fn from_cluster_client(client: ClusterClient) -> RedisCoordinatorBuilder {
         RedisCoordinatorBuilder::new(Source::ClusterClient(Box::new(client)))
     }

@@ -284,7 +284,9 @@ pub use coordinator::{
     RedisCoordinatorBuilder, RedisKeys,
 };
 pub use keys::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX_LEN};
-/// The `redis` crate this one is built on, for [`RedisCoordinator::from_client`] and
-/// [`RedisCoordinator::from_connection_manager`].
+/// The `redis` crate this one is built on, for [`RedisCoordinator::from_client`],
+/// [`RedisCoordinator::from_connection_manager`],
+/// [`RedisCoordinator::from_sentinel_client`] and [`RedisCoordinator::from_cluster_client`]
+/// (with its `sentinel` and `cluster-async` features).
 pub use redis;
 pub use sealing::SealingKey;

@@ -17,6 +17,23 @@
 //! # drop(coordinator);
 //! # }
 //! ```
+//!
+//! Redis as operators run it, from the same servers under the same rule: a primary with
+//! replicas and a Sentinel ([`ReplicatedRedis`]), a Redis Cluster made with `redis-cli
+//! --cluster create` ([`RedisCluster`], skipped the same way without `redis-cli`), and
+//! [`Topology`] to run one test on each. [`Relay`] counts round trips on the wire.
+//!
+//! ```no_run
+//! # async fn run() {
+//! use signalwire_fabric_redis::testing::{Topology, TopologyKind};
+//!
+//! for kind in TopologyKind::ALL {
+//!     let Some(topology) = Topology::start(kind, "my_test") else { return };
+//!     let coordinator = topology.coordinator().build().expect("valid settings");
+//!     # drop(coordinator);
+//! }
+//! # }
+//! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
