@@ -127,6 +127,15 @@ fn topologies(runtime: &Runtime, single: &RedisServer, rounds: usize) {
     let contenders: Vec<(&str, RedisCoordinator)> = vec![
         ("one node", single.coordinator().build().expect("valid")),
         (
+            "primary + replica, addressed directly (no Sentinel), not waiting",
+            runtime
+                .block_on(replicated.primary())
+                .coordinator()
+                .key_prefix(replicated.prefix.clone())
+                .build()
+                .expect("valid"),
+        ),
+        (
             "primary + replica (Sentinel), not waiting",
             replicated.coordinator().build().expect("valid"),
         ),
@@ -141,6 +150,10 @@ fn topologies(runtime: &Runtime, single: &RedisServer, rounds: usize) {
         (
             "cluster, 3 primaries",
             cluster.coordinator().build().expect("valid"),
+        ),
+        (
+            "cluster, 3 primaries + 3 replicas, not waiting",
+            cluster_with_replicas.coordinator().build().expect("valid"),
         ),
         (
             "cluster, 3 primaries + 3 replicas, `wait_for_replicas(1, …)`",
@@ -191,9 +204,10 @@ fn topologies(runtime: &Runtime, single: &RedisServer, rounds: usize) {
         );
     }
     println!(
-        "WAIT timeout {} ms; waiting / not waiting on primary + replica: {:.3}",
+        "WAIT timeout {} ms; waiting / not waiting: primary + replica {:.3}, cluster with replicas {:.3}",
         wait.as_millis(),
-        median_ratio(&times[2], &times[1])
+        median_ratio(&times[3], &times[2]),
+        median_ratio(&times[6], &times[5])
     );
 }
 
