@@ -468,6 +468,48 @@ async fn a_lost_replica_holds_refreshes_back_while_writes_wait_for_it_and_costs_
     );
 }
 
+/// Lost: nothing, and nothing waits. Two replicas, writes waiting for one: with either
+/// replica killed, the other acknowledges, and three instances rotate as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_replicas_and_writes_waiting_for_one_a_lost_replica_costs_nothing() {
+    let test =
+        "failover::with_two_replicas_and_writes_waiting_for_one_a_lost_replica_costs_nothing";
+    let Some(mut replicated) = ReplicatedRedis::start(test, 2) else {
+        return;
+    };
+    let lease = Duration::from_secs(5);
+    let space = space();
+    let key = session_key("two-replicas");
+    let mut sessions = vec![first(&space, coordinator(&replicated, true), &key, lease).await];
+    for _ in 0..2 {
+        sessions.push(joined(&space, coordinator(&replicated, true), &key, lease).await);
+    }
+    for (rotation, lost) in [(1, None), (2, Some(1)), (3, Some(2))] {
+        if let Some(index) = lost {
+            // The other replica is back first, so that one always answers.
+            let primary_port = replicated.primary().await.port();
+            if index == 2 {
+                replicated.nodes_mut()[1].start_again();
+                replicated.replicas_online(primary_port, 2).await;
+            }
+            replicated.nodes_mut()[index].kill();
+        }
+        let started = Instant::now();
+        let served = rotate_everyone(&sessions).await;
+        assert_eq!(served.len(), 1, "one token for everyone");
+        assert!(
+            started.elapsed() < TEST_REPLICA_WAIT,
+            "no write waited out the WAIT timeout: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(space.refreshes(), rotation);
+        assert_eq!(space.refused(), 0);
+        for session in &sessions {
+            assert_eq!(session.status().generation, 1 + rotation as u64);
+        }
+    }
+}
+
 /// The Sentinel's URL list and service name must be usable; `wait_for_replicas` asks for
 /// at least one replica and a timeout shorter than the response timeout.
 #[test]
