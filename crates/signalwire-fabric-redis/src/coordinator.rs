@@ -92,12 +92,13 @@ impl RedisCoordinator {
 
     /// Starts configuring a coordinator on the primary that Redis Sentinel names for
     /// `service`, asking the Sentinels at `sentinel_urls` (`redis://host:26379`, or
-    /// `rediss://` for TLS to the Sentinels and the primary). The Sentinels are asked on
-    /// first use and again after every failure, so after a failover the next operation
-    /// reaches the new primary; a demoted primary's `READONLY` is such a failure. A
-    /// password in the URLs is the Sentinels'; for a password or certificates of the data
-    /// nodes, build a `redis::sentinel::SentinelClient` and use
-    /// [`from_sentinel_client`](Self::from_sentinel_client).
+    /// `rediss://` for TLS to the Sentinels). The Sentinels are asked on first use and
+    /// again after every failure, so after a failover the next operation reaches the new
+    /// primary; a demoted primary's `READONLY` is such a failure. The URLs are the
+    /// Sentinels' (a password in them is theirs); the primary is reached at the address
+    /// they name, in plain text and without a password. For a password, TLS or
+    /// certificates of the data nodes, build a `redis::sentinel::SentinelClient` with
+    /// `SentinelNodeConnectionInfo` and use [`from_sentinel_client`](Self::from_sentinel_client).
     ///
     /// ```
     /// use std::time::Duration;
@@ -839,8 +840,8 @@ fn clients_for<'a>(
     Ok((checked, addresses.join(", ")))
 }
 
-/// A Sentinel client for the primary of `service`, asking the Sentinels at `urls`. The
-/// primary is reached over TLS when the Sentinels are (`rediss://`).
+/// A Sentinel client for the primary of `service`, asking the Sentinels at `urls`; the
+/// primary is reached with the `redis` crate's defaults (plain text, no password).
 fn sentinel_client_for(urls: &[String], service: &str) -> Result<(SentinelClient, String), Error> {
     let (urls, addresses) = clients_for("sentinel_urls", urls)?;
     if service.trim().is_empty() {
@@ -849,17 +850,8 @@ fn sentinel_client_for(urls: &[String], service: &str) -> Result<(SentinelClient
             "is empty; it is the name the Sentinels monitor the primary under".to_owned(),
         ));
     }
-    let tls = urls
-        .iter()
-        .all(|url| url.to_ascii_lowercase().starts_with("rediss://"));
-    let nodes = redis::sentinel::SentinelNodeConnectionInfo::default();
-    let nodes = if tls {
-        nodes.set_tls_mode(redis::TlsMode::Secure)
-    } else {
-        nodes
-    };
-    let client = SentinelClient::build(urls, service, Some(nodes), SentinelServerType::Master)
-        .map_err(|_| {
+    let client =
+        SentinelClient::build(urls, service, None, SentinelServerType::Master).map_err(|_| {
             Error::invalid_input(
                 "sentinel_urls",
                 "has URLs the Sentinel client does not accept".to_owned(),
