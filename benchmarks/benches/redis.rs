@@ -13,20 +13,31 @@
 //!   rotation per call).
 //! - **The cached `access_token()`** of a session with a `RedisCoordinator` against one
 //!   without: the same ArcSwap read, never touching Redis.
+//! - **A rotation on each topology** against one on a single node, interleaved rounds:
+//!   a primary with a replica found through Sentinel (writes not waiting, and waiting for
+//!   the replica: what `WAIT` costs), a Redis Cluster of three primaries, and one of
+//!   three primaries with a replica each, waiting for it. The refresh is answered in
+//!   process at once (no socket, no timer: `RefreshEndpoint`'s zero latency still waits
+//!   for tokio's millisecond timer), so each rotation is the coordinator's two round
+//!   trips and little else.
 //!
-//! `BENCH_ROUNDS` (default 100) sets the number of rounds. Without `redis-server` the
-//! bench says so and does nothing.
+//! `BENCH_ROUNDS` (default 100) sets the number of rounds. Without `redis-server` (and
+//! `redis-cli`, for the clusters) the bench says so and does nothing.
 
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use signalwire_fabric::testing::RefreshEndpoint;
-use signalwire_fabric::{Refresher, SubscriberSession, TokenPair};
+use signalwire_fabric::{Error, RefreshToken, Refresher, SubscriberSession, TokenPair};
 use signalwire_fabric_benchmarks::{
     LocalServer, fresh_pair, interleaved, median, median_ratio, pair_json,
 };
-use signalwire_fabric_redis::testing::RedisServer;
+use signalwire_fabric_redis::testing::{
+    RedisCluster, RedisServer, ReplicatedRedis, TEST_REPLICA_WAIT,
+};
 use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
 use tokio::runtime::Runtime;
 
@@ -84,6 +95,122 @@ fn nanos(time: Duration, calls: u32) -> String {
     format!("{:.1} ns", time.as_secs_f64() * 1e9 / f64::from(calls))
 }
 
+/// Answers every refresh at once with a new pair: no socket, no timer.
+#[derive(Debug, Clone, Default)]
+struct AtOnce {
+    issued: Arc<AtomicU64>,
+}
+
+#[async_trait::async_trait]
+impl Refresher for AtOnce {
+    async fn refresh(&self, _: &RefreshToken) -> Result<TokenPair, Error> {
+        let number = self.issued.fetch_add(1, Ordering::Relaxed);
+        Ok(fresh_pair(&format!("at-once-{number}")))
+    }
+}
+
+/// A rotation on each topology against one on a single node, in one run.
+fn topologies(runtime: &Runtime, single: &RedisServer, rounds: usize) {
+    let test = "benchmarks/benches/redis.rs (topologies)";
+    let Some(replicated) = ReplicatedRedis::start(test, 1) else {
+        return;
+    };
+    let Some(cluster) = RedisCluster::start(test, 3, 0) else {
+        return;
+    };
+    let Some(cluster_with_replicas) = RedisCluster::start(test, 3, 1) else {
+        return;
+    };
+    // Writes that wait for a replica wait at most this long; on an idle loopback they
+    // are acknowledged within a millisecond.
+    let wait = TEST_REPLICA_WAIT;
+    let contenders: Vec<(&str, RedisCoordinator)> = vec![
+        ("one node", single.coordinator().build().expect("valid")),
+        (
+            "primary + replica, addressed directly (no Sentinel), not waiting",
+            runtime
+                .block_on(replicated.primary())
+                .coordinator()
+                .key_prefix(replicated.prefix.clone())
+                .build()
+                .expect("valid"),
+        ),
+        (
+            "primary + replica (Sentinel), not waiting",
+            replicated.coordinator().build().expect("valid"),
+        ),
+        (
+            "primary + replica (Sentinel), `wait_for_replicas(1, …)`",
+            replicated
+                .coordinator()
+                .wait_for_replicas(1, wait)
+                .build()
+                .expect("valid"),
+        ),
+        (
+            "cluster, 3 primaries",
+            cluster.coordinator().build().expect("valid"),
+        ),
+        (
+            "cluster, 3 primaries + 3 replicas, not waiting",
+            cluster_with_replicas.coordinator().build().expect("valid"),
+        ),
+        (
+            "cluster, 3 primaries + 3 replicas, `wait_for_replicas(1, …)`",
+            cluster_with_replicas
+                .coordinator()
+                .wait_for_replicas(1, wait)
+                .build()
+                .expect("valid"),
+        ),
+    ];
+    let sessions: Vec<SubscriberSession> = contenders
+        .iter()
+        .enumerate()
+        .map(|(index, (_, coordinator))| {
+            coordinated(
+                runtime,
+                AtOnce::default(),
+                coordinator.clone(),
+                &format!("topology-{index}"),
+                fresh_pair(&format!("topology-{index}")),
+            )
+        })
+        .collect();
+    // Warm up: connections made, scripts loaded, the Sentinel asked.
+    for session in &sessions {
+        rotations(runtime, session);
+    }
+    let mut batches: Vec<Box<dyn FnMut() -> Duration + '_>> = sessions
+        .iter()
+        .map(|session| {
+            Box::new(move || rotations(runtime, session)) as Box<dyn FnMut() -> Duration>
+        })
+        .collect();
+    let mut contenders_now: Vec<&mut dyn FnMut() -> Duration> = batches
+        .iter_mut()
+        .map(|batch| batch.as_mut() as &mut dyn FnMut() -> Duration)
+        .collect();
+    let times = interleaved(rounds, &mut contenders_now);
+    println!(
+        "\n| rotation on (`refresh_if_current`, refreshed at once in process, {rounds} rounds × {ROTATIONS}) | median per rotation | / one node |"
+    );
+    println!("|---|---:|---:|");
+    for (index, (name, _)) in contenders.iter().enumerate() {
+        println!(
+            "| {name} | {} | {:.3} |",
+            micros(median(&times[index]), ROTATIONS),
+            median_ratio(&times[index], &times[0])
+        );
+    }
+    println!(
+        "WAIT timeout {} ms; waiting / not waiting: primary + replica {:.3}, cluster with replicas {:.3}",
+        wait.as_millis(),
+        median_ratio(&times[3], &times[2]),
+        median_ratio(&times[6], &times[5])
+    );
+}
+
 fn main() {
     let Some(server) = RedisServer::start("benchmarks/benches/redis.rs") else {
         return;
@@ -97,6 +224,7 @@ fn main() {
         .build()
         .expect("a tokio runtime builds");
     let rt = &runtime;
+    topologies(rt, &server, rounds);
     let local = LocalServer::start(201, pair_json("next")).expect("the local server starts");
     let client = local.facade_client();
     let redis = || server.coordinator().build().expect("valid settings");

@@ -1,16 +1,19 @@
 //! [`RedisCoordinator`] and its builder.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
+use redis::sentinel::{SentinelClient, SentinelServerType};
 use signalwire_fabric::{
     CommitOutcome, Coordinator, Error, KEEP_AFTER_REFRESH_EXPIRY, Lease, LeaseOutcome, Released,
     SessionKey, SharedPair, StoredTokenPair,
 };
 
+use crate::connection::{Connection, Link, ReplicaWait};
 use crate::keys::{DEFAULT_KEY_PREFIX, SubscriberKeys, check_prefix};
 use crate::scripts::{COMMIT, PUBLISH, RELEASE, RELEASE_TEXT, TRY_LEASE};
 use crate::sealing::{Sealing, SealingKey};
@@ -45,7 +48,8 @@ pub struct RedisCoordinator {
 
 struct Inner {
     connection: Connection,
-    /// `host:port` of the server, for messages; never the URL (it may hold a password).
+    /// Where Redis is, for messages: `host:port`, or the Sentinels' or cluster nodes'
+    /// `host:port`s; never a URL (it may hold a password).
     address: String,
     prefix: String,
     sealing: Sealing,
@@ -53,21 +57,8 @@ struct Inner {
     deadline: Duration,
     /// How long a pair is kept after its refresh token has expired.
     keep_after_expiry: Duration,
-}
-
-enum Connection {
-    /// Made here from a URL or a client: created on first use, and created anew after a
-    /// failure, so a server that comes back is found again at the next operation.
-    Own(Box<OwnConnection>),
-    /// The app's own manager, which reconnects by itself.
-    Given(ConnectionManager),
-}
-
-struct OwnConnection {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    /// The current manager and a number that changes whenever it is replaced.
-    manager: Mutex<(u64, Option<ConnectionManager>)>,
+    /// Whether leases granted, commits and publishes wait for replicas.
+    wait: Option<ReplicaWait>,
 }
 
 /// The names of one subscriber's keys in Redis, from [`RedisCoordinator::keys_of`].
@@ -102,6 +93,116 @@ impl RedisCoordinator {
         RedisCoordinatorBuilder::new(Source::Manager(manager))
     }
 
+    /// Starts configuring a coordinator on the primary that Redis Sentinel names for
+    /// `service`, asking the Sentinels at `sentinel_urls` (`redis://host:26379`, or
+    /// `rediss://` for TLS to the Sentinels). The Sentinels are asked on first use and
+    /// again after every failure, so after a failover the next operation reaches the new
+    /// primary; a demoted primary's `READONLY` is such a failure. The URLs are the
+    /// Sentinels' (a password in them is theirs); the primary is reached at the address
+    /// they name, in plain text and without a password. For a password, TLS or
+    /// certificates of the data nodes, build a `redis::sentinel::SentinelClient` with
+    /// `SentinelNodeConnectionInfo` and use [`from_sentinel_client`](Self::from_sentinel_client).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use signalwire_fabric_redis::RedisCoordinator;
+    ///
+    /// let coordinator = RedisCoordinator::sentinel(
+    ///     ["redis://sentinel-1:26379", "redis://sentinel-2:26379", "redis://sentinel-3:26379"],
+    ///     "sessions",
+    /// )
+    /// .wait_for_replicas(1, Duration::from_millis(100))
+    /// .build()?;
+    /// # Ok::<(), signalwire_fabric::Error>(())
+    /// ```
+    pub fn sentinel(
+        sentinel_urls: impl IntoIterator<Item = impl Into<String>>,
+        service: impl Into<String>,
+    ) -> RedisCoordinatorBuilder {
+        RedisCoordinatorBuilder::new(Source::Sentinel {
+            urls: sentinel_urls.into_iter().map(Into::into).collect(),
+            service: service.into(),
+        })
+    }
+
+    /// Starts configuring a coordinator on the primary the app's own Sentinel client
+    /// names (made with `SentinelServerType::Master`; a client for replicas would be
+    /// refused every write). As [`sentinel`](Self::sentinel), it is asked again after
+    /// every failure.
+    ///
+    /// ```
+    /// use signalwire_fabric_redis::RedisCoordinator;
+    /// use signalwire_fabric_redis::redis::RedisConnectionInfo;
+    /// use signalwire_fabric_redis::redis::sentinel::{
+    ///     SentinelClient, SentinelNodeConnectionInfo, SentinelServerType,
+    /// };
+    ///
+    /// // The data nodes want a password the Sentinels do not.
+    /// let nodes = SentinelNodeConnectionInfo::default().set_redis_connection_info(
+    ///     RedisConnectionInfo::default().set_password("data-node-password"),
+    /// );
+    /// let sentinel = SentinelClient::build(
+    ///     vec!["redis://sentinel-1:26379", "redis://sentinel-2:26379"],
+    ///     "sessions",
+    ///     Some(nodes),
+    ///     SentinelServerType::Master,
+    /// )
+    /// .expect("valid Sentinel URLs");
+    /// let coordinator = RedisCoordinator::from_sentinel_client(sentinel).build()?;
+    /// # Ok::<(), signalwire_fabric::Error>(())
+    /// ```
+    pub fn from_sentinel_client(client: SentinelClient) -> RedisCoordinatorBuilder {
+        RedisCoordinatorBuilder::new(Source::SentinelClient(Box::new(client)))
+    }
+
+    /// Starts configuring a coordinator on a Redis Cluster, reached first through any of
+    /// `node_urls` (the client learns the other nodes from them). Each subscriber's keys
+    /// share one hash slot, so every operation is one command (or one pipeline) to the
+    /// primary that holds it; the cluster client follows `MOVED` and `ASK` answers, so
+    /// slots may move and primaries fail over while sessions run. The nodes must share one
+    /// user and password.
+    ///
+    /// ```
+    /// use signalwire_fabric_redis::RedisCoordinator;
+    ///
+    /// let coordinator = RedisCoordinator::cluster([
+    ///     "redis://redis-0.internal:6379",
+    ///     "redis://redis-1.internal:6379",
+    ///     "redis://redis-2.internal:6379",
+    /// ])
+    /// .key_prefix("myapp:signalwire:")
+    /// .build()?;
+    /// # Ok::<(), signalwire_fabric::Error>(())
+    /// ```
+    pub fn cluster(
+        node_urls: impl IntoIterator<Item = impl Into<String>>,
+    ) -> RedisCoordinatorBuilder {
+        RedisCoordinatorBuilder::new(Source::Cluster(
+            node_urls.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// Starts configuring a coordinator on the app's own cluster client (for TLS with a
+    /// private authority, for example). Its retries and read routing apply; the
+    /// connection and response timeouts are this builder's.
+    ///
+    /// ```
+    /// use signalwire_fabric_redis::RedisCoordinator;
+    /// use signalwire_fabric_redis::redis::cluster::ClusterClientBuilder;
+    ///
+    /// let client = ClusterClientBuilder::new(["redis://redis-0.internal:6379"])
+    ///     .password("cluster-password")
+    ///     .build()
+    ///     .expect("valid node URLs");
+    /// let coordinator = RedisCoordinator::from_cluster_client(client)
+    ///     .key_prefix("myapp:signalwire:")
+    ///     .build()?;
+    /// # Ok::<(), signalwire_fabric::Error>(())
+    /// ```
+    pub fn from_cluster_client(client: ClusterClient) -> RedisCoordinatorBuilder {
+        RedisCoordinatorBuilder::new(Source::ClusterClient(Box::new(client)))
+    }
+
     /// The Redis keys that hold `key`'s state.
     pub fn keys_of(&self, key: &SessionKey) -> RedisKeys {
         let keys = SubscriberKeys::new(&self.inner.prefix, key);
@@ -129,24 +230,40 @@ impl RedisCoordinator {
         .await
     }
 
-    /// Runs one operation on the connection, bounded by the deadline; every failure is an
-    /// [`Error::Coordinator`] that names the operation, the server and the session key.
+    /// Runs one operation on the connection, bounded by the deadline (finding the
+    /// connection included: asking a Sentinel for the primary, for example); every failure
+    /// is an [`Error::Coordinator`] that names the operation, the server and the session
+    /// key, and drops the connection, so that the next operation connects anew (to the
+    /// new primary after a failover: a demoted node's `READONLY` is such a failure).
     async fn run<T, F, Fut>(&self, what: &str, key: &SessionKey, operation: F) -> Result<T, Error>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Link) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let inner = &self.inner;
-        let (id, manager) = inner.manager().map_err(|error| {
-            Error::coordinator_caused_by(
-                format!("Redis at {}: no connection could be set up", inner.address),
-                error,
-            )
-        })?;
-        match tokio::time::timeout(inner.deadline, operation(manager)).await {
+        let by = tokio::time::Instant::now() + inner.deadline;
+        let (id, link) = match tokio::time::timeout_at(by, inner.connection.link(inner.wait)).await
+        {
+            Ok(Ok(linked)) => linked,
+            Ok(Err(error)) => {
+                tracing::warn!(address = %inner.address, %key, operation = what, %error, "no connection to Redis");
+                return Err(Error::coordinator_caused_by(
+                    format!("Redis at {}: no connection could be set up", inner.address),
+                    error,
+                ));
+            }
+            Err(_) => {
+                return Err(Error::coordinator(format!(
+                    "Redis at {}: no connection could be set up within {} ms",
+                    inner.address,
+                    inner.deadline.as_millis()
+                )));
+            }
+        };
+        match tokio::time::timeout_at(by, operation(link)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
-                inner.forget_connection(id);
+                inner.connection.forget(id);
                 tracing::warn!(address = %inner.address, %key, operation = what, %error, "Redis operation failed");
                 Err(Error::coordinator_caused_by(
                     format!(
@@ -157,7 +274,7 @@ impl RedisCoordinator {
                 ))
             }
             Err(_) => {
-                inner.forget_connection(id);
+                inner.connection.forget(id);
                 tracing::warn!(address = %inner.address, %key, operation = what, "Redis did not answer in time");
                 Err(Error::coordinator(format!(
                     "Redis at {}: {what} for session key {key:?} got no answer within {} ms",
@@ -188,7 +305,7 @@ impl RedisCoordinator {
         key: &SessionKey,
         keys: &SubscriberKeys,
         owner: String,
-        mut connection: ConnectionManager,
+        mut connection: Link,
         ttl: Duration,
     ) {
         let mut give_up = redis::cmd("EVAL");
@@ -265,40 +382,6 @@ impl RedisCoordinator {
     }
 }
 
-impl Inner {
-    fn manager(&self) -> redis::RedisResult<(u64, ConnectionManager)> {
-        match &self.connection {
-            Connection::Given(manager) => Ok((0, manager.clone())),
-            Connection::Own(own) => {
-                let OwnConnection {
-                    client,
-                    config,
-                    manager,
-                } = &**own;
-                let mut slot = manager.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(current) = &slot.1 {
-                    return Ok((slot.0, current.clone()));
-                }
-                let created =
-                    ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
-                slot.1 = Some(created.clone());
-                Ok((slot.0, created))
-            }
-        }
-    }
-
-    /// Drops the connection `id` after a failure, so that the next operation connects
-    /// anew (unless another failure replaced it already).
-    fn forget_connection(&self, id: u64) {
-        if let Connection::Own(own) = &self.connection {
-            let mut slot = own.manager.lock().unwrap_or_else(|p| p.into_inner());
-            if slot.0 == id {
-                *slot = (id + 1, None);
-            }
-        }
-    }
-}
-
 impl fmt::Debug for RedisCoordinator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisCoordinator")
@@ -331,6 +414,12 @@ fn tag(value: &Value) -> Option<&[u8]> {
         Value::SimpleString(text) => Some(text.as_bytes()),
         _ => None,
     }
+}
+
+/// Whether a `try_lease` answer grants a lease: a lease that may be lost in a failover
+/// must not be used (another instance could be granted it on the promoted replica).
+fn grants_a_lease(answer: &Value) -> bool {
+    matches!(answer, Value::Array(parts) if parts.first().and_then(tag) == Some(&b"granted"[..]))
 }
 
 #[async_trait::async_trait]
@@ -379,7 +468,7 @@ impl Coordinator for RedisCoordinator {
         let answer = self
             .run("try_lease", key, |mut connection| {
                 sent_on = Some(connection.clone());
-                async move { invocation.invoke_async(&mut connection).await }
+                async move { connection.invoke_durably(&invocation, grants_a_lease).await }
             })
             .await;
         let answer: Value = match (answer, sent_on) {
@@ -434,7 +523,7 @@ impl Coordinator for RedisCoordinator {
             .arg(keep_ms(pair, self.inner.keep_after_expiry));
         let answer: Value = self
             .run("commit", key, |mut connection| async move {
-                invocation.invoke_async(&mut connection).await
+                connection.invoke_durably(&invocation, |_| true).await
             })
             .await?;
         let Value::Array(parts) = answer else {
@@ -495,7 +584,7 @@ impl Coordinator for RedisCoordinator {
             .arg(keep_ms(pair, self.inner.keep_after_expiry));
         let answer: Value = self
             .run("publish", key, |mut connection| async move {
-                invocation.invoke_async(&mut connection).await
+                connection.invoke_durably(&invocation, |_| true).await
             })
             .await?;
         generation_of(&answer).ok_or_else(|| self.unexpected(&keys, "publish answered no number"))
@@ -506,6 +595,10 @@ enum Source {
     Url(String),
     Client(Box<redis::Client>),
     Manager(ConnectionManager),
+    Sentinel { urls: Vec<String>, service: String },
+    SentinelClient(Box<SentinelClient>),
+    Cluster(Vec<String>),
+    ClusterClient(Box<ClusterClient>),
 }
 
 /// Configures a [`RedisCoordinator`]; see [`RedisCoordinator::builder`].
@@ -517,6 +610,7 @@ pub struct RedisCoordinatorBuilder {
     sealing_key: Option<SealingKey>,
     previous_keys: Vec<SealingKey>,
     keep_after_expiry: Duration,
+    wait: Option<ReplicaWait>,
 }
 
 impl fmt::Debug for RedisCoordinatorBuilder {
@@ -526,6 +620,10 @@ impl fmt::Debug for RedisCoordinatorBuilder {
             Source::Url(_) => "url",
             Source::Client(_) => "client",
             Source::Manager(_) => "connection manager",
+            Source::Sentinel { .. } => "sentinel urls",
+            Source::SentinelClient(_) => "sentinel client",
+            Source::Cluster(_) => "cluster urls",
+            Source::ClusterClient(_) => "cluster client",
         };
         f.debug_struct("RedisCoordinatorBuilder")
             .field("source", &source)
@@ -535,6 +633,7 @@ impl fmt::Debug for RedisCoordinatorBuilder {
             .field("sealed", &self.sealing_key.is_some())
             .field("previous_keys", &self.previous_keys.len())
             .field("keep_after_expiry", &self.keep_after_expiry)
+            .field("wait_for_replicas", &self.wait)
             .finish()
     }
 }
@@ -549,6 +648,7 @@ impl RedisCoordinatorBuilder {
             sealing_key: None,
             previous_keys: Vec::new(),
             keep_after_expiry: KEEP_AFTER_REFRESH_EXPIRY,
+            wait: None,
         }
     }
 
@@ -601,13 +701,43 @@ impl RedisCoordinatorBuilder {
         self
     }
 
+    /// Makes every write whose loss a failover would turn into a lost or doubly spent
+    /// token wait until `replicas` replicas have it, for at most `timeout`: the lease a
+    /// `try_lease` grants, a `commit`, a `publish`. `WAIT` goes out in the same pipeline
+    /// as the script, so a rotation still costs the refreshing instance 2 round trips
+    /// and each adopting one 1. A write fewer replicas acknowledged in time fails with a
+    /// retryable [`Error::Coordinator`] (it may be lost in a failover): a lease is then
+    /// given up and not used; a commit is retried by the session, which keeps serving
+    /// the pair meanwhile. See the [crate documentation](crate#replicas-and-failover) for
+    /// what each setting loses and costs.
+    ///
+    /// `replicas` is at least 1; `timeout` at least 1 ms and shorter than the
+    /// [`response_timeout`](Self::response_timeout). On a Redis Cluster, replicas are
+    /// those of the primary that holds the subscriber's slot.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use signalwire_fabric_redis::RedisCoordinator;
+    ///
+    /// let coordinator = RedisCoordinator::sentinel(["redis://sentinel-1:26379"], "sessions")
+    ///     .wait_for_replicas(1, Duration::from_millis(100))
+    ///     .build()?;
+    /// # Ok::<(), signalwire_fabric::Error>(())
+    /// ```
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.wait = Some(ReplicaWait { replicas, timeout });
+        self
+    }
+
     /// Checks the settings and builds the coordinator. Nothing is connected yet.
     ///
     /// Fails with [`Error::InvalidInput`] naming `redis_url` (a URL the Redis client does
     /// not accept, another scheme than `redis`, `rediss`, `unix` or `redis+unix`, or a
     /// `#` fragment: `#insecure` would turn certificate checks off), `key_prefix`,
-    /// `connection_timeout`, `response_timeout` or `sealing_key` (previous keys without a
-    /// current one). The URL is never quoted.
+    /// `connection_timeout`, `response_timeout`, `sealing_key` (previous keys without a
+    /// current one), `sentinel_urls` or `cluster_urls` (no URL, or one refused as
+    /// `redis_url` would be), `sentinel_service` (empty) or `wait_for_replicas` (no
+    /// replica, or a timeout not shorter than the response timeout). No URL is ever quoted.
     pub fn build(self) -> Result<RedisCoordinator, Error> {
         check_prefix(&self.prefix)?;
         for (field, timeout) in [
@@ -629,25 +759,61 @@ impl RedisCoordinatorBuilder {
                 "previous sealing keys were given without a current one",
             ));
         }
+        if let Some(wait) = self.wait {
+            if wait.replicas == 0 {
+                return Err(Error::invalid_input(
+                    "wait_for_replicas",
+                    "asks for 0 replicas; leave it out to not wait",
+                ));
+            }
+            if wait.timeout < Duration::from_millis(1) || wait.timeout >= self.response_timeout {
+                return Err(Error::invalid_input(
+                    "wait_for_replicas",
+                    format!(
+                        "has a timeout of {:?}; it must be at least 1 ms and shorter than the response timeout ({:?})",
+                        wait.timeout, self.response_timeout
+                    ),
+                ));
+            }
+        }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connection_timeout))
             .set_response_timeout(Some(self.response_timeout))
             // The session retries with its own backoff; a failed connection is made anew
             // by the next operation.
             .set_number_of_retries(0);
+        let cluster_config = ClusterConfig::new()
+            .set_connection_timeout(self.connection_timeout)
+            .set_response_timeout(self.response_timeout);
         let (connection, address) = match self.source {
             Source::Url(url) => {
                 let client = client_for(&url)?;
                 let address = client.get_connection_info().addr().to_string();
-                (own(client, config), address)
+                (Connection::node(client, config), address)
             }
             Source::Client(client) => {
                 let address = client.get_connection_info().addr().to_string();
-                (own(*client, config), address)
+                (Connection::node(*client, config), address)
             }
             Source::Manager(manager) => (
                 Connection::Given(manager),
                 "(the app's connection)".to_owned(),
+            ),
+            Source::Sentinel { urls, service } => {
+                let (client, address) = sentinel_client_for(&urls, &service)?;
+                (Connection::sentinel(client, config), address)
+            }
+            Source::SentinelClient(client) => (
+                Connection::sentinel(*client, config),
+                "the primary named by the app's Sentinel client".to_owned(),
+            ),
+            Source::Cluster(urls) => {
+                let (client, address) = cluster_client_for(&urls)?;
+                (Connection::cluster(client, cluster_config), address)
+            }
+            Source::ClusterClient(client) => (
+                Connection::cluster(*client, cluster_config),
+                "the app's cluster".to_owned(),
             ),
         };
         Ok(RedisCoordinator {
@@ -658,22 +824,28 @@ impl RedisCoordinatorBuilder {
                 sealing: Sealing::new(self.sealing_key, self.previous_keys),
                 deadline: self.connection_timeout + self.response_timeout,
                 keep_after_expiry: self.keep_after_expiry,
+                wait: self.wait,
             }),
         })
     }
 }
 
-fn own(client: redis::Client, config: ConnectionManagerConfig) -> Connection {
-    Connection::Own(Box::new(OwnConnection {
-        client,
-        config,
-        manager: Mutex::new((0, None)),
-    }))
-}
-
 /// A client for `url`, or an error that names the problem without quoting the URL.
 fn client_for(url: &str) -> Result<redis::Client, Error> {
-    let refuse = |why: &str| Err(Error::invalid_input("redis_url", why.to_owned()));
+    let url = checked_url("redis_url", url)?;
+    // The client's own error is not passed on: it may quote the URL.
+    redis::Client::open(url).map_err(|_| {
+        Error::invalid_input(
+            "redis_url",
+            "is not a Redis URL the client accepts".to_owned(),
+        )
+    })
+}
+
+/// `url`, trimmed, if its scheme is one this crate accepts and it has no fragment; or an
+/// error naming `field` that does not quote it.
+fn checked_url<'a>(field: &'static str, url: &'a str) -> Result<&'a str, Error> {
+    let refuse = |why: &str| Err(Error::invalid_input(field, why.to_owned()));
     let url = url.trim();
     let scheme = url
         .split_once("://")
@@ -687,6 +859,74 @@ fn client_for(url: &str) -> Result<redis::Client, Error> {
     if url.contains('#') {
         return refuse("has a '#' fragment (rediss://...#insecure would skip certificate checks)");
     }
-    // The client's own error is not passed on: it may quote the URL.
-    redis::Client::open(url).or_else(|_| refuse("is not a Redis URL the client accepts"))
+    Ok(url)
 }
+
+/// Each URL checked (as [`checked_url`]) and opened, and their `host:port`s for messages.
+fn clients_for<'a>(
+    field: &'static str,
+    urls: &'a [String],
+) -> Result<(Vec<&'a str>, String), Error> {
+    if urls.is_empty() {
+        return Err(Error::invalid_input(field, "has no URL".to_owned()));
+    }
+    let mut checked = Vec::with_capacity(urls.len());
+    let mut addresses = Vec::with_capacity(urls.len());
+    for url in urls {
+        let url = checked_url(field, url)?;
+        let client = redis::Client::open(url).map_err(|_| {
+            Error::invalid_input(field, "has a URL the client does not accept".to_owned())
+        })?;
+        addresses.push(client.get_connection_info().addr().to_string());
+        checked.push(url);
+    }
+    Ok((checked, addresses.join(", ")))
+}
+
+/// A Sentinel client for the primary of `service`, asking the Sentinels at `urls`; the
+/// primary is reached with the `redis` crate's defaults (plain text, no password).
+fn sentinel_client_for(urls: &[String], service: &str) -> Result<(SentinelClient, String), Error> {
+    let (urls, addresses) = clients_for("sentinel_urls", urls)?;
+    if service.trim().is_empty() {
+        return Err(Error::invalid_input(
+            "sentinel_service",
+            "is empty; it is the name the Sentinels monitor the primary under".to_owned(),
+        ));
+    }
+    let client =
+        SentinelClient::build(urls, service, None, SentinelServerType::Master).map_err(|_| {
+            Error::invalid_input(
+                "sentinel_urls",
+                "has URLs the Sentinel client does not accept".to_owned(),
+            )
+        })?;
+    Ok((
+        client,
+        format!("the primary of {service:?} (Sentinels at {addresses})"),
+    ))
+}
+
+/// A cluster client for the nodes at `urls` (any of them; the client learns the others),
+/// which follows `MOVED` and `ASK` and waits briefly on `TRYAGAIN` (a slot being moved).
+fn cluster_client_for(urls: &[String]) -> Result<(ClusterClient, String), Error> {
+    let (urls, addresses) = clients_for("cluster_urls", urls)?;
+    let client = ClusterClientBuilder::new(urls)
+        // Enough for a `MOVED` after a failover or a moved slot, then an `ASK` or a few
+        // `TRYAGAIN`s while a slot is being migrated; the operation's deadline bounds them.
+        .retries(CLUSTER_RETRIES)
+        .min_retry_wait(10)
+        .max_retry_wait(250)
+        .build()
+        .map_err(|_| {
+            Error::invalid_input(
+                "cluster_urls",
+                "has URLs the cluster client does not accept (they must share one user and password)"
+                    .to_owned(),
+            )
+        })?;
+    Ok((client, format!("the cluster at {addresses}")))
+}
+
+/// How many times the crate's own cluster client sends one command again (after a
+/// redirection, a `TRYAGAIN`, or a lost connection).
+const CLUSTER_RETRIES: u32 = 6;

@@ -175,25 +175,125 @@
 //! | a refresh refused as spent or unknown | the session reads the store and adopts a newer pair if a sibling stored one; when another holder may still commit (its release says so), it keeps looking until that holder's lease is over plus a lease; with nobody in flight it ends at once | nothing, if a sibling rotated |
 //! | a pair sealed with another key, or moved to another subscriber | refused with `Error::Coordinator` (it does not open); nothing is sent | nothing |
 //!
-//! Redis is one server here (or a proxy, or a primary with replicas): a failover to a
-//! replica that had not received the last commit looks, for that subscriber, like a
-//! restart without data. The key layout is ready for Redis Cluster, but this crate
-//! connects through one `ConnectionManager`, which talks to one node.
+//! Per topology ([below](#topologies)); each row names the test that shows it, in
+//! `tests/redis/`:
+//!
+//! | topology | failure | what the sessions do | what is lost |
+//! |---|---|---|---|
+//! | primary + replica (Sentinel) | a failover mid-rotation (the holder has the lease and SignalWire's answer), the old primary then demoted | the holder's commit reaches the demoted node over its old connection and is answered `READONLY`; the holder keeps its pair, drops that connection, asks the Sentinel and commits on the new primary, where the lease and the generation it was granted on had been replicated; siblings adopt (`failover::a_sentinel_failover_mid_rotation_spends_nothing_twice_and_loses_no_session`, and `..._waiting_for_replicas_...`) | nothing, waiting for replicas or not: nothing spent twice |
+//! | primary + replica, not waiting | a primary cut off by a failover: still running and reached by old connections (for as long as a partition lasts, or until the Sentinel demotes it, about 10 s after it promoted the replica if the old primary is up) | it acknowledges leases and commits that its replica never gets; when it is demoted they are gone. An instance on the new primary that had not adopted such a pair waits out the lease, sends the spent token (refused) and ends with `SessionEnded`; the holder goes on with its pair (`failover::without_waiting_a_commit_taken_by_a_primary_cut_off_by_a_failover_is_lost`) | that instance's chain; in the worst case (a lease lost) two instances refresh the same token |
+//! | primary + replica, [waiting](RedisCoordinatorBuilder::wait_for_replicas) | the same cut-off primary | it has no replica any more: no lease it grants is used (given up), a commit it takes is not acknowledged, so the holder keeps its pair, asks the Sentinel again and commits on the new primary; siblings adopt (`failover::a_primary_cut_off_by_a_failover_loses_no_commit_when_writes_wait_for_replicas`) | nothing |
+//! | primary + replica | the replica lost (killed) | not waiting: nothing changes. Waiting for it: no lease can be granted durably, so nothing is refreshed: each attempt takes the `WAIT` timeout, then a retryable error; valid tokens are served; a commit already under way fails and is retried, its pair served meanwhile; once a replica is back, one refresh (`failover::a_lost_replica_holds_refreshes_back_while_writes_wait_for_it_and_costs_nothing_otherwise`) | nothing, but no refresh while fewer replicas than required answer: a replica away longer than an access token's remaining life ends in expired tokens |
+//! | cluster | a slot moved mid-rotation (`redis-cli --cluster reshard`, `CLUSTER SETSLOT`) | a commit whose keys were migrated follows `ASK` to the new owner; while the subscriber's keys are split or the slot is importing, Redis answers its `try_lease` `TRYAGAIN` (it serves no command whose keys are split) and siblings retry; once the move is finished, `MOVED` is followed and they adopt (`cluster::a_slot_moved_mid_rotation_is_followed_through_ask_and_moved`) | nothing; that subscriber's leases wait while its slot moves (milliseconds for `reshard`) |
+//! | cluster | a primary fails over mid-rotation (`CLUSTER FAILOVER` on its replica) | the holder's commit reaches the old primary, now a replica, which answers `MOVED`; the client follows it to the promoted node (`cluster::a_primary_failing_over_mid_rotation_is_followed_and_nothing_is_spent_twice`) | nothing |
+//! | cluster, waiting | a replica lost | only the subscribers whose slots its primary holds are held back, as on primary + replica; the others rotate (`cluster::a_lost_replica_holds_back_only_the_subscribers_of_its_primary`) | nothing |
+//! | cluster | a partitioned primary | as a cut-off primary above, per shard: without waiting, what it acknowledges until the cluster fails it over is lost; waiting, nothing is (its replica is on the other side). Redis Cluster also stops a primary cut off from most primaries from taking writes after `cluster-node-timeout`. Not tested on a cluster: a partition cannot be made on loopback without privileges | without waiting: as a cut-off primary |
+//! | cluster | a connection lost after a command was sent (not covered by a test) | the cluster client sends the command again on a new one: a `try_lease` that had run finds its own lease and answers that it is held, so that instance (and its siblings) waits until it expires, at most a lease; a commit run twice answers the stored pair, its own, which the session adopts | nothing |
+//!
+//! Everywhere: the same behaviour suite and the facade's conformance suite run on one
+//! node, on a primary with a replica (through Sentinel, waiting for the replica) and on
+//! a cluster of three primaries (`behaviour::{redis,replicated,cluster}::*`,
+//! `conformance::*`); a rotation costs the same round trips on each
+//! (`conformance::on_a_primary_with_a_replica_a_rotation_still_costs_two_round_trips_and_an_adopter_one`,
+//! `conformance::on_a_cluster_a_rotation_still_costs_two_round_trips_and_an_adopter_one`,
+//! `conformance::waiting_for_replicas_adds_no_round_trip_on_the_wire`).
+//!
+//! # Topologies
+//!
+//! Every topology keeps the protocol: one subscriber's keys share one hash slot, every
+//! operation is one script on the primary that holds them, and every failure drops the
+//! connection it happened on, so that the next operation connects anew.
+//!
+//! ## One node
+//!
+//! [`RedisCoordinator::builder`], [`from_client`](RedisCoordinator::from_client),
+//! [`from_connection_manager`](RedisCoordinator::from_connection_manager). A new
+//! connection goes to the same URL: an endpoint that is moved to the new primary on
+//! failover (a managed service's, a DNS name, a proxy) is followed, because the demoted
+//! node answers writes `READONLY`, which is a failure like any other
+//! (`failover::an_endpoint_moved_to_the_new_primary_is_followed_after_a_readonly_answer`).
+//! Without waiting for replicas, what the old primary acknowledged before the switch and
+//! the replica had not received is lost, as with Sentinel. The app's own connection
+//! manager is kept as it is: it reconnects by itself, to its own address, so after a
+//! failover it keeps reaching the demoted node.
+//!
+//! ## Primary and replicas, through Sentinel
+//!
+//! [`RedisCoordinator::sentinel`] (the Sentinels' URLs and the name they watch the
+//! primary under) or [`from_sentinel_client`](RedisCoordinator::from_sentinel_client)
+//! (the `redis` crate's client, for a password or TLS settings of the data nodes). The
+//! coordinator asks a Sentinel for the primary on first use and after every failure: one
+//! look-up (and the `redis` crate's check that the node named is a primary) per
+//! reconnection, none per rotation.
+//!
+//! Why Sentinel, rather than reconnecting to whichever node says it is the primary: a
+//! node cut off by a partition keeps saying so. The Sentinels are what decides, by
+//! quorum, which node is the primary, and what reconfigures the others; asking them is
+//! the only answer a client can rely on. The coordinator does not subscribe to
+//! Sentinel's `+switch-master` events (a connection more per instance): a demoted node's
+//! `READONLY` leads to asking again, and a primary that has not been demoted yet is what
+//! waiting for replicas guards against (below).
+//!
+//! ## Waiting for replicas
+//!
+//! Redis replicates asynchronously: a write the primary acknowledged may be missing on the
+//! replica that is promoted. With
+//! [`wait_for_replicas(n, timeout)`](RedisCoordinatorBuilder::wait_for_replicas), every
+//! write whose loss would cost a token waits until `n` replicas have it (`WAIT n
+//! timeout`): the lease a `try_lease` grants, a `commit`, a `publish`. `WAIT` is sent in
+//! the same pipeline as the script (one write, one read), so a rotation still costs the
+//! refreshing instance 2 round trips and each adopting one 1. A lease fewer replicas
+//! acknowledged is given up and not used (a retryable error); a commit or publish so
+//! acknowledged fails (retryable): the session keeps the pair, serves it, and commits
+//! again, after reconnecting (through the Sentinel, to the new primary after a failover).
+//! An answer that writes nothing to rely on (a newer pair to adopt, a lease still held)
+//! is used whatever `WAIT` answers. (`WAITAOF`, which waits for disk, needs Redis 7.2;
+//! Debian 12 has 7.0. `WAIT` is about replicas' memory: run Redis with persistence
+//! against a primary and its replicas restarting together.)
+//!
+//! | setting | what a failover loses | what it costs |
+//! |---|---|---|
+//! | not waiting (the default) | a lease, commit or publish the promoted replica had not received, and everything an old primary cut off by the failover acknowledges until it is demoted: an instance that had not adopted a lost pair ends (`SessionEnded`); a lost lease can be granted again, and two instances refresh the same token | nothing beyond one node's: the Sentinel is asked only when connecting |
+//! | `wait_for_replicas(1, t)`, one replica | nothing the promoted replica acknowledged, which with one replica is all of it | each lease, commit and publish waits for the replica's acknowledgement: the instance's round trips stay 2 and 1, but each waiting write takes one primary-to-replica round trip more (BENCHMARKS.md §8, every process on one core: a rotation 1.27 to 1.36 times as long as not waiting, 20 to 30 µs). `WAIT` holds its connection, so the coordinator's other operations queue behind it meanwhile. When the replica is lost: no lease is granted, each attempt taking `t`, until it is back (valid tokens are still served) |
+//! | `wait_for_replicas(n, t)`, more than `n` replicas | writes only if the promoted replica is not one of the `n` that acknowledged (`WAIT` is not consensus; Sentinel promotes the replica with the most data, which had them) | as above; up to (replicas − `n`) replicas may be lost at no cost (`failover::with_two_replicas_and_writes_waiting_for_one_a_lost_replica_costs_nothing`) |
+//!
+//! Choose `t` well above the replicas' usual acknowledgement time and below the
+//! [`response_timeout`](RedisCoordinatorBuilder::response_timeout) (required).
+//!
+//! ## Redis Cluster
+//!
+//! [`RedisCoordinator::cluster`] (any of the nodes' URLs) or
+//! [`from_cluster_client`](RedisCoordinator::from_cluster_client), through the `redis`
+//! crate's async cluster client. The braces in the keys make each subscriber's keys one
+//! slot, so every operation is one command, or one pipeline with `WAIT`, to the primary
+//! that holds it, and `WAIT` counts that primary's replicas. The client follows `MOVED`
+//! (a slot that moved, a primary that failed over) and `ASK` (a slot being migrated) and
+//! refreshes its slot map; the crate's own client sends a command again up to 6 times
+//! (after a redirection, `TRYAGAIN` or a lost connection), waiting 10 to 250 ms between
+//! tries, within the operation's timeouts. While a slot moves, Redis refuses a command
+//! whose keys are split between the two nodes (`TRYAGAIN`): for that slot's subscribers,
+//! leases wait until the move is finished, which `redis-cli --cluster reshard` does right
+//! after marking the slot.
 //!
 //! # Connections
 //!
 //! [`RedisCoordinator::builder`] takes `redis://[user:password@]host[:port][/db]` or
 //! `rediss://...` (TLS through rustls with the aws-lc-rs provider the SDK already uses,
-//! certificates checked against the operating system's roots; `#insecure` is refused).
+//! certificates checked against the operating system's roots; `#insecure` is refused);
+//! [`RedisCoordinator::sentinel`] and [`RedisCoordinator::cluster`] take lists of them.
 //! Nothing connects until the first operation; a failed connection is replaced at the
 //! next one. [`RedisCoordinator::from_client`] takes a `redis::Client` (for example one
-//! made with `redis::Client::build_with_tls` to trust a private authority), and
-//! [`RedisCoordinator::from_connection_manager`] the app's own connection manager. Each
-//! operation is bounded by the connection and response timeouts together
+//! made with `redis::Client::build_with_tls` to trust a private authority),
+//! [`RedisCoordinator::from_connection_manager`] the app's own connection manager, and
+//! [`from_sentinel_client`](RedisCoordinator::from_sentinel_client) and
+//! [`from_cluster_client`](RedisCoordinator::from_cluster_client) the app's Sentinel or
+//! cluster client. Each operation (finding the connection included, a Sentinel look-up
+//! for example) is bounded by the connection and response timeouts together
 //! ([`DEFAULT_CONNECTION_TIMEOUT`], [`DEFAULT_RESPONSE_TIMEOUT`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod connection;
 mod coordinator;
 mod keys;
 mod scripts;
@@ -206,7 +306,9 @@ pub use coordinator::{
     RedisCoordinatorBuilder, RedisKeys,
 };
 pub use keys::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX_LEN};
-/// The `redis` crate this one is built on, for [`RedisCoordinator::from_client`] and
-/// [`RedisCoordinator::from_connection_manager`].
+/// The `redis` crate this one is built on, for [`RedisCoordinator::from_client`],
+/// [`RedisCoordinator::from_connection_manager`],
+/// [`RedisCoordinator::from_sentinel_client`] and [`RedisCoordinator::from_cluster_client`]
+/// (with its `sentinel` and `cluster-async` features).
 pub use redis;
 pub use sealing::SealingKey;

@@ -17,6 +17,23 @@
 //! # drop(coordinator);
 //! # }
 //! ```
+//!
+//! Redis as operators run it, from the same servers under the same rule: a primary with
+//! replicas and a Sentinel ([`ReplicatedRedis`]), a Redis Cluster made with `redis-cli
+//! --cluster create` ([`RedisCluster`], skipped the same way without `redis-cli`), and
+//! [`Topology`] to run one test on each. [`Relay`] counts round trips on the wire.
+//!
+//! ```no_run
+//! # async fn run() {
+//! use signalwire_fabric_redis::testing::{Topology, TopologyKind};
+//!
+//! for kind in TopologyKind::ALL {
+//!     let Some(topology) = Topology::start(kind, "my_test") else { return };
+//!     let coordinator = topology.coordinator().build().expect("valid settings");
+//!     # drop(coordinator);
+//! }
+//! # }
+//! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
@@ -29,6 +46,14 @@ use std::time::{Duration, Instant};
 use redis::Value;
 
 use crate::{RedisCoordinator, RedisCoordinatorBuilder};
+
+mod relay;
+mod topology;
+pub use relay::Relay;
+pub use topology::{
+    RedisCluster, ReplicatedRedis, SlotMove, TEST_REPLICA_WAIT, TEST_RESPONSE_TIMEOUT,
+    TEST_TIMEOUT, Topology, TopologyKind, redis_cli_binary,
+};
 
 /// Where `redis-server` is: `$REDIS_SERVER`, else the first one on `PATH`.
 pub fn redis_server_binary() -> Option<PathBuf> {
@@ -70,6 +95,9 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     tls: Option<TlsFiles>,
     extra: Vec<String>,
+    /// A configuration file written to its directory and named first on its command line
+    /// (Sentinel needs one it can rewrite), if any.
+    config: Option<String>,
     /// A prefix no other test's keys have.
     pub prefix: String,
 }
@@ -85,6 +113,12 @@ impl RedisServer {
         Self::start_with(test, None, &["--requirepass", password])
     }
 
+    /// A server started with `args` added to its command line (`--replicaof 127.0.0.1
+    /// <port>`, `--cluster-enabled yes`, ...).
+    pub fn start_with_args(test: &str, args: &[&str]) -> Option<Self> {
+        Self::start_with(test, None, args)
+    }
+
     /// A server that speaks only TLS on its port, with `tls`'s certificate; `None` (after
     /// saying why) when this `redis-server` was built without TLS.
     pub fn start_tls(test: &str, tls: TlsFiles) -> Option<Self> {
@@ -92,6 +126,17 @@ impl RedisServer {
     }
 
     fn start_with(test: &str, tls: Option<TlsFiles>, extra: &[&str]) -> Option<Self> {
+        Self::start_configured(test, tls, extra, None)
+    }
+
+    /// Starts a server with a configuration file (written to its directory before it
+    /// first starts), then `extra` on its command line.
+    fn start_configured(
+        test: &str,
+        tls: Option<TlsFiles>,
+        extra: &[&str],
+        config: Option<String>,
+    ) -> Option<Self> {
         let Some(binary) = redis_server_binary() else {
             skip(
                 test,
@@ -106,6 +151,7 @@ impl RedisServer {
             dir: tempfile::tempdir().expect("a temporary directory"),
             tls,
             extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
+            config,
             prefix: format!("test-{:016x}:", random_u64()),
         };
         // Another process may take the free port before the server binds it: try others.
@@ -132,6 +178,15 @@ impl RedisServer {
     fn spawn(&mut self) -> Result<(), String> {
         let port = self.port.to_string();
         let mut command = Command::new(&self.binary);
+        if let Some(config) = &self.config {
+            let file = self.dir.path().join("redis.conf");
+            // Written once: Sentinel rewrites it with what it learned.
+            if !file.exists() {
+                std::fs::write(&file, config)
+                    .map_err(|error| format!("{}: {error}", file.display()))?;
+            }
+            command.arg(file);
+        }
         command
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--daemonize", "no", "--protected-mode", "yes"])
@@ -296,6 +351,36 @@ impl RedisServer {
             .expect("the command succeeds")
     }
 
+    /// Runs one command on a connection of its own, and answers what Redis answered
+    /// (errors included), for commands that may fail while a topology changes.
+    pub async fn try_command(&self, args: &[&[u8]]) -> redis::RedisResult<Value> {
+        let mut connection = self.client().get_multiplexed_async_connection().await?;
+        let mut command = redis::cmd(std::str::from_utf8(args[0]).unwrap_or("PING"));
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query_async(&mut connection).await
+    }
+
+    /// One field of `INFO <section>` (`role`, `master_repl_offset`, ...), if the server
+    /// answers and has it.
+    pub async fn info_field(&self, section: &str, field: &str) -> Option<String> {
+        info_field(&self.info_text(section).await?, field)
+    }
+
+    /// `INFO <section>`'s text, if the server answers.
+    pub async fn info_text(&self, section: &str) -> Option<String> {
+        match self
+            .try_command(&[b"INFO", section.as_bytes()])
+            .await
+            .ok()?
+        {
+            Value::BulkString(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Value::VerbatimString { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
     /// The server's count of commands processed so far (`INFO stats`).
     pub async fn commands_processed(&self) -> u64 {
         let Value::BulkString(info) = self.command(&[b"INFO", b"stats"]).await else {
@@ -351,8 +436,11 @@ pub struct SentCommand {
 /// address, or `lua` for what a script runs inside the server, which is not counted here.
 /// [`CommandMonitor::take`] first sends a `PING` of its own on another connection and
 /// waits for it to show up, so everything sent before the call is in what it returns;
-/// its `PING`s are left out. Commands from every other connection are counted, the test
-/// harness's too: send none ([`RedisServer::command`]) while counting.
+/// its `PING`s are left out. So are the commands of Redis's own connections, as `CLIENT
+/// LIST` shows them when [`CommandMonitor::take`] is called: a replica's link to its
+/// primary (flag `M`: the replication stream) and Sentinel's connections (named
+/// `sentinel-…`). Commands from every other connection are counted, the test harness's
+/// too: send none ([`RedisServer::command`]) while counting.
 ///
 /// What `MONITOR` does not show (Redis 7): administrative commands (`CONFIG`, `DEBUG`,
 /// `SHUTDOWN`, ...), and commands refused before they run (an unknown command, a wrong
@@ -437,7 +525,30 @@ impl CommandMonitor {
         );
         let upto = seen.before_last_marker;
         seen.before_last_marker = 0;
-        seen.sent.drain(..upto).collect()
+        let sent: Vec<SentCommand> = seen.sent.drain(..upto).collect();
+        drop(seen);
+        let infrastructure = self.infrastructure();
+        sent.into_iter()
+            .filter(|command| !infrastructure.contains(&command.source))
+            .collect()
+    }
+
+    /// The addresses of Redis's own connections to this server: a replica's link to its
+    /// primary, and Sentinel's connections.
+    fn infrastructure(&mut self) -> std::collections::HashSet<String> {
+        send(&mut self.marker, &["CLIENT", "LIST"]);
+        let list = read_bulk(&mut self.marker);
+        list.lines()
+            .filter_map(|line| {
+                let field = |name: &str| {
+                    line.split(' ')
+                        .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
+                };
+                let own = field("flags").is_some_and(|flags| flags.contains('M'))
+                    || field("name").is_some_and(|name| name.starts_with("sentinel-"));
+                own.then(|| field("addr").map(str::to_owned)).flatten()
+            })
+            .collect()
     }
 }
 
@@ -502,6 +613,12 @@ fn send(stream: &mut TcpStream, args: &[&str]) {
 
 /// Reads one line (byte by byte: nothing after it is consumed) and checks it.
 fn expect_line(stream: &mut TcpStream, expected: &str) {
+    let line = read_line(stream);
+    assert_eq!(line, expected, "the test's Redis answered something else");
+}
+
+/// Reads one line, byte by byte (nothing after it is consumed), without its `\r\n`.
+fn read_line(stream: &mut TcpStream) -> String {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while !line.ends_with(b"\r\n") {
@@ -510,8 +627,22 @@ fn expect_line(stream: &mut TcpStream, expected: &str) {
             .expect("the test's Redis answers");
         line.push(byte[0]);
     }
-    let line = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
-    assert_eq!(line, expected, "the test's Redis answered something else");
+    String::from_utf8_lossy(&line[..line.len() - 2]).into_owned()
+}
+
+/// Reads one bulk string answer (`$<length>`, then the bytes).
+fn read_bulk(stream: &mut TcpStream) -> String {
+    let header = read_line(stream);
+    let length: usize = header
+        .strip_prefix('$')
+        .and_then(|length| length.parse().ok())
+        .unwrap_or_else(|| panic!("the test's Redis answered {header:?}, not a bulk string"));
+    let mut bytes = vec![0u8; length + 2];
+    stream
+        .read_exact(&mut bytes)
+        .expect("the test's Redis answers");
+    bytes.truncate(length);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Sends `kill -<name> <pid>` (no unsafe code needed).
@@ -530,6 +661,13 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free loopback port")
         .port()
+}
+
+/// The value of `field` in `INFO`'s text (`field:value` lines).
+fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(|value| value.trim().to_owned())
 }
 
 fn random_u64() -> u64 {

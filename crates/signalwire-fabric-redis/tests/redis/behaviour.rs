@@ -1,7 +1,9 @@
-//! One behaviour suite, two coordinators: sessions that share a subscriber through an
-//! `InProcessCoordinator` and through a `RedisCoordinator` must behave the same. Each
-//! function below is run against both (`in_process::*` and `redis::*`). Rotations are
-//! driven by `refresh_if_current` with the token the sessions hold, so no clock is needed.
+//! One behaviour suite, four coordinators: sessions that share a subscriber through an
+//! `InProcessCoordinator` and through a `RedisCoordinator` on one node, on a primary with
+//! a replica (found through Sentinel, writes waiting for the replica) and on a Redis
+//! Cluster must behave the same. Each function below is run against each (`in_process::*`,
+//! `redis::*`, `replicated::*` and `cluster::*`). Rotations are driven by
+//! `refresh_if_current` with the token the sessions hold, so no clock is needed.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,7 +18,9 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::support::doubles::{space, text};
-use crate::support::{InProcessHarness, RedisHarness, RedisServer, session_key};
+use crate::support::{
+    InProcessHarness, RedisHarness, RedisServer, Topology, TopologyKind, session_key,
+};
 
 const LEASE: Duration = Duration::from_secs(2);
 
@@ -310,6 +314,14 @@ fn redis(test: &str) -> Option<RedisHarness> {
     RedisServer::start(test).map(|server| RedisHarness::new(server, None))
 }
 
+fn replicated(test: &str) -> Option<RedisHarness> {
+    Topology::start(TopologyKind::Replicated, test).map(|topology| RedisHarness::on(topology, None))
+}
+
+fn cluster(test: &str) -> Option<RedisHarness> {
+    Topology::start(TopologyKind::Cluster, test).map(|topology| RedisHarness::on(topology, None))
+}
+
 macro_rules! suite {
     ($module:ident, $harness:ident, [$($test:ident),* $(,)?]) => {
         mod $module {
@@ -325,14 +337,16 @@ macro_rules! suite {
     };
 }
 
-macro_rules! both {
+macro_rules! every_coordinator {
     ($($test:ident),* $(,)?) => {
         suite!(in_process, in_process, [$($test),*]);
         suite!(redis, redis, [$($test),*]);
+        suite!(replicated, replicated, [$($test),*]);
+        suite!(cluster, cluster, [$($test),*]);
     };
 }
 
-both!(
+every_coordinator!(
     exactly_one_refresh_per_rotation_among_sessions_and_callers,
     a_sibling_adopts_the_stored_pair_without_any_request,
     a_refusal_as_spent_is_followed_by_adopting_the_late_holders_pair,

@@ -9,9 +9,11 @@
 mod support;
 
 mod behaviour;
+mod cluster;
 mod conformance;
 mod errors;
 mod expiry;
+mod failover;
 mod faults;
 mod multi_process;
 mod replay;

@@ -1,39 +1,56 @@
-//! What the Redis tests share. Their server comes from the one place every Redis test of
-//! the workspace uses, `signalwire_fabric_redis::testing::RedisServer` (feature
-//! `test-util`): a real `redis-server` on a random loopback port, no persistence, killed
-//! on drop; `SKIPPED` when it is not installed, a failure under `CI=true`.
+//! What the Redis tests share. Their servers come from the one place every Redis test of
+//! the workspace uses, `signalwire_fabric_redis::testing` (feature `test-util`): a real
+//! `redis-server` on a random loopback port (`RedisServer`), or several as a primary with
+//! a replica and a Sentinel, or as a Redis Cluster (`Topology`); no persistence, killed
+//! on drop; `SKIPPED` when not installed, a failure under `CI=true`.
 
 #![allow(dead_code)] // each test module uses part of the support
 
 pub mod doubles;
 pub mod instances;
+pub mod sessions;
 
 use signalwire_fabric::SessionKey;
 use signalwire_fabric::testing::ConformanceHarness;
 use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
 
-pub use signalwire_fabric_redis::testing::{RedisServer, TlsFiles, free_port, signal};
+pub use signalwire_fabric_redis::testing::{
+    RedisCluster, RedisServer, ReplicatedRedis, TlsFiles, Topology, TopologyKind, free_port, signal,
+};
 
 /// A fresh session key.
 pub fn session_key(name: &str) -> SessionKey {
     SessionKey::new(format!("{name}-{:08x}", fastrand::u32(..))).expect("a valid key")
 }
 
-/// The facade's conformance harness over a real server: each coordinator is a new
-/// [`RedisCoordinator`] (its own connection, as another app instance would have) with the
-/// server's prefix, sealed when `sealing` is set.
+/// The facade's conformance harness over real servers (one node, a primary with a
+/// replica, or a cluster): each coordinator is a new [`RedisCoordinator`] (its own
+/// connection, as another app instance would have) with the topology's prefix, sealed
+/// when `sealing` is set.
 pub struct RedisHarness {
-    pub server: RedisServer,
+    pub topology: Topology,
     pub sealing: Option<SealingKey>,
 }
 
 impl RedisHarness {
     pub fn new(server: RedisServer, sealing: Option<SealingKey>) -> Self {
-        Self { server, sealing }
+        Self::on(Topology::Single(server), sealing)
+    }
+
+    pub fn on(topology: Topology, sealing: Option<SealingKey>) -> Self {
+        Self { topology, sealing }
+    }
+
+    /// The one server of a single-node harness.
+    pub fn server(&self) -> &RedisServer {
+        match &self.topology {
+            Topology::Single(server) => server,
+            other => panic!("not one node: {:?}", other.kind()),
+        }
     }
 
     pub fn make(&self) -> RedisCoordinator {
-        let builder = self.server.coordinator();
+        let builder = self.topology.coordinator();
         match &self.sealing {
             Some(key) => builder.sealing_key(key.clone()),
             None => builder,
@@ -53,13 +70,18 @@ impl ConformanceHarness for RedisHarness {
 
     async fn expire_lease(&self, coordinator: &RedisCoordinator, key: &SessionKey) {
         let lease = coordinator.keys_of(key).lease;
-        self.server.command(&[b"DEL", lease.as_bytes()]).await;
+        self.topology
+            .command_for_key(&lease, &[b"DEL", lease.as_bytes()])
+            .await;
     }
 
     async fn lose_everything(&self, coordinator: &RedisCoordinator, key: &SessionKey) {
         let keys = coordinator.keys_of(key);
-        self.server
-            .command(&[b"DEL", keys.pair.as_bytes(), keys.lease.as_bytes()])
+        self.topology
+            .command_for_key(
+                &keys.pair,
+                &[b"DEL", keys.pair.as_bytes(), keys.lease.as_bytes()],
+            )
             .await;
     }
 }
