@@ -1,41 +1,18 @@
 //! `subscribers ...` and `tokens guest|invite|embed`, run as a user would against a fake.
 
-use std::time::Duration;
-
 use assert_cmd::Command;
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
-const BIN: &str = "signalwire-fabric";
-
-fn command_for(fake: &FakeSpace) -> Command {
-    let mut command = Command::cargo_bin(BIN).expect("the binary is built");
-    command
-        .env_clear()
-        .env("SIGNALWIRE_BASE_URL", fake.base_url())
-        .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
-        .env("SIGNALWIRE_API_TOKEN", fake.api_token());
-    command
-}
+use crate::common::{self, Run, command_for, json_lines, without_credentials};
 
 /// Runs `command` with `stdin`, returning (exit code, stdout, stderr).
 fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
-    let output = command
-        .write_stdin(stdin)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .expect("runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-        .collect()
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = common::run(command, stdin);
+    (code, stdout, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,10 +164,7 @@ async fn guest_invite_and_embed_tokens_come_out_shortened_or_as_json() {
     assert!(stdout.contains("eyJhbGciOi... ("), "shortened: {stdout}");
 
     // The invite needs no project credentials: only the subscriber's access token, on stdin.
-    let mut invite = Command::cargo_bin(BIN).expect("built");
-    invite
-        .env_clear()
-        .env("SIGNALWIRE_BASE_URL", fake.base_url());
+    let mut invite = without_credentials(fake.base_url());
     let (code, stdout, stderr) = run(
         invite.args(["tokens", "invite", "--address-id", &address, "--json"]),
         &access_token,
@@ -204,10 +178,7 @@ async fn guest_invite_and_embed_tokens_come_out_shortened_or_as_json() {
     );
 
     // The embed token needs no credentials at all.
-    let mut embed = Command::cargo_bin(BIN).expect("built");
-    embed
-        .env_clear()
-        .env("SIGNALWIRE_BASE_URL", fake.base_url());
+    let mut embed = without_credentials(fake.base_url());
     let c2c = fake.click_to_call_token().to_owned();
     let (code, stdout, stderr) = run(embed.args(["tokens", "embed", "--c2c-token", &c2c]), "");
     assert_eq!(code, 0, "{stderr}");
