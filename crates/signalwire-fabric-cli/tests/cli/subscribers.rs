@@ -238,3 +238,87 @@ async fn a_list_through_another_base_url_of_the_same_fake_reads_every_page() {
     assert_eq!(emails, expected);
     assert_eq!(fake.request_count(Operation::ListSubscribers), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_that_takes_details_sends_each_one_and_the_time_zone_in_both_spellings() {
+    // `tokens create`, `subscribers create` and `subscribers update` share one set of
+    // detail flags. The time zone is `--time-zone`; `--timezone`, which `subscribers`
+    // used to take, still works but is not shown. The API names the field `time_zone`
+    // in token requests and `timezone` in subscriber requests.
+    let fake = FakeSpace::start().await;
+    let id = fake
+        .create_subscriber("zoe@example.com")
+        .resource_id
+        .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "correct horse battery\n").expect("written");
+    let details = [
+        ("--first-name", "first_name", "Zoe"),
+        ("--last-name", "last_name", "Zed"),
+        ("--display-name", "display_name", "Zoe Z."),
+        ("--job-title", "job_title", "Tester"),
+        ("--country", "country", "Sweden"),
+        ("--company-name", "company_name", "Acme"),
+    ];
+    for (spelling, zone, name) in [
+        ("--time-zone", "Europe/Stockholm", "ann"),
+        ("--timezone", "America/Chicago", "ben"),
+    ] {
+        let reference = format!("{name}@example.com");
+        let email = format!("{name}.new@example.com");
+        let commands: [(&[&str], &str); 3] = [
+            (
+                &["tokens", "create", "--reference", &reference],
+                "time_zone",
+            ),
+            (&["subscribers", "create", "--email", &email], "timezone"),
+            (
+                &["subscribers", "update", &id, "--email", "zoe@example.com"],
+                "timezone",
+            ),
+        ];
+        for (args, time_zone_field) in commands {
+            let before = fake.journal().len();
+            let mut command = command_for(&fake);
+            command.args(args).args([spelling, zone]);
+            for (flag, _, value) in details {
+                command.args([flag, value]);
+            }
+            command.arg("--password-file").arg(&password_file);
+            let (code, _, stderr) = run(&mut command, "");
+            assert_eq!(code, 0, "{args:?} {spelling}: {stderr}");
+            let sent = fake.journal()[before..].to_vec();
+            assert_eq!(sent.len(), 1, "{args:?} {spelling}: one request");
+            let body = sent[0].body.as_ref().expect("a JSON body");
+            assert_eq!(body[time_zone_field], zone, "{args:?} {spelling}: {body}");
+            for (flag, field, value) in details {
+                assert_eq!(body[field], value, "{args:?} {flag}: {body}");
+            }
+            assert_eq!(
+                body["password"], "correct horse battery",
+                "{args:?}: the password file, its newline trimmed"
+            );
+        }
+    }
+    for command in [
+        ["tokens", "create"],
+        ["subscribers", "create"],
+        ["subscribers", "update"],
+    ] {
+        let (code, help, _) = run(command_for(&fake).args(command).arg("--help"), "");
+        assert_eq!(code, 0);
+        assert!(
+            help.contains("--time-zone <TIME_ZONE>"),
+            "{command:?}: {help}"
+        );
+        assert!(!help.contains("--timezone"), "{command:?}: {help}");
+        for (flag, _, _) in details {
+            assert!(help.contains(flag), "{command:?} {flag}: {help}");
+        }
+        assert!(
+            help.contains("--password-file <PATH>"),
+            "{command:?}: {help}"
+        );
+    }
+}
