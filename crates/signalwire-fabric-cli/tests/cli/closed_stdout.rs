@@ -10,8 +10,8 @@ use signalwire_fabric::{RefreshToken, StoredTokenPair, TokenKind};
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
 use crate::common::{
-    Run, command_for, first_address, json_among, process, process_for, run, run_with_stdout,
-    run_with_stdout_closed, shows_a_token,
+    Run, command_for, first_address, json_among, new_refresh_token, new_subscriber, process,
+    process_for, run, run_with_stdout, run_with_stdout_closed, shows_a_token,
 };
 
 fn assert_no_panic(run: &Run) {
@@ -70,9 +70,7 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
     let fake = FakeSpace::start().await;
 
     // `tokens refresh --json < rt | true`: the reader is gone.
-    let old = fake
-        .create_subscriber_token("ann@example.com")
-        .refresh_token;
+    let old = new_refresh_token(&fake, "ann@example.com");
     let mut refresh = process_for(&fake);
     refresh.args(["tokens", "refresh", "--json"]);
     let closed = run_with_stdout_closed(refresh, &old);
@@ -81,9 +79,7 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
     // A stdout that fails another way: a full device.
     #[cfg(target_os = "linux")]
     {
-        let old = fake
-            .create_subscriber_token("ben@example.com")
-            .refresh_token;
+        let old = new_refresh_token(&fake, "ben@example.com");
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
@@ -101,9 +97,7 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
 
     // With --out, the saved pair is the copy: a closed stdout loses nothing, and the
     // command ends quietly, with no secret on stderr.
-    let old = fake
-        .create_subscriber_token("cid@example.com")
-        .refresh_token;
+    let old = new_refresh_token(&fake, "cid@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("pair.json");
     let mut refresh = process_for(&fake);
@@ -122,10 +116,7 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
 #[tokio::test(flavor = "multi_thread")]
 async fn output_that_loses_nothing_ends_quietly_with_0_when_stdout_is_closed() {
     let fake = FakeSpace::start().await;
-    let id = fake
-        .create_subscriber("dan@example.com")
-        .resource_id
-        .to_string();
+    let id = new_subscriber(&fake, "dan@example.com");
     let runs: Vec<(Vec<&str>, Command)> = vec![
         (vec!["subscribers", "list"], process_for(&fake)),
         (vec!["subscribers", "list", "--json"], process_for(&fake)),

@@ -8,8 +8,9 @@ use signalwire_fabric::{AccessToken, RefreshToken, TokenKind};
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
 use crate::common::{
-    RUN_LIMIT, Run, command_for, first_address, free_port, json_among, process, process_for, run,
-    shows_a_token, signalwire_fabric, snapshots, start_with_stdout, without_credentials,
+    RUN_LIMIT, Run, command_for, first_address, free_port, json_among, new_refresh_token, process,
+    process_for, run, shows_a_token, signalwire_fabric, snapshots, start_with_stdout,
+    without_credentials,
 };
 
 #[test]
@@ -562,9 +563,7 @@ fn fake_serve_prints_the_click_to_call_token_it_accepts_and_takes_a_chosen_one()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refresh_with_nowhere_to_keep_the_new_pair_is_refused_before_anything_is_sent() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let token_file = dir.path().join("refresh-token");
     std::fs::write(&token_file, &refresh_token).expect("written");
@@ -692,9 +691,7 @@ fn printed_refresh_token(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lost() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
 
     let result =
         refresh_while_the_out_file_becomes_a_directory(&fake, &refresh_token, Stdio::piped()).await;
@@ -749,9 +746,7 @@ async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lo
 #[tokio::test(flavor = "multi_thread")]
 async fn an_out_that_names_a_directory_is_refused_before_anything_is_sent() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
     let address = first_address(&fake, "alice@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let existing = dir.path().display().to_string();

@@ -143,6 +143,16 @@ pub fn json_among(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Issues a first pair for the subscriber `email` in `fake`; returns its refresh token.
+pub fn new_refresh_token(fake: &FakeSpace, email: &str) -> String {
+    fake.create_subscriber_token(email).refresh_token
+}
+
+/// Creates the subscriber `email` in `fake`; returns its resource id.
+pub fn new_subscriber(fake: &FakeSpace, email: &str) -> String {
+    fake.create_subscriber(email).resource_id.to_string()
+}
+
 /// The id of the first address of the fake's subscriber `email`.
 pub fn first_address(fake: &FakeSpace, email: &str) -> String {
     fake.subscriber(email).expect("the subscriber").address_ids[0].to_string()

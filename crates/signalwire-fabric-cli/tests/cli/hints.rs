@@ -6,7 +6,9 @@ use std::time::Duration;
 use assert_cmd::Command;
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 
-use crate::common::{Run, command_for, first_address, free_port, run, without_credentials};
+use crate::common::{
+    Run, command_for, first_address, free_port, new_refresh_token, run, without_credentials,
+};
 
 /// The project-credentials hint: only for commands that send those credentials.
 const PROJECT_HINT: &str = "hint: check SIGNALWIRE_PROJECT_ID and SIGNALWIRE_API_TOKEN";
@@ -120,9 +122,7 @@ async fn addresses_that_are_not_the_callers_own_get_a_hint_for_guest_and_invite(
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_that_send_the_project_credentials_point_at_them_when_refused() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
     let address = first_address(&fake, "alice@example.com");
     let id = fake
         .subscriber("alice@example.com")
@@ -161,9 +161,7 @@ async fn commands_that_send_the_project_credentials_point_at_them_when_refused()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_refresh_says_whether_the_token_may_be_spent_or_is_dead() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
 
     // A 503 after the request reached a server: the token may be spent.
     fake.inject(Operation::Refresh, Fault::status(503).html(), 1);

@@ -3,7 +3,7 @@
 use assert_cmd::Command;
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
-use crate::common::{self, Run, command_for, json_lines, without_credentials};
+use crate::common::{self, Run, command_for, json_lines, new_subscriber, without_credentials};
 
 /// Runs `command` with `stdin`, returning (exit code, stdout, stderr).
 fn run(command: &mut Command, stdin: &str) -> (i32, String, String) {
@@ -246,10 +246,7 @@ async fn every_command_that_takes_details_sends_each_one_and_the_time_zone_in_bo
     // used to take, still works but is not shown. The API names the field `time_zone`
     // in token requests and `timezone` in subscriber requests.
     let fake = FakeSpace::start().await;
-    let id = fake
-        .create_subscriber("zoe@example.com")
-        .resource_id
-        .to_string();
+    let id = new_subscriber(&fake, "zoe@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let password_file = dir.path().join("password");
     std::fs::write(&password_file, "correct horse battery\n").expect("written");
