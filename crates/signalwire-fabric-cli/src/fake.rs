@@ -1,10 +1,25 @@
 //! `fake serve`: a fake space for apps in any language to develop against.
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use signalwire_fabric_fake::FakeSpace;
 
 use crate::exit::Failure;
 use crate::output::say;
+
+/// `fake ...`.
+#[derive(Debug, Subcommand)]
+pub enum FakeCommand {
+    /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL, credentials and
+    /// click-to-call token.
+    Serve(ServeArgs),
+}
+
+/// Runs a `fake` command.
+pub async fn run(command: FakeCommand) -> Result<(), Failure> {
+    match command {
+        FakeCommand::Serve(args) => serve(args).await,
+    }
+}
 
 /// `fake serve`.
 #[derive(Debug, Args)]
@@ -20,7 +35,7 @@ pub struct ServeArgs {
     click_to_call_token: Option<String>,
 }
 
-pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let mut builder = FakeSpace::builder();
     if let Some(port) = args.port {
         builder = builder.port(port);

@@ -3,6 +3,12 @@
 //!
 //! The `demo` and `fake serve` commands come from the default `fake` feature, which
 //! compiles wiremock and tokio's test utilities; `--no-default-features` leaves them out.
+//!
+//! Where things are: each command has its module, with its flags, its subcommands and
+//! what it does: [`tokens`], [`subscribers`], [`demo`], [`fake`]. What they share has one
+//! home each: [`context`] (where to send, the credentials, secrets read from stdin or
+//! files), [`delivery`] (where a new token goes, and the rule that none is lost),
+//! [`output`] (how anything is written and shown), [`exit`] (exit codes and hints).
 
 #![forbid(unsafe_code)]
 // Output goes through `output`, whose writes report a closed stdout instead of panicking.
@@ -10,17 +16,15 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-#[cfg(feature = "fake")]
+mod context;
+mod delivery;
 mod demo;
 mod exit;
 #[cfg(feature = "fake")]
 mod fake;
-mod guests;
 mod output;
-#[cfg(all(feature = "fake", feature = "redis"))]
-mod shared;
 mod subscribers;
 mod tokens;
 
@@ -52,10 +56,10 @@ enum Command {
     /// From the default `fake` feature, like `fake serve`: a build with
     /// `--no-default-features` leaves both out, and wiremock with them.
     #[cfg_attr(not(feature = "fake"), command(hide = true))]
-    Demo(DemoArgs),
+    Demo(demo::DemoArgs),
     /// Create or refresh subscriber tokens; guest, invite and embed tokens.
     #[command(subcommand)]
-    Tokens(Box<TokensCommand>),
+    Tokens(Box<tokens::TokensCommand>),
     /// Create, read, update, delete and list subscribers.
     #[command(subcommand)]
     Subscribers(Box<subscribers::SubscribersCommand>),
@@ -65,7 +69,7 @@ enum Command {
     /// leaves both out, and wiremock with them.
     #[cfg(feature = "fake")]
     #[command(subcommand)]
-    Fake(FakeCommand),
+    Fake(fake::FakeCommand),
     /// `fake` in the lean build: says why it is missing.
     #[cfg(not(feature = "fake"))]
     #[command(name = "fake", hide = true)]
@@ -81,100 +85,18 @@ const NOT_BUILT: &str = "this build of signalwire-fabric has no `demo` or `fake`
 it was built without the default `fake` feature (--no-default-features); \
 install signalwire-fabric-cli with default features to get them";
 
-/// `demo`, and `demo shared`.
-#[derive(Debug, Args)]
-struct DemoArgs {
-    #[command(subcommand)]
-    command: Option<DemoCommand>,
-}
-
-#[derive(Debug, Subcommand)]
-enum DemoCommand {
-    /// Two instances of this command (two processes) share one subscriber through Redis:
-    /// at every rotation one refreshes and the other adopts its pair. Needs a Redis server
-    /// (and the default `fake` and `redis` features).
-    Shared(SharedArgs),
-    /// One instance of `demo shared`, which starts two.
-    #[command(hide = true)]
-    SharedInstance,
-}
-
-/// `demo shared`.
-#[derive(Debug, Args)]
-struct SharedArgs {
-    /// The Redis server the instances share
-    #[arg(
-        long,
-        env = "SIGNALWIRE_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        value_name = "URL"
-    )]
-    redis_url: String,
-    /// How many rotations to show
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
-    rotations: u32,
-}
-
-/// What `demo shared` says in a build without the `redis` feature.
-#[cfg(all(feature = "fake", not(feature = "redis")))]
-const NO_REDIS: &str = "this build of signalwire-fabric has no `demo shared`: it was built \
-without the default `redis` feature; install signalwire-fabric-cli with default features \
-to get it";
-
-#[derive(Debug, Subcommand)]
-enum TokensCommand {
-    /// Create a subscriber's first token pair.
-    Create(Box<tokens::CreateArgs>),
-    /// Exchange a refresh token for a new pair. The refresh token is read from stdin, or
-    /// from --refresh-token-file; never from the command line, where other users can see it.
-    /// The exchange spends it, so the new pair must be kept whole: --out FILE or --json is
-    /// required.
-    Refresh(tokens::RefreshArgs),
-    /// Create a token pair for a guest allowed into some addresses.
-    Guest(guests::GuestArgs),
-    /// Create an invite to one of a subscriber's addresses, with the subscriber's access
-    /// token (read from stdin or --access-token-file).
-    Invite(guests::InviteArgs),
-    /// Exchange a click-to-call token for an embed token (no credentials needed).
-    Embed(guests::EmbedArgs),
-}
-
-#[cfg(feature = "fake")]
-#[derive(Debug, Subcommand)]
-enum FakeCommand {
-    /// Serve a fake space on 127.0.0.1 until Ctrl-C, printing its URL, credentials and
-    /// click-to-call token.
-    Serve(fake::ServeArgs),
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         #[cfg(feature = "fake")]
-        Command::Demo(DemoArgs { command: None }) => demo::run().await,
-        #[cfg(all(feature = "fake", feature = "redis"))]
-        Command::Demo(DemoArgs {
-            command: Some(DemoCommand::Shared(args)),
-        }) => shared::run(args).await,
-        #[cfg(all(feature = "fake", feature = "redis"))]
-        Command::Demo(DemoArgs {
-            command: Some(DemoCommand::SharedInstance),
-        }) => shared::instance().await,
-        #[cfg(all(feature = "fake", not(feature = "redis")))]
-        Command::Demo(DemoArgs { command: Some(_) }) => Err(exit::Failure::usage(NO_REDIS)),
+        Command::Demo(args) => demo::run(args).await,
         #[cfg(not(feature = "fake"))]
         Command::Demo(_) | Command::FakeNotBuilt { .. } => Err(exit::Failure::usage(NOT_BUILT)),
-        Command::Tokens(command) => match *command {
-            TokensCommand::Create(args) => tokens::create(*args).await,
-            TokensCommand::Refresh(args) => tokens::refresh(args).await,
-            TokensCommand::Guest(args) => guests::guest(args).await,
-            TokensCommand::Invite(args) => guests::invite(args).await,
-            TokensCommand::Embed(args) => guests::embed(args).await,
-        },
+        Command::Tokens(command) => tokens::run(*command).await,
         Command::Subscribers(command) => subscribers::run(*command).await,
         #[cfg(feature = "fake")]
-        Command::Fake(FakeCommand::Serve(args)) => fake::serve(args).await,
+        Command::Fake(command) => fake::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,22 +2,9 @@
 //! `redis-server` (started by `signalwire_fabric_redis::testing`, skipped visibly where it
 //! is not installed, a failure under `CI=true`).
 
-use assert_cmd::Command;
-use signalwire_fabric_redis::testing::{RedisServer, free_port};
+use signalwire_fabric_redis::testing::RedisServer;
 
-fn signalwire_fabric() -> Command {
-    let mut command = Command::cargo_bin("signalwire-fabric").expect("the binary is built");
-    command.env_remove("SIGNALWIRE_REDIS_URL");
-    command
-}
-
-/// The longest run of characters a token is made of: tokens are hundreds long.
-fn longest_token_like_run(text: &str) -> usize {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.=".contains(c)))
-        .map(str::len)
-        .max()
-        .unwrap_or(0)
-}
+use crate::common::{free_port, longest_token_like_run, signalwire_fabric};
 
 #[test]
 fn two_instances_share_a_subscriber_one_refreshes_and_the_other_adopts_each_rotation() {

@@ -7,9 +7,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::Args;
 use signalwire_fabric::{AccessToken, CreateGuestToken};
 
+use crate::context::{Connection, read_secret};
+use crate::delivery::{PairOutput, deliver_pair, deliver_token};
 use crate::exit::{Command, Failure, ForCommand as _};
-use crate::output::{print_line, shorten};
-use crate::tokens::{Connection, OutputArgs, read_secret, report, undelivered};
 
 /// `tokens guest`.
 #[derive(Debug, Args)]
@@ -23,7 +23,7 @@ pub struct GuestArgs {
     #[arg(long, value_name = "UNIX_SECONDS")]
     expire_at: Option<u64>,
     #[command(flatten)]
-    output: OutputArgs,
+    output: PairOutput,
 }
 
 /// `tokens invite`.
@@ -58,6 +58,7 @@ pub struct EmbedArgs {
     json: bool,
 }
 
+/// Runs `tokens guest`.
 pub async fn guest(args: GuestArgs) -> Result<(), Failure> {
     args.output.check_before_sending(false)?;
     let client = args.connection.client()?;
@@ -70,7 +71,7 @@ pub async fn guest(args: GuestArgs) -> Result<(), Failure> {
         .create(request)
         .await
         .for_command(Command::Guest)?;
-    report(
+    deliver_pair(
         &args.output,
         None,
         &pair,
@@ -80,6 +81,7 @@ pub async fn guest(args: GuestArgs) -> Result<(), Failure> {
     .await
 }
 
+/// Runs `tokens invite`.
 pub async fn invite(args: InviteArgs) -> Result<(), Failure> {
     let client = args.connection.client_maybe_anonymous()?;
     let text = read_secret(args.access_token_file.as_deref(), "access token")?;
@@ -93,9 +95,10 @@ pub async fn invite(args: InviteArgs) -> Result<(), Failure> {
         .create(&access_token, &args.address_id, expires_at)
         .await
         .for_command(Command::Invite)?;
-    print_token("invite", invite.expose_secret(), args.json, Command::Invite)
+    deliver_token("invite", invite.expose_secret(), args.json, Command::Invite)
 }
 
+/// Runs `tokens embed`.
 pub async fn embed(args: EmbedArgs) -> Result<(), Failure> {
     let client = args.connection.client_maybe_anonymous()?;
     let embed = client
@@ -103,19 +106,5 @@ pub async fn embed(args: EmbedArgs) -> Result<(), Failure> {
         .create(&args.c2c_token)
         .await
         .for_command(Command::Embed)?;
-    print_token("embed", embed.expose_secret(), args.json, Command::Embed)
-}
-
-/// Prints a new token; one stdout cannot take is shown nowhere else (see [`undelivered`]).
-fn print_token(what: &str, token: &str, json: bool, command: Command) -> Result<(), Failure> {
-    let whole = serde_json::json!({ "token": token }).to_string();
-    let text = if json {
-        whole.clone()
-    } else {
-        format!(
-            "created an {what} token: {}\n(shortened: --json prints it in full)",
-            shorten(token)
-        )
-    };
-    print_line(text).map_err(|error| undelivered(&whole, &error, command))
+    deliver_token("embed", embed.expose_secret(), args.json, Command::Embed)
 }

@@ -1,20 +1,13 @@
 //! What each build of the binary says about the `fake` feature: the default build's
 //! `demo` and `fake` explain how to leave them out, and the lean build
-//! (`cargo test -p signalwire-fabric-cli --no-default-features --test build_features`)
-//! says they are missing and why.
+//! (`cargo test -p signalwire-fabric-cli --no-default-features --test cli`) says they are
+//! missing and why.
 
-use std::process::{Command, Output};
+use crate::common::{Run, run, signalwire_fabric};
 
-fn signalwire_fabric(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_signalwire-fabric"))
-        .args(args)
-        .env_clear()
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Runs the binary with `args`, a clean environment and an empty stdin.
+fn run_with(args: &[&str]) -> Run {
+    run(signalwire_fabric().args(args), "")
 }
 
 /// The names in the help's `Commands:` section.
@@ -30,15 +23,15 @@ fn listed_commands(help: &str) -> Vec<String> {
 #[cfg(feature = "fake")]
 #[test]
 fn demo_and_fake_help_say_a_lean_build_leaves_them_out() {
-    let help = signalwire_fabric(&["--help"]);
+    let help = run_with(&["--help"]);
     assert_eq!(
-        listed_commands(&text(&help.stdout)),
+        listed_commands(&help.stdout),
         ["demo", "tokens", "subscribers", "fake", "help"]
     );
     for command in ["demo", "fake"] {
-        let help = signalwire_fabric(&[command, "--help"]);
-        assert_eq!(help.status.code(), Some(0), "{command} --help");
-        let help = text(&help.stdout);
+        let help = run_with(&[command, "--help"]);
+        assert_eq!(help.code, 0, "{command} --help");
+        let help = help.stdout;
         assert!(
             help.contains("default `fake` feature") && help.contains("--no-default-features"),
             "{command} --help:\n{help}"
@@ -49,21 +42,21 @@ fn demo_and_fake_help_say_a_lean_build_leaves_them_out() {
 #[cfg(not(feature = "fake"))]
 #[test]
 fn lean_help_lists_no_demo_or_fake_and_says_why() {
-    let help = signalwire_fabric(&["--help"]);
-    assert_eq!(help.status.code(), Some(0));
-    let help = text(&help.stdout);
+    let help = run_with(&["--help"]);
+    assert_eq!(help.code, 0);
+    let help = help.stdout;
     assert_eq!(listed_commands(&help), ["tokens", "subscribers", "help"]);
-    insta::assert_snapshot!("lean_help", help);
+    crate::common::snapshots().bind(|| insta::assert_snapshot!("lean_help", help));
 }
 
 #[cfg(not(feature = "fake"))]
 #[test]
 fn lean_demo_and_fake_fail_as_usage_errors_that_say_how_to_get_them() {
     for args in [&["demo"][..], &["fake", "serve"], &["fake"]] {
-        let run = signalwire_fabric(args);
-        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        let run = run_with(args);
+        assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stdout.is_empty(), "{args:?}");
-        let stderr = text(&run.stderr);
+        let stderr = run.stderr;
         assert!(
             stderr.starts_with("error: this build of signalwire-fabric has no `demo` or `fake`")
                 && stderr.contains("--no-default-features")

@@ -6,37 +6,20 @@ use std::time::Duration;
 use assert_cmd::Command;
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 
-const BIN: &str = "signalwire-fabric";
+use crate::common::{
+    Run, command_for, first_address, free_port, new_refresh_token, run, without_credentials,
+};
 
 /// The project-credentials hint: only for commands that send those credentials.
 const PROJECT_HINT: &str = "hint: check SIGNALWIRE_PROJECT_ID and SIGNALWIRE_API_TOKEN";
 
-/// The binary with the fake's base URL and, when `credentials`, its project credentials.
+/// The binary pointed at `fake`, with its project credentials when `credentials`.
 fn command(fake: &FakeSpace, credentials: bool) -> Command {
-    let mut command = Command::cargo_bin(BIN).expect("the binary is built");
-    command
-        .env_clear()
-        .env("SIGNALWIRE_BASE_URL", fake.base_url());
     if credentials {
-        command
-            .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
-            .env("SIGNALWIRE_API_TOKEN", fake.api_token());
+        command_for(fake)
+    } else {
+        without_credentials(fake.base_url())
     }
-    command
-}
-
-/// Runs `command` with `stdin`; returns (exit code, stderr).
-fn run(command: &mut Command, args: &[&str], stdin: &str) -> (i32, String) {
-    let output = command
-        .args(args)
-        .write_stdin(stdin)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .expect("runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// The single `hint:` line of `stderr`, if any.
@@ -53,14 +36,13 @@ fn hint_of(stderr: &str) -> Option<&str> {
 async fn embed_refusals_point_at_the_click_to_call_token_not_the_project_credentials() {
     let fake = FakeSpace::start().await;
     // 403: a click-to-call token this space does not know.
-    let (code, stderr) = run(
-        &mut command(&fake, true),
-        &[
+    let Run { code, stderr, .. } = run(
+        command(&fake, true).args([
             "tokens",
             "embed",
             "--c2c-token",
             "c2c_00000000000000000000000000000000",
-        ],
+        ]),
         "",
     );
     assert_eq!(code, 3, "{stderr}");
@@ -74,9 +56,8 @@ async fn embed_refusals_point_at_the_click_to_call_token_not_the_project_credent
     // 401 (a server or proxy that wants credentials anyway): the same, no project hint,
     // and indeed no credentials were sent.
     fake.inject(Operation::EmbedToken, Fault::status(401), 1);
-    let (code, stderr) = run(
-        &mut command(&fake, false),
-        &["tokens", "embed", "--c2c-token", fake.click_to_call_token()],
+    let Run { code, stderr, .. } = run(
+        command(&fake, false).args(["tokens", "embed", "--c2c-token", fake.click_to_call_token()]),
         "",
     );
     assert_eq!(code, 3, "{stderr}");
@@ -92,16 +73,11 @@ async fn embed_refusals_point_at_the_click_to_call_token_not_the_project_credent
 async fn an_invite_refused_401_points_at_the_subscribers_access_token() {
     let fake = FakeSpace::start().await;
     let pair = fake.create_subscriber_token("alice@example.com");
-    let address = fake
-        .subscriber("alice@example.com")
-        .expect("alice")
-        .address_ids[0]
-        .to_string();
+    let address = first_address(&fake, "alice@example.com");
     fake.clock().advance(Duration::from_secs(2 * 3600 + 1));
     for credentials in [true, false] {
-        let (code, stderr) = run(
-            &mut command(&fake, credentials),
-            &["tokens", "invite", "--address-id", &address],
+        let Run { code, stderr, .. } = run(
+            command(&fake, credentials).args(["tokens", "invite", "--address-id", &address]),
             &pair.token,
         );
         assert_eq!(code, 3, "{stderr}");
@@ -122,9 +98,8 @@ async fn addresses_that_are_not_the_callers_own_get_a_hint_for_guest_and_invite(
     let fake = FakeSpace::start().await;
     let alice = fake.create_subscriber_token("alice@example.com");
     let unknown = "0b8e2f7d-4c10-4a51-9e3c-6f1c2b9e4d7a";
-    let (code, stderr) = run(
-        &mut command(&fake, true),
-        &["tokens", "guest", "--address", unknown],
+    let Run { code, stderr, .. } = run(
+        command(&fake, true).args(["tokens", "guest", "--address", unknown]),
         "",
     );
     assert_eq!(code, 4, "{stderr}");
@@ -132,9 +107,8 @@ async fn addresses_that_are_not_the_callers_own_get_a_hint_for_guest_and_invite(
         hint_of(&stderr).is_some_and(|hint| hint.contains("every --address must be an address of this project")),
         "{stderr}"
     );
-    let (code, stderr) = run(
-        &mut command(&fake, false),
-        &["tokens", "invite", "--address-id", unknown],
+    let Run { code, stderr, .. } = run(
+        command(&fake, false).args(["tokens", "invite", "--address-id", unknown]),
         &alice.token,
     );
     assert_eq!(code, 4, "{stderr}");
@@ -148,14 +122,8 @@ async fn addresses_that_are_not_the_callers_own_get_a_hint_for_guest_and_invite(
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_that_send_the_project_credentials_point_at_them_when_refused() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
-    let address = fake
-        .subscriber("alice@example.com")
-        .expect("alice")
-        .address_ids[0]
-        .to_string();
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
+    let address = first_address(&fake, "alice@example.com");
     let id = fake
         .subscriber("alice@example.com")
         .expect("alice")
@@ -171,9 +139,10 @@ async fn commands_that_send_the_project_credentials_point_at_them_when_refused()
         (&["subscribers", "addresses", &id], ""),
     ];
     for (args, stdin) in cases {
-        let (code, stderr) = run(
-            command(&fake, true).env("SIGNALWIRE_API_TOKEN", "PTnot-the-fakes"),
-            args,
+        let Run { code, stderr, .. } = run(
+            command(&fake, true)
+                .env("SIGNALWIRE_API_TOKEN", "PTnot-the-fakes")
+                .args(args),
             stdin,
         );
         assert_eq!(code, 3, "{args:?}: {stderr}");
@@ -192,15 +161,12 @@ async fn commands_that_send_the_project_credentials_point_at_them_when_refused()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_refresh_says_whether_the_token_may_be_spent_or_is_dead() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
 
     // A 503 after the request reached a server: the token may be spent.
     fake.inject(Operation::Refresh, Fault::status(503).html(), 1);
-    let (code, stderr) = run(
-        &mut command(&fake, true),
-        &["tokens", "refresh", "--json"],
+    let Run { code, stderr, .. } = run(
+        command(&fake, true).args(["tokens", "refresh", "--json"]),
         &refresh_token,
     );
     assert_eq!(code, 5, "{stderr}");
@@ -213,9 +179,8 @@ async fn a_failed_refresh_says_whether_the_token_may_be_spent_or_is_dead() {
 
     // Another command meeting the same 503 just tries again later.
     fake.inject(Operation::Create, Fault::status(503).html(), 1);
-    let (code, stderr) = run(
-        &mut command(&fake, true),
-        &["tokens", "create", "--reference", "a@example.com"],
+    let Run { code, stderr, .. } = run(
+        command(&fake, true).args(["tokens", "create", "--reference", "a@example.com"]),
         "",
     );
     assert_eq!(code, 5, "{stderr}");
@@ -225,14 +190,11 @@ async fn a_failed_refresh_says_whether_the_token_may_be_spent_or_is_dead() {
     );
 
     // Nothing listening: the refresh was certainly not sent, so nothing may be spent.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let (code, stderr) = run(
-        command(&fake, true).env("SIGNALWIRE_BASE_URL", format!("http://127.0.0.1:{port}")),
-        &["tokens", "refresh", "--json"],
+    let port = free_port();
+    let Run { code, stderr, .. } = run(
+        command(&fake, true)
+            .env("SIGNALWIRE_BASE_URL", format!("http://127.0.0.1:{port}"))
+            .args(["tokens", "refresh", "--json"]),
         &refresh_token,
     );
     assert_eq!(code, 5, "{stderr}");
@@ -242,15 +204,13 @@ async fn a_failed_refresh_says_whether_the_token_may_be_spent_or_is_dead() {
     );
 
     // The token still works, once; then it is dead, and the hint says so.
-    let (code, stderr) = run(
-        &mut command(&fake, true),
-        &["tokens", "refresh", "--json"],
+    let Run { code, stderr, .. } = run(
+        command(&fake, true).args(["tokens", "refresh", "--json"]),
         &refresh_token,
     );
     assert_eq!(code, 0, "{stderr}");
-    let (code, stderr) = run(
-        &mut command(&fake, true),
-        &["tokens", "refresh", "--json"],
+    let Run { code, stderr, .. } = run(
+        command(&fake, true).args(["tokens", "refresh", "--json"]),
         &refresh_token,
     );
     assert_eq!(code, 4, "{stderr}");
@@ -270,9 +230,8 @@ async fn an_unknown_subscriber_id_hints_at_resource_ids_and_other_404s_do_not() 
         .subscriber_id
         .to_string();
     for verb in ["get", "delete", "addresses"] {
-        let (code, stderr) = run(
-            &mut command(&fake, true),
-            &["subscribers", verb, &subscriber_id],
+        let Run { code, stderr, .. } = run(
+            command(&fake, true).args(["subscribers", verb, &subscriber_id]),
             "",
         );
         assert_eq!(code, 1, "{verb}: {stderr}");
@@ -285,9 +244,8 @@ async fn an_unknown_subscriber_id_hints_at_resource_ids_and_other_404s_do_not() 
         );
     }
     fake.inject(Operation::Create, Fault::status(404), 1);
-    let (code, stderr) = run(
-        &mut command(&fake, true),
-        &["tokens", "create", "--reference", "a@example.com"],
+    let Run { code, stderr, .. } = run(
+        command(&fake, true).args(["tokens", "create", "--reference", "a@example.com"]),
         "",
     );
     assert_eq!(code, 1, "{stderr}");

@@ -1,6 +1,8 @@
-//! `subscribers list|get|create|update|delete|addresses`.
+//! `subscribers list|get|create|update|delete|addresses`; a subscriber's details as
+//! flags are [`details`]'s, shared with `tokens create`.
 
-use std::path::PathBuf;
+mod details;
+
 use std::pin::pin;
 use std::time::SystemTime;
 
@@ -8,9 +10,11 @@ use clap::{Args, Subcommand};
 use futures_util::TryStreamExt as _;
 use signalwire_fabric::{Subscriber, SubscriberAddress, SubscriberFields};
 
+pub use details::{Details, TakesDetails};
+
+use crate::context::Connection;
 use crate::exit::{Command, Failure, ForCommand as _};
 use crate::output::say;
-use crate::tokens::{Connection, read_secret_file};
 
 /// `subscribers ...`.
 #[derive(Debug, Subcommand)]
@@ -63,7 +67,7 @@ pub struct IdListArgs {
     json: bool,
 }
 
-/// A subscriber's details.
+/// `subscribers create`: the email and the other details.
 #[derive(Debug, Args)]
 pub struct FieldsArgs {
     #[command(flatten)]
@@ -71,30 +75,8 @@ pub struct FieldsArgs {
     /// The subscriber's email address
     #[arg(long)]
     email: String,
-    /// Set the password from this file (8 to 72 characters)
-    #[arg(long, value_name = "PATH")]
-    password_file: Option<PathBuf>,
-    /// First name
-    #[arg(long)]
-    first_name: Option<String>,
-    /// Last name
-    #[arg(long)]
-    last_name: Option<String>,
-    /// The name shown for the subscriber
-    #[arg(long)]
-    display_name: Option<String>,
-    /// Job title
-    #[arg(long)]
-    job_title: Option<String>,
-    /// IANA time zone, e.g. Europe/Stockholm
-    #[arg(long)]
-    timezone: Option<String>,
-    /// Country
-    #[arg(long)]
-    country: Option<String>,
-    /// Company
-    #[arg(long)]
-    company_name: Option<String>,
+    #[command(flatten)]
+    details: Details,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -111,31 +93,11 @@ pub struct UpdateArgs {
 
 impl FieldsArgs {
     fn fields(&self) -> Result<SubscriberFields, Failure> {
-        let mut fields = SubscriberFields::new(self.email.clone());
-        if let Some(path) = &self.password_file {
-            fields = fields.password(read_secret_file(path, "password")?);
-        }
-        let optional = [
-            (
-                &self.first_name,
-                SubscriberFields::first_name as fn(_, String) -> _,
-            ),
-            (&self.last_name, SubscriberFields::last_name),
-            (&self.display_name, SubscriberFields::display_name),
-            (&self.job_title, SubscriberFields::job_title),
-            (&self.timezone, SubscriberFields::timezone),
-            (&self.country, SubscriberFields::country),
-            (&self.company_name, SubscriberFields::company_name),
-        ];
-        for (value, set) in optional {
-            if let Some(value) = value {
-                fields = set(fields, value.clone());
-            }
-        }
-        Ok(fields)
+        SubscriberFields::new(self.email.clone()).with_details(&self.details)
     }
 }
 
+/// Runs a `subscribers` command.
 pub async fn run(command: SubscribersCommand) -> Result<(), Failure> {
     match command {
         SubscribersCommand::List(args) => {

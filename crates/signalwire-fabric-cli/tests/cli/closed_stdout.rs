@@ -4,76 +4,15 @@
 //! which cannot be asked for again, is printed whole on stderr (exit code 1); other new
 //! tokens are shown nowhere and the command fails (exit code 1).
 
-use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt as _;
 use signalwire_fabric::{RefreshToken, StoredTokenPair, TokenKind};
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
-const BIN: &str = "signalwire-fabric";
-
-/// How long one run may take before it counts as hung (and is killed).
-const RUN_LIMIT: Duration = Duration::from_secs(300);
-
-/// The binary with a clean environment pointed at `fake`.
-fn command_for(fake: &FakeSpace) -> Command {
-    let mut command = Command::cargo_bin(BIN).expect("the binary is built");
-    command
-        .env_clear()
-        .env("SIGNALWIRE_BASE_URL", fake.base_url())
-        .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
-        .env("SIGNALWIRE_API_TOKEN", fake.api_token());
-    command
-}
-
-struct Run {
-    code: i32,
-    stderr: String,
-}
-
-/// Runs `command` with `stdin` and with `stdout` as its stdout; returns its exit code
-/// and stderr.
-fn run_with_stdout(mut command: Command, stdin: &str, stdout: Stdio) -> Run {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut input = child.stdin.take().expect("piped");
-    // A command that exits before reading its stdin makes this fail: that is fine.
-    let _ = input.write_all(stdin.as_bytes());
-    drop(input);
-    let id = child.id();
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || done.send(child.wait_with_output()));
-    let Ok(output) = result.recv_timeout(RUN_LIMIT) else {
-        let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
-        panic!("the command did not end within {RUN_LIMIT:?}");
-    };
-    let output = output.expect("waits");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// Runs `command` with a stdout pipe whose read end is closed before the command starts,
-/// so that every write it makes to stdout fails (EPIPE).
-fn run_with_stdout_closed(command: Command, stdin: &str) -> Run {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
-    run_with_stdout(command, stdin, Stdio::from(writer))
-}
-
-/// True when `text` holds anything that looks like a whole token (a long base64url run).
-fn shows_a_token(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .any(|word| word.len() >= 40)
-}
+use crate::common::{
+    Run, command_for, first_address, json_among, new_refresh_token, new_subscriber, process,
+    process_for, run, run_with_stdout, run_with_stdout_closed, shows_a_token,
+};
 
 fn assert_no_panic(run: &Run) {
     assert!(
@@ -84,34 +23,15 @@ fn assert_no_panic(run: &Run) {
     assert_ne!(run.code, 101, "a panic's exit code: {}", run.stderr);
 }
 
-/// The lines of `stderr` that are JSON objects.
-fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
-    stderr
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(serde_json::Value::is_object)
-        .collect()
-}
-
 /// Refreshes `refresh_token` through the CLI with a stdout that works; returns the new
 /// refresh token, or panics when the fake refuses it.
 fn refresh_through_the_cli(fake: &FakeSpace, refresh_token: &str) -> String {
-    let output = assert_cmd::Command::from_std({
-        let mut command = command_for(fake);
-        command.args(["tokens", "refresh", "--json"]);
-        command
-    })
-    .write_stdin(refresh_token)
-    .timeout(RUN_LIMIT)
-    .output()
-    .expect("runs");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = run(
+        command_for(fake).args(["tokens", "refresh", "--json"]),
+        refresh_token,
     );
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).expect("JSON");
     json["refresh_token"].as_str().expect("a string").to_owned()
 }
 
@@ -128,7 +48,7 @@ fn assert_the_pair_is_on_stderr_and_live(fake: &FakeSpace, run: &Run, old: &str,
         "{}",
         run.stderr
     );
-    let pairs = json_lines(&run.stderr);
+    let pairs = json_among(&run.stderr);
     assert_eq!(pairs.len(), 1, "one whole pair: {}", run.stderr);
     let printed = pairs[0]["refresh_token"].as_str().expect("a refresh token");
     assert_ne!(printed, old);
@@ -150,10 +70,8 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
     let fake = FakeSpace::start().await;
 
     // `tokens refresh --json < rt | true`: the reader is gone.
-    let old = fake
-        .create_subscriber_token("ann@example.com")
-        .refresh_token;
-    let mut refresh = command_for(&fake);
+    let old = new_refresh_token(&fake, "ann@example.com");
+    let mut refresh = process_for(&fake);
     refresh.args(["tokens", "refresh", "--json"]);
     let closed = run_with_stdout_closed(refresh, &old);
     assert_the_pair_is_on_stderr_and_live(&fake, &closed, &old, "stdout was closed");
@@ -161,14 +79,12 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
     // A stdout that fails another way: a full device.
     #[cfg(target_os = "linux")]
     {
-        let old = fake
-            .create_subscriber_token("ben@example.com")
-            .refresh_token;
+        let old = new_refresh_token(&fake, "ben@example.com");
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
             .expect("/dev/full");
-        let mut refresh = command_for(&fake);
+        let mut refresh = process_for(&fake);
         refresh.args(["tokens", "refresh", "--json"]);
         let failed = run_with_stdout(refresh, &old, Stdio::from(full));
         assert_the_pair_is_on_stderr_and_live(
@@ -181,12 +97,10 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
 
     // With --out, the saved pair is the copy: a closed stdout loses nothing, and the
     // command ends quietly, with no secret on stderr.
-    let old = fake
-        .create_subscriber_token("cid@example.com")
-        .refresh_token;
+    let old = new_refresh_token(&fake, "cid@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("pair.json");
-    let mut refresh = command_for(&fake);
+    let mut refresh = process_for(&fake);
     refresh
         .args(["tokens", "refresh", "--json", "--out"])
         .arg(&path);
@@ -202,32 +116,23 @@ async fn a_refreshed_pair_stdout_cannot_take_is_printed_whole_on_stderr() {
 #[tokio::test(flavor = "multi_thread")]
 async fn output_that_loses_nothing_ends_quietly_with_0_when_stdout_is_closed() {
     let fake = FakeSpace::start().await;
-    let id = fake
-        .create_subscriber("dan@example.com")
-        .resource_id
-        .to_string();
+    let id = new_subscriber(&fake, "dan@example.com");
     let runs: Vec<(Vec<&str>, Command)> = vec![
-        (vec!["subscribers", "list"], command_for(&fake)),
-        (vec!["subscribers", "list", "--json"], command_for(&fake)),
-        (vec!["subscribers", "get", &id], command_for(&fake)),
+        (vec!["subscribers", "list"], process_for(&fake)),
+        (vec!["subscribers", "list", "--json"], process_for(&fake)),
+        (vec!["subscribers", "get", &id], process_for(&fake)),
         (
             vec!["subscribers", "addresses", &id, "--json"],
-            command_for(&fake),
+            process_for(&fake),
         ),
         (
             vec!["subscribers", "create", "--email", "eve@example.com"],
-            command_for(&fake),
+            process_for(&fake),
         ),
-        (vec!["--help"], Command::cargo_bin(BIN).expect("built")),
-        (
-            vec!["tokens", "refresh", "--help"],
-            Command::cargo_bin(BIN).expect("built"),
-        ),
-        (vec!["demo"], Command::cargo_bin(BIN).expect("built")),
-        (
-            vec!["fake", "serve"],
-            Command::cargo_bin(BIN).expect("built"),
-        ),
+        (vec!["--help"], process()),
+        (vec!["tokens", "refresh", "--help"], process()),
+        (vec!["demo"], process()),
+        (vec!["fake", "serve"], process()),
     ];
     for (args, mut command) in runs {
         command.args(&args);
@@ -248,7 +153,7 @@ async fn a_new_token_stdout_cannot_take_is_shown_nowhere_and_the_command_fails()
     // a secret on stderr (often a log), the command fails and says to run it again.
     let fake = FakeSpace::start().await;
     let issued = fake.create_subscriber_token("fay@example.com");
-    let address = fake.subscriber("fay@example.com").expect("fay").address_ids[0].to_string();
+    let address = first_address(&fake, "fay@example.com");
     let runs: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["tokens", "create", "--reference", "gus@example.com"],
@@ -282,7 +187,7 @@ async fn a_new_token_stdout_cannot_take_is_shown_nowhere_and_the_command_fails()
     ];
     for (args, stdin) in runs {
         let before = fake.journal().len();
-        let mut command = command_for(&fake);
+        let mut command = process_for(&fake);
         command.args(&args);
         let run = run_with_stdout_closed(command, stdin);
         assert_no_panic(&run);

@@ -18,6 +18,7 @@ const SIMULATED: Duration = Duration::from_secs(8 * 3600);
 const STEP: Duration = Duration::from_secs(5 * 60);
 const REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
 
+/// Runs `demo`.
 pub async fn run() -> Result<(), Failure> {
     let fake = FakeSpace::start().await;
     let client = fake.client();

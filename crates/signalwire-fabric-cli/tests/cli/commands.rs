@@ -4,78 +4,25 @@ use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use assert_cmd::cargo::CommandCargoExt as _;
 use signalwire_fabric::{AccessToken, RefreshToken, TokenKind};
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
-const BIN: &str = "signalwire-fabric";
-
-/// The binary with a clean environment pointed at `fake`.
-fn command_for(fake: &FakeSpace) -> Command {
-    let mut command = Command::cargo_bin(BIN).expect("the binary is built");
-    command
-        .env_clear()
-        .env("SIGNALWIRE_BASE_URL", fake.base_url())
-        .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
-        .env("SIGNALWIRE_API_TOKEN", fake.api_token());
-    command
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// How long one run may take before it counts as hung (and is killed).
-const RUN_LIMIT: Duration = Duration::from_secs(300);
-
-/// Runs `command` with `stdin` (assert_cmd writes it from a thread, so a command that
-/// exits before reading it is fine).
-fn run(command: &mut Command, stdin: &str) -> Run {
-    let output = command
-        .write_stdin(stdin)
-        .timeout(RUN_LIMIT)
-        .output()
-        .expect("runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// True when `text` holds anything that looks like a whole token (a long base64url run).
-fn shows_a_token(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .any(|word| word.len() >= 40)
-}
+use crate::common::{
+    RUN_LIMIT, Run, command_for, first_address, free_port, json_among, new_refresh_token, process,
+    process_for, run, shows_a_token, signalwire_fabric, snapshots, start_with_stdout,
+    without_credentials,
+};
 
 #[test]
 fn help_lists_the_commands_and_exit_codes() {
-    let help = run(
-        Command::cargo_bin(BIN)
-            .expect("built")
-            .arg("--help")
-            .env_clear(),
-        "",
-    );
+    let _snapshots = snapshots().bind_to_scope();
+    let help = run(signalwire_fabric().arg("--help"), "");
     assert_eq!(help.code, 0);
     insta::assert_snapshot!("help", help.stdout);
-    let create = run(
-        Command::cargo_bin(BIN)
-            .expect("built")
-            .args(["tokens", "create", "--help"])
-            .env_clear(),
-        "",
-    );
+    let create = run(signalwire_fabric().args(["tokens", "create", "--help"]), "");
     insta::assert_snapshot!("tokens_create_help", create.stdout);
     let refresh = run(
-        Command::cargo_bin(BIN)
-            .expect("built")
-            .args(["tokens", "refresh", "--help"])
-            .env_clear(),
+        signalwire_fabric().args(["tokens", "refresh", "--help"]),
         "",
     );
     insta::assert_snapshot!("tokens_refresh_help", refresh.stdout);
@@ -83,13 +30,7 @@ fn help_lists_the_commands_and_exit_codes() {
 
 #[test]
 fn the_demo_runs_to_the_end_and_shows_no_token() {
-    let demo = run(
-        Command::cargo_bin(BIN)
-            .expect("built")
-            .arg("demo")
-            .env_clear(),
-        "",
-    );
+    let demo = run(signalwire_fabric().arg("demo"), "");
     assert_eq!(demo.code, 0, "stderr: {}", demo.stderr);
     assert!(!shows_a_token(&demo.stdout), "{}", demo.stdout);
     assert!(
@@ -97,13 +38,18 @@ fn the_demo_runs_to_the_end_and_shows_no_token() {
         "{}",
         demo.stdout
     );
-    insta::with_settings!({filters => vec![
+    let mut settings = snapshots();
+    for (matcher, replacement) in [
         (r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:[port]"),
-        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uuid]",
+        ),
         (r"\(\d+ chars\)", "([n] chars)"),
-    ]}, {
-        insta::assert_snapshot!("demo", demo.stdout);
-    });
+    ] {
+        settings.add_filter(matcher, replacement);
+    }
+    settings.bind(|| insta::assert_snapshot!("demo", demo.stdout));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -310,11 +256,7 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
         result.stderr
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let mut gone = command_for(&fake);
     gone.env("SIGNALWIRE_BASE_URL", format!("http://127.0.0.1:{port}"))
         .args(["tokens", "create", "--reference", "a@example.com"]);
@@ -370,11 +312,9 @@ struct Served {
 impl Served {
     /// Starts `signalwire-fabric fake serve` with `args` and reads its banner.
     fn start(args: &[&str]) -> Served {
-        let mut child = std::process::Command::cargo_bin(BIN)
-            .expect("built")
+        let mut child = process()
             .args(["fake", "serve"])
             .args(args)
-            .env_clear()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -466,14 +406,6 @@ fn current_thread_runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn fake_serve_prints_settings_that_work_and_stops_on_ctrl_c() {
     let served = Served::start(&[]);
@@ -546,10 +478,7 @@ fn fake_serve_with_a_public_url_names_it_in_every_page_link() {
     assert_eq!(code, Some(0));
 
     let refused = run(
-        Command::cargo_bin(BIN)
-            .expect("built")
-            .args(["fake", "serve", "--public-url", "ftp://localhost"])
-            .env_clear(),
+        signalwire_fabric().args(["fake", "serve", "--public-url", "ftp://localhost"]),
         "",
     );
     assert_eq!(refused.code, 2, "a usage error: {}", refused.stderr);
@@ -560,11 +489,7 @@ fn fake_serve_with_a_public_url_names_it_in_every_page_link() {
 /// `tokens embed --c2c-token <token>` against `base_url`, with no credentials at all.
 fn embed_through_the_cli(base_url: &str, token: &str) -> Run {
     run(
-        Command::cargo_bin(BIN)
-            .expect("built")
-            .env_clear()
-            .env("SIGNALWIRE_BASE_URL", base_url)
-            .args(["tokens", "embed", "--c2c-token", token]),
+        without_credentials(base_url).args(["tokens", "embed", "--c2c-token", token]),
         "",
     )
 }
@@ -616,10 +541,7 @@ fn fake_serve_prints_the_click_to_call_token_it_accepts_and_takes_a_chosen_one()
 
     // One the fake could never accept is a usage error, and is not echoed.
     let refused = run(
-        Command::cargo_bin(BIN)
-            .expect("built")
-            .args(["fake", "serve", "--click-to-call-token", "c2c_not-hex"])
-            .env_clear(),
+        signalwire_fabric().args(["fake", "serve", "--click-to-call-token", "c2c_not-hex"]),
         "",
     );
     assert_eq!(refused.code, 2, "{}", refused.stderr);
@@ -641,9 +563,7 @@ fn fake_serve_prints_the_click_to_call_token_it_accepts_and_takes_a_chosen_one()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refresh_with_nowhere_to_keep_the_new_pair_is_refused_before_anything_is_sent() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let token_file = dir.path().join("refresh-token");
     std::fs::write(&token_file, &refresh_token).expect("written");
@@ -732,19 +652,12 @@ async fn refresh_while_the_out_file_becomes_a_directory(
         1,
     );
     let answered = fake.answered_count(Operation::Refresh, 201);
-    let mut child = std::process::Command::cargo_bin(BIN)
-        .expect("built")
-        .env_clear()
-        .env("SIGNALWIRE_BASE_URL", fake.base_url())
-        .env("SIGNALWIRE_PROJECT_ID", fake.project_id())
-        .env("SIGNALWIRE_API_TOKEN", fake.api_token())
-        .args(["tokens", "refresh", "--json", "--out"])
-        .arg(&out)
-        .stdin(Stdio::piped())
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    let mut child = start_with_stdout(
+        process_for(fake)
+            .args(["tokens", "refresh", "--json", "--out"])
+            .arg(&out),
+        stdout,
+    );
     {
         use std::io::Write as _;
         let mut stdin = child.stdin.take().expect("piped");
@@ -758,23 +671,16 @@ async fn refresh_while_the_out_file_becomes_a_directory(
     }
     std::fs::create_dir(&out).expect("a directory in the way");
     std::fs::write(out.join("keep"), "x").expect("not empty");
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .expect("joined")
-        .expect("waits");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .expect("waits")
+        .into()
 }
 
 /// The one line of `text` that is a JSON pair, and its refresh token.
 fn printed_refresh_token(text: &str) -> String {
-    let pairs: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect();
+    let pairs = json_among(text);
     assert_eq!(pairs.len(), 1, "one whole pair: {text}");
     pairs[0]["refresh_token"]
         .as_str()
@@ -785,9 +691,7 @@ fn printed_refresh_token(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lost() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
 
     let result =
         refresh_while_the_out_file_becomes_a_directory(&fake, &refresh_token, Stdio::piped()).await;
@@ -842,14 +746,8 @@ async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lo
 #[tokio::test(flavor = "multi_thread")]
 async fn an_out_that_names_a_directory_is_refused_before_anything_is_sent() {
     let fake = FakeSpace::start().await;
-    let refresh_token = fake
-        .create_subscriber_token("alice@example.com")
-        .refresh_token;
-    let address = fake
-        .subscriber("alice@example.com")
-        .expect("alice")
-        .address_ids[0]
-        .to_string();
+    let refresh_token = new_refresh_token(&fake, "alice@example.com");
+    let address = first_address(&fake, "alice@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let existing = dir.path().display().to_string();
     let with_slash = format!("{existing}/");
@@ -918,7 +816,7 @@ async fn commands_that_mint_a_pair_may_shorten_it_and_guest_saves_with_out() {
     );
     assert!(!shows_a_token(&created.stdout));
 
-    let address = fake.subscriber("eve@example.com").expect("eve").address_ids[0].to_string();
+    let address = first_address(&fake, "eve@example.com");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("guest.json");
     let guest = run(
