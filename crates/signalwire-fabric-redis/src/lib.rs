@@ -47,18 +47,31 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Where each concern lives:
+// - coordinator: `RedisCoordinator`, its constructors, and the protocol's operations
+//   (`impl Coordinator`), each one: the keys, a script, one round trip, the reply parsed;
+// - builder: `RedisCoordinatorBuilder`, its defaults and the checks of its settings;
+// - connection: reaching Redis (one node, Sentinel, Cluster), `WAIT` for replicas, and
+//   running one operation within the time limit, its failure named and its connection
+//   dropped;
+// - scripts: the Lua scripts and the arguments each takes; replies: what each answers;
+// - give_up: the task that gives up a lease granted to a `try_lease` whose answer was lost;
+// - keys: the names of a subscriber's keys; sealing: pairs sealed at rest.
+mod builder;
 mod connection;
 mod coordinator;
+mod give_up;
 mod keys;
+mod replies;
 mod scripts;
 mod sealing;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use coordinator::{
-    DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, MAX_TIMEOUT, RedisCoordinator,
-    RedisCoordinatorBuilder, RedisKeys,
+pub use builder::{
+    DEFAULT_CONNECTION_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT, MAX_TIMEOUT, RedisCoordinatorBuilder,
 };
+pub use coordinator::{RedisCoordinator, RedisKeys};
 pub use keys::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX_LEN};
 /// The `redis` crate this one is built on, for [`RedisCoordinator::from_client`],
 /// [`RedisCoordinator::from_connection_manager`],
