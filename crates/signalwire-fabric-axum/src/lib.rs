@@ -63,19 +63,35 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+// Where each concern lives:
+// - service: `TokenService`, the parts it holds, and its one impl block;
+// - builder: `TokenServiceBuilder`, the settings and their defaults;
+// - endpoints: the router, what each endpoint does, and the answers to other methods
+//   and paths;
+// - admission: what every request goes through first (JSON, sign-in, rate limit, body);
+// - authenticator: the app's sign-in; rate_limit: the per-user limiter;
+// - origin: the origins allowed to call from other pages, and the CORS layer;
+// - sessions: one session per user, and the session token a request is answered with;
+// - tokens: new subscriber tokens from SignalWire (their lifetime; client-bound ones);
+// - answer: a credential, and the JSON every answer is written as;
+// - failure: the JSON errors, and which failure gets which code.
+mod admission;
 mod answer;
 mod authenticator;
+mod builder;
 mod endpoints;
+mod failure;
+mod origin;
 mod rate_limit;
 mod service;
 mod sessions;
+mod tokens;
 
-pub use answer::ErrorCode;
 /// The attribute [`Authenticator`] implementations use (re-exported from `async-trait`).
 pub use async_trait::async_trait;
 pub use authenticator::{Authenticator, Refusal, SubscriberProfile};
+pub use builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_AHEAD, TokenServiceBuilder};
 pub use endpoints::{AUTHENTICATE_PATH, REFRESH_PATH};
+pub use failure::ErrorCode;
 pub use rate_limit::RateLimit;
-pub use service::{
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_AHEAD, TokenService, TokenServiceBuilder,
-};
+pub use service::TokenService;
