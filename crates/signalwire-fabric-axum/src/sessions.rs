@@ -1,11 +1,173 @@
 //! The sessions one service keeps: one [`SubscriberSession`] per user, started once
-//! however many requests for a new user arrive together.
+//! however many requests for a new user arrive together, and the user's session token
+//! each request without a fingerprint is answered with ([`UserSessions::token`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use signalwire_fabric::{SessionKey, SubscriberSession};
+use axum::response::Response;
+use signalwire_fabric::{
+    AccessToken, Coordinator, Error, RetryPolicy, SessionKey, SubscriberSession,
+};
 use tokio::sync::OnceCell;
+
+use crate::SubscriberProfile;
+use crate::answer;
+use crate::failure::Failure;
+use crate::tokens::NewTokens;
+
+/// The users' sessions of one service: those started (or being started), and how a new
+/// one starts.
+pub(crate) struct UserSessions {
+    sessions: Sessions,
+    pub(crate) start: SessionStart,
+}
+
+/// How a user's session starts: joined from the coordinator, or on a new subscriber
+/// token, with the service's refresh settings.
+#[derive(Clone)]
+pub(crate) struct SessionStart {
+    pub(crate) coordinator: Arc<dyn Coordinator>,
+    pub(crate) tokens: NewTokens,
+    pub(crate) refresh_ahead: Duration,
+    pub(crate) jitter: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+}
+
+impl UserSessions {
+    pub(crate) fn new(start: SessionStart) -> Self {
+        Self {
+            sessions: Sessions::default(),
+            start,
+        }
+    }
+
+    /// `key`'s session, if this service holds a started one.
+    pub(crate) fn get(&self, key: &SessionKey) -> Option<SubscriberSession> {
+        self.sessions.get(key)
+    }
+
+    /// How many users this service holds a session (or a slot) for.
+    pub(crate) fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The user's session token: see [`TokenService`](crate::TokenService)'s docs. With
+    /// `refused` (a token the browser says SignalWire refused), the session refreshes now
+    /// if that is its current token, and answers its newer token if it has moved past it
+    /// ([`SubscriberSession::refresh_if_current`]); it never answers `refused` itself
+    /// unless a refresh handed it out again. A session that ended is dropped and a new one
+    /// started in the same request, never on the ended pair.
+    pub(crate) async fn token(
+        &self,
+        profile: &SubscriberProfile,
+        refused: Option<&AccessToken>,
+    ) -> Result<Response, Failure> {
+        let key = profile.key();
+        // The generation of a session that ended here: never join it again.
+        let mut ended: Option<u64> = None;
+        let mut last_error = None;
+        for _ in 0..2 {
+            let (slot, prune) = self.sessions.slot(key);
+            if prune {
+                self.sessions.prune();
+            }
+            let session = match slot.get() {
+                Some(session) => session.clone(),
+                None => self.started(profile, ended, &slot).await?,
+            };
+            let token = match refused {
+                Some(refused) => session.refresh_if_current(refused).await,
+                None => session.access_token().await,
+            };
+            match token {
+                Ok(_) => return Ok(answer::credential(&session.pair())),
+                Err(error @ Error::SessionEnded { .. }) => {
+                    tracing::warn!(%key, error = %error, "the user's subscriber session ended; starting a new one");
+                    ended = Some(session.status().generation);
+                    self.sessions.remove(key, &slot);
+                    last_error = Some(error);
+                }
+                Err(error) => return Err(Failure::upstream(key, &error)),
+            }
+        }
+        let error = last_error.unwrap_or(Error::RefreshInterrupted);
+        Err(Failure::upstream(key, &error))
+    }
+
+    /// The session `slot` holds once it is started, starting it if nobody is. The start
+    /// runs in a task of its own, which the request only waits for: a request given up
+    /// on (a closed tab, a reload, a proxy's timeout) would otherwise abandon a
+    /// subscriber token half made, with the coordinator's lease still taken, and the
+    /// user's next request would wait out the lease and create another. The task
+    /// finishes creating and publishing the pair and fills the slot, so the next request
+    /// finds the session (or waits for the same start) and nothing is created twice.
+    async fn started(
+        &self,
+        profile: &SubscriberProfile,
+        ended: Option<u64>,
+        slot: &Slot,
+    ) -> Result<SubscriberSession, Failure> {
+        let key = profile.key();
+        let start = self.start.clone();
+        let owned = profile.clone();
+        let slot = Arc::clone(slot);
+        let task = tokio::spawn(async move {
+            slot.get_or_try_init(|| start.start(&owned, ended))
+                .await
+                .cloned()
+        });
+        match task.await {
+            Ok(started) => started,
+            // The start panicked (a coordinator's bug, say): nothing was kept, and the
+            // next request starts again. The panic's message is not logged: it could
+            // quote anything.
+            Err(_) => {
+                tracing::error!(%key, "the task starting the user's session panicked");
+                Err(Error::RefreshInterrupted)
+            }
+        }
+        .map_err(|error| Failure::upstream(key, &error))
+    }
+}
+
+impl SessionStart {
+    /// A session for the user: joined from the coordinator, or on a new subscriber token
+    /// that exactly one instance creates ([`SubscriberSession::join_or_create`]). After a
+    /// session ended at generation `ended`, only a newer pair is joined.
+    async fn start(
+        &self,
+        profile: &SubscriberProfile,
+        ended: Option<u64>,
+    ) -> Result<SubscriberSession, Error> {
+        let key = profile.key();
+        let request = self.tokens.request(profile);
+        let client = self.tokens.client().clone();
+        let builder = SubscriberSession::join_or_create(
+            self.tokens.client().clone(),
+            Arc::clone(&self.coordinator),
+            key.clone(),
+            ended.unwrap_or(0),
+            || async move {
+                let created = client.subscriber_tokens().create(request).await?;
+                tracing::info!(%key, "created a subscriber token for the user");
+                Ok(created.pair)
+            },
+        )
+        .await?
+        .refresh_ahead(self.refresh_ahead);
+        let builder = match self.jitter {
+            Some(jitter) => builder.jitter(jitter),
+            None => builder,
+        };
+        Ok(match self.retry {
+            Some(retry) => builder.retry(retry),
+            None => builder,
+        }
+        .build())
+    }
+}
 
 /// Where a user's session is, or is being started.
 pub(crate) type Slot = Arc<OnceCell<SubscriberSession>>;
@@ -13,6 +175,7 @@ pub(crate) type Slot = Arc<OnceCell<SubscriberSession>>;
 /// Below this many users, nothing is pruned.
 const FIRST_PRUNE: usize = 1024;
 
+/// The slots of the users' sessions, by key.
 #[derive(Default)]
 pub(crate) struct Sessions {
     inner: Mutex<Inner>,

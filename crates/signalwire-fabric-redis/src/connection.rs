@@ -1,6 +1,7 @@
 //! How a [`RedisCoordinator`](crate::RedisCoordinator) reaches Redis: one node (from a
 //! URL, a client, or the app's connection manager), the primary a Sentinel names, or a
-//! Redis Cluster; and writes that wait for replicas.
+//! Redis Cluster; writes that wait for replicas; and [`Server::run`], which every
+//! operation goes through: bounded in time, its failure named, its connection dropped.
 //!
 //! Every operation asks [`Connection::link`] for a [`Link`] and, after any failure,
 //! [`Connection::forget`]s it, so that the next operation connects anew: to the same
@@ -9,6 +10,7 @@
 //! refreshed its slot map. A node demoted to replica answers writes with `READONLY`: that
 //! is a failure like any other, so the connection to it is dropped, not written to again.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,6 +21,149 @@ use redis::sentinel::SentinelClient;
 use redis::{
     Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, ScriptInvocation, Value,
 };
+use signalwire_fabric::{Error, SessionKey};
+
+/// The Redis a coordinator's operations go to: where its connections come from, how it
+/// is named in messages, how long one operation may take, and whether writes wait for
+/// replicas.
+pub(crate) struct Server {
+    connection: Connection,
+    /// Where Redis is, for messages: `host:port`, or the Sentinels' or cluster nodes'
+    /// `host:port`s; never a URL (it may hold a password).
+    address: String,
+    /// The longest one operation may take, finding its connection included: the
+    /// connection and response timeouts together.
+    operation_timeout: Duration,
+    /// Whether leases granted, commits and publishes wait for replicas.
+    wait: Option<ReplicaWait>,
+}
+
+impl Server {
+    pub(crate) fn new(
+        connection: Connection,
+        address: String,
+        operation_timeout: Duration,
+        wait: Option<ReplicaWait>,
+    ) -> Self {
+        Self {
+            connection,
+            address,
+            operation_timeout,
+            wait,
+        }
+    }
+
+    /// Where Redis is, as messages name it (never a URL).
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The longest one operation may take.
+    pub(crate) fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
+    }
+
+    /// Sends `command` and answers its reply, as [`Server::run`] runs an operation.
+    pub(crate) async fn query(
+        &self,
+        what: &str,
+        key: &SessionKey,
+        command: Cmd,
+    ) -> Result<Value, Error> {
+        self.run(what, key, |mut link| async move {
+            command.query_async(&mut link).await
+        })
+        .await
+    }
+
+    /// Runs a script whose writes need not survive a failover, as [`Server::run`] runs an
+    /// operation.
+    pub(crate) async fn invoke(
+        &self,
+        what: &str,
+        key: &SessionKey,
+        invocation: ScriptInvocation<'_>,
+    ) -> Result<Value, Error> {
+        self.run(what, key, |mut link| async move {
+            invocation.invoke_async(&mut link).await
+        })
+        .await
+    }
+
+    /// Runs a script whose writes must survive a failover ([`Link::invoke_durably`]), as
+    /// [`Server::run`] runs an operation.
+    pub(crate) async fn invoke_durably(
+        &self,
+        what: &str,
+        key: &SessionKey,
+        invocation: ScriptInvocation<'_>,
+        relied_on: impl FnOnce(&Value) -> bool,
+    ) -> Result<Value, Error> {
+        self.run(what, key, |mut link| async move {
+            link.invoke_durably(&invocation, relied_on).await
+        })
+        .await
+    }
+
+    /// Runs one operation (`what`, for `key`) on a link, within the operation timeout
+    /// (finding the connection included: asking a Sentinel for the primary, for example).
+    /// Every failure is an [`Error::Coordinator`] that names the operation, the server and
+    /// the session key, and drops the connection, so that the next operation connects
+    /// anew (to the new primary after a failover: a demoted node's `READONLY` is such a
+    /// failure).
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        what: &str,
+        key: &SessionKey,
+        operation: F,
+    ) -> Result<T, Error>
+    where
+        F: FnOnce(Link) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let by = tokio::time::Instant::now() + self.operation_timeout;
+        let (id, link) = match tokio::time::timeout_at(by, self.connection.link(self.wait)).await {
+            Ok(Ok(linked)) => linked,
+            Ok(Err(error)) => {
+                tracing::warn!(address = %self.address, %key, operation = what, %error, "no connection to Redis");
+                return Err(Error::coordinator_caused_by(
+                    format!("Redis at {}: no connection could be set up", self.address),
+                    error,
+                ));
+            }
+            Err(_) => {
+                return Err(Error::coordinator(format!(
+                    "Redis at {}: no connection could be set up within {} ms",
+                    self.address,
+                    self.operation_timeout.as_millis()
+                )));
+            }
+        };
+        match tokio::time::timeout_at(by, operation(link)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                self.connection.forget(id);
+                tracing::warn!(address = %self.address, %key, operation = what, %error, "Redis operation failed");
+                Err(Error::coordinator_caused_by(
+                    format!(
+                        "Redis at {}: {what} for session key {key:?} failed",
+                        self.address
+                    ),
+                    error,
+                ))
+            }
+            Err(_) => {
+                self.connection.forget(id);
+                tracing::warn!(address = %self.address, %key, operation = what, "Redis did not answer in time");
+                Err(Error::coordinator(format!(
+                    "Redis at {}: {what} for session key {key:?} got no answer within {} ms",
+                    self.address,
+                    self.operation_timeout.as_millis()
+                )))
+            }
+        }
+    }
+}
 
 /// Writes wait until this many replicas have them, for at most `timeout` (`WAIT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

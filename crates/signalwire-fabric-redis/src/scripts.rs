@@ -1,7 +1,10 @@
-//! The Lua scripts: each operation that must be atomic is one script, run with EVALSHA
-//! (and loaded again when the server has forgotten it, after a restart for example).
+//! What the coordinator sends Redis: the Lua scripts (each operation that must be atomic
+//! is one script, run with EVALSHA, and loaded again when the server has forgotten it,
+//! after a restart for example), and for each operation a function that fills in the
+//! script's keys and arguments in the order the script reads them. What each one answers
+//! is read in [`replies`](crate::replies).
 //!
-//! Layout of one subscriber (see [`SubscriberKeys`](crate::keys::SubscriberKeys)):
+//! Layout of one subscriber (see [`SubscriberKeys`]):
 //! `KEYS[1]` is the pair hash (fields `generation` and `pair`, and one field
 //! `in_flight:<owner>` per in-flight mark), `KEYS[2]` the lease string (the holder's owner
 //! value, with a `PX` expiry).
@@ -12,8 +15,25 @@
 //! against both and compares each answer.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
-use redis::Script;
+use redis::{Cmd, Script, ScriptInvocation};
+
+use crate::keys::SubscriberKeys;
+
+/// `HMGET`, not a script (a plain read is atomic): the generation and the pair.
+pub(crate) fn load(keys: &SubscriberKeys) -> Cmd {
+    let mut hmget = redis::cmd("HMGET");
+    hmget.arg(&keys.pair).arg("generation").arg("pair");
+    hmget
+}
+
+/// `DEL`, not a script: both of a subscriber's keys at once.
+pub(crate) fn remove(keys: &SubscriberKeys) -> Cmd {
+    let mut del = redis::cmd("DEL");
+    del.arg(&keys.pair).arg(&keys.lease);
+    del
+}
 
 /// Drops the in-flight marks (`in_flight:<owner>` = the generation that holder refreshes)
 /// of holders whose commit the fence now refuses: those below `generation`.
@@ -35,7 +55,7 @@ end
 /// `{"granted", generation, taken_over}`, where `taken_over` is 1 when any in-flight mark
 /// was there. Marks the grant in flight with the generation the caller refreshes. A hash
 /// that holds marks but no pair lives as long as the newest lease.
-pub(crate) static TRY_LEASE: LazyLock<Script> = LazyLock::new(|| {
+static TRY_LEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local stored = tonumber(redis.call('HGET', KEYS[1], 'generation')) or 0
@@ -63,13 +83,32 @@ return {'granted', stored, taken_over}
     )
 });
 
+/// [`TRY_LEASE`] for `owner`, who has seen `seen`, for a lease of `ttl` (in whole
+/// milliseconds, at least 1, at most `u32::MAX`).
+pub(crate) fn try_lease(
+    keys: &SubscriberKeys,
+    seen: u64,
+    ttl: Duration,
+    owner: &str,
+) -> ScriptInvocation<'static> {
+    let ttl_ms = ttl.as_millis().clamp(1, u128::from(u32::MAX)) as u64;
+    let mut invocation = TRY_LEASE.prepare_invoke();
+    invocation
+        .key(&keys.pair)
+        .key(&keys.lease)
+        .arg(seen)
+        .arg(ttl_ms)
+        .arg(owner);
+    invocation
+}
+
 /// `ARGV`: the owner, the generation the pair was refreshed from (`seen`), the pair's
 /// stored bytes, how long to keep the pair in milliseconds. Lets go of the lease if it is
 /// the owner's, and of the owner's mark. Then, unless the store holds a generation above
 /// `seen` (answered `{"superseded", generation, pair}`, nothing written), stores the pair
 /// as `max(stored, seen) + 1`, drops the marks the fence now refuses, keeps the hash for
 /// the time given, and answers `{"committed", generation}`.
-pub(crate) static COMMIT: LazyLock<Script> = LazyLock::new(|| {
+static COMMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         r"
 if redis.call('GET', KEYS[2]) == ARGV[1] then
@@ -91,6 +130,26 @@ return {'committed', generation}
     ))
 });
 
+/// [`COMMIT`] of the pair stored as `stored` by `owner`, refreshed from `seen`, kept for
+/// `keep_ms` milliseconds.
+pub(crate) fn commit(
+    keys: &SubscriberKeys,
+    owner: &str,
+    seen: u64,
+    stored: &[u8],
+    keep_ms: u64,
+) -> ScriptInvocation<'static> {
+    let mut invocation = COMMIT.prepare_invoke();
+    invocation
+        .key(&keys.pair)
+        .key(&keys.lease)
+        .arg(owner)
+        .arg(seen)
+        .arg(stored)
+        .arg(keep_ms);
+    invocation
+}
+
 /// The text of [`RELEASE`]: `ARGV` is the owner. Deletes the lease if it is the owner's,
 /// and the owner's mark; every other mark stays. Answers `{others, left}`: 1 when another
 /// mark is left (0 otherwise), and the milliseconds another holder's lease has left (the
@@ -101,7 +160,7 @@ return {'committed', generation}
 /// it, and its mark can go with its lease. The give-up is sent as `EVAL` with this text,
 /// not `EVALSHA`: it is sent by a client that may stop listening, which could not load
 /// the script again after a `NOSCRIPT` answer.
-pub(crate) const RELEASE_TEXT: &str = r"
+const RELEASE_TEXT: &str = r"
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
 end
@@ -117,12 +176,31 @@ return {others, redis.call('PTTL', KEYS[2])}
 ";
 
 /// See [`RELEASE_TEXT`].
-pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_TEXT));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_TEXT));
+
+/// [`RELEASE`] of `owner`'s lease.
+pub(crate) fn release(keys: &SubscriberKeys, owner: &str) -> ScriptInvocation<'static> {
+    let mut invocation = RELEASE.prepare_invoke();
+    invocation.key(&keys.pair).key(&keys.lease).arg(owner);
+    invocation
+}
+
+/// The give-up of a lease that may have been granted to `owner` after its `try_lease`
+/// failed: [`RELEASE_TEXT`] as `EVAL` (see there why not `EVALSHA`).
+pub(crate) fn give_up(keys: &SubscriberKeys, owner: &str) -> Cmd {
+    let mut eval = redis::cmd("EVAL");
+    eval.arg(RELEASE_TEXT)
+        .arg(2)
+        .arg(&keys.pair)
+        .arg(&keys.lease)
+        .arg(owner);
+    eval
+}
 
 /// `ARGV`: the pair's stored bytes, how long to keep it in milliseconds. Stores it as the
 /// next generation, whatever the store holds, drops the marks the fence now refuses, and
 /// answers that generation.
-pub(crate) static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
+static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         r"
 local generation = (tonumber(redis.call('HGET', KEYS[1], 'generation')) or 0) + 1
@@ -135,3 +213,14 @@ return generation
 "
     ))
 });
+
+/// [`PUBLISH`] of the pair stored as `stored`, kept for `keep_ms` milliseconds.
+pub(crate) fn publish(
+    keys: &SubscriberKeys,
+    stored: &[u8],
+    keep_ms: u64,
+) -> ScriptInvocation<'static> {
+    let mut invocation = PUBLISH.prepare_invoke();
+    invocation.key(&keys.pair).arg(stored).arg(keep_ms);
+    invocation
+}

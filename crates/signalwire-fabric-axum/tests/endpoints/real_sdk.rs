@@ -912,7 +912,10 @@ fn the_docs_name_the_sdk_version_the_tests_run() {
     );
     let named = format!("`@signalwire/js` {pinned}");
     for (file, text) in [
-        ("src/lib.rs", include_str!("../../src/lib.rs")),
+        (
+            "docs/browser-sdk.md",
+            include_str!("../../docs/browser-sdk.md"),
+        ),
         ("README.md", include_str!("../../README.md")),
     ] {
         assert!(text.contains(&named), "{file} names {named}");
