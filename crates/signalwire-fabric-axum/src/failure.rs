@@ -196,15 +196,15 @@ impl Failure {
     /// What a failure of SignalWire, the coordinator or the app's settings answers, for
     /// `key`'s user. The error is logged (errors never hold secrets).
     pub(crate) fn upstream(key: &SessionKey, error: &Error) -> Self {
-        match error {
-            Error::InvalidInput { field, .. } => {
+        match error.invalid_field() {
+            Some(field) => {
                 tracing::error!(%key, field, error = %error, "a subscriber token could not be requested for the user's profile");
                 Self::new(
                     ErrorCode::Internal,
                     "the app's subscriber profile for this user was refused; see the server's log",
                 )
             }
-            error if error.is_retryable() || matches!(error, Error::RefreshInterrupted) => {
+            None if error.is_retryable() => {
                 tracing::warn!(%key, error = %error, "SignalWire or the coordinator is unavailable for now");
                 Self::new(
                     ErrorCode::UpstreamUnavailable,
@@ -212,7 +212,7 @@ impl Failure {
                 )
                 .retry_after(error.retry_after())
             }
-            error => {
+            None => {
                 tracing::error!(%key, error = %error, "SignalWire refused a token request");
                 Self::new(
                     ErrorCode::UpstreamRefused,
@@ -226,14 +226,12 @@ impl Failure {
     /// refused is the body's fault (400 naming `fingerprint`); anything else is
     /// [`Failure::upstream`].
     pub(crate) fn client_bound(key: &SessionKey, error: &Error) -> Self {
-        match error {
-            Error::InvalidInput {
-                field: "fingerprint",
-                reason,
-                ..
-            } => Self::new(ErrorCode::InvalidBody, format!("fingerprint {reason}"))
-                .field("fingerprint"),
-            error => Self::upstream(key, error),
+        match (error.invalid_field(), error.invalid_reason()) {
+            (Some("fingerprint"), Some(reason)) => {
+                Self::new(ErrorCode::InvalidBody, format!("fingerprint {reason}"))
+                    .field("fingerprint")
+            }
+            _ => Self::upstream(key, error),
         }
     }
 }

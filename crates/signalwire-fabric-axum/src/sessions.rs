@@ -83,7 +83,7 @@ impl UserSessions {
             };
             match token {
                 Ok(_) => return Ok(answer::credential(&session.pair())),
-                Err(error @ Error::SessionEnded { .. }) => {
+                Err(error) if error.is_session_ended() => {
                     tracing::warn!(%key, error = %error, "the user's subscriber session ended; starting a new one");
                     ended = Some(session.status().generation);
                     self.sessions.remove(key, &slot);

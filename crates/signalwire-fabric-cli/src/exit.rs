@@ -27,13 +27,17 @@ refused, 4 input refused or refresh token dead, 5 network or server failure (ret
 
 /// The exit code for an SDK error.
 pub fn code_for(error: &Error) -> u8 {
-    match error {
-        Error::Unauthorized { .. } | Error::Forbidden { .. } => AUTH,
-        Error::InvalidInput { .. } | Error::Rejected { .. } | Error::SessionEnded { .. } => {
-            VALIDATION
-        }
-        error if error.is_retryable() => NETWORK,
-        _ => OTHER,
+    if error.is_authentication() {
+        AUTH
+    } else if error.invalid_field().is_some()
+        || error.status() == Some(422)
+        || error.requires_new_subscriber_token()
+    {
+        VALIDATION
+    } else if error.is_retryable() {
+        NETWORK
+    } else {
+        OTHER
     }
 }
 
@@ -128,22 +132,16 @@ fn hint(error: &Error, command: Command) -> Option<&'static str> {
         .field_errors()
         .iter()
         .any(|field| field.code == ErrorCode::MustBelongToProject);
-    let answer_unread = matches!(
-        error,
-        Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. }
-            if (200..300).contains(status)
-    );
+    let answer_unread = error.is_answer_lost();
+    // A failure below HTTP, or a 5xx: the server may have spent the token before it.
+    let maybe_spent =
+        error.may_have_reached_server() && error.status().is_none_or(|status| status >= 500);
     match (code_for(error), command) {
         (_, Command::Demo) => None,
         (AUTH, Command::Embed) => Some(CLICK_TO_CALL_TOKEN),
         (AUTH, Command::Invite) => Some(ACCESS_TOKEN),
         (AUTH, _) => Some(PROJECT_CREDENTIALS),
-        (NETWORK, Command::Refresh)
-            if matches!(error, Error::Transport { .. } | Error::Server { .. })
-                && error.may_have_reached_server() =>
-        {
-            Some(MAYBE_SPENT)
-        }
+        (NETWORK, Command::Refresh) if maybe_spent => Some(MAYBE_SPENT),
         (NETWORK, _) => Some(TRY_AGAIN),
         (_, Command::Refresh) if answer_unread => Some(ANSWER_LOST),
         (VALIDATION, Command::Refresh) if error.requires_new_subscriber_token() => {
@@ -151,7 +149,7 @@ fn hint(error: &Error, command: Command) -> Option<&'static str> {
         }
         (VALIDATION, Command::Guest) if names_a_foreign_address => Some(GUEST_ADDRESSES),
         (VALIDATION, Command::Invite) if names_a_foreign_address => Some(INVITE_ADDRESS),
-        (_, Command::OneSubscriber) if matches!(error, Error::NotFound { .. }) => Some(RESOURCE_ID),
+        (_, Command::OneSubscriber) if error.status() == Some(404) => Some(RESOURCE_ID),
         _ => None,
     }
 }

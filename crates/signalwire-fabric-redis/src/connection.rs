@@ -126,10 +126,11 @@ impl Server {
             Ok(Ok(linked)) => linked,
             Ok(Err(error)) => {
                 tracing::warn!(address = %self.address, %key, operation = what, %error, "no connection to Redis");
-                return Err(Error::coordinator_caused_by(
-                    format!("Redis at {}: no connection could be set up", self.address),
-                    error,
-                ));
+                return Err(Error::coordinator(format!(
+                    "Redis at {}: no connection could be set up",
+                    self.address
+                ))
+                .caused_by(error));
             }
             Err(_) => {
                 return Err(Error::coordinator(format!(
@@ -144,13 +145,11 @@ impl Server {
             Ok(Err(error)) => {
                 self.connection.forget(id);
                 tracing::warn!(address = %self.address, %key, operation = what, %error, "Redis operation failed");
-                Err(Error::coordinator_caused_by(
-                    format!(
-                        "Redis at {}: {what} for session key {key:?} failed",
-                        self.address
-                    ),
-                    error,
+                Err(Error::coordinator(format!(
+                    "Redis at {}: {what} for session key {key:?} failed",
+                    self.address
                 ))
+                .caused_by(error))
             }
             Err(_) => {
                 self.connection.forget(id);

@@ -96,7 +96,7 @@ impl Client {
         let require = |name: &'static str| {
             lookup(name)
                 .filter(|value| !value.is_empty())
-                .ok_or_else(|| Error::invalid(name, "is not set"))
+                .ok_or_else(|| Error::invalid_input(name, "is not set"))
         };
         let mut builder = Client::builder();
         let space = lookup(ENV_SPACE).filter(|value| !value.is_empty());
@@ -105,7 +105,7 @@ impl Client {
             space,
         ) {
             (Some(_), Some(_)) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_input(
                     ENV_BASE_URL,
                     format!("is set together with {ENV_SPACE}; set only one of them"),
                 ));
@@ -149,7 +149,7 @@ impl Client {
         match auth {
             Auth::Project => {
                 let credentials = self.inner.credentials.as_ref().ok_or_else(|| {
-                    Error::invalid(
+                    Error::invalid_input(
                         "api_token",
                         "is not set, and this operation needs the project's credentials \
                          (give project_id() and api_token())",
@@ -192,7 +192,7 @@ impl Client {
     /// The URL of `path` under the base URL.
     pub(crate) fn url_for(&self, path: &str) -> Result<reqwest::Url, Error> {
         reqwest::Url::parse(&format!("{}{path}", self.inner.base_url))
-            .map_err(|error| Error::invalid("base_url", error.to_string()))
+            .map_err(|error| Error::invalid_input("base_url", error.to_string()))
     }
 
     /// The secret this client holds, for scrubbing error text.
@@ -349,7 +349,7 @@ impl ClientBuilder {
 
         let base_url = match (&self.space, &self.base_url) {
             (Some(_), Some(_)) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_input(
                     "base_url",
                     "was given together with space(); give one of them: space() for a \
                      SignalWire space, base_url() for anything else",
@@ -358,7 +358,7 @@ impl ClientBuilder {
             (None, Some(base_url)) => check_base_url(base_url)?,
             (Some(space), None) => Space::parse(space)?.base_url(),
             (None, None) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_input(
                     "space",
                     "is not set: give space() or base_url()",
                 ));
@@ -377,13 +377,13 @@ impl ClientBuilder {
                 })
             }
             (None, Some(_)) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_input(
                     "project_id",
                     "is not set (an API token was given without it)",
                 ));
             }
             (Some(_), None) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_input(
                     "api_token",
                     "is not set (a project id was given without it)",
                 ));
@@ -392,7 +392,7 @@ impl ClientBuilder {
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         if timeout.is_zero() || connect_timeout.is_zero() {
-            return Err(Error::invalid("timeout", "must be longer than zero"));
+            return Err(Error::invalid_input("timeout", "must be longer than zero"));
         }
 
         let proxy = match &self.proxy {
@@ -414,13 +414,13 @@ impl ClientBuilder {
             .no_proxy();
         if let Some((url, no_proxy)) = proxy {
             let proxy = reqwest::Proxy::all(url)
-                .map_err(|error| Error::invalid("proxy", error.to_string()))?
+                .map_err(|error| Error::invalid_input("proxy", error.to_string()))?
                 .no_proxy(no_proxy);
             http = http.proxy(proxy);
         }
         let http = http
             .build()
-            .map_err(|error| Error::invalid("http client", error.to_string()))?;
+            .map_err(|error| Error::invalid_input("http client", error.to_string()))?;
 
         Ok(Client {
             inner: Arc::new(Inner {
@@ -501,7 +501,7 @@ fn basic_authorization(project_id: &ProjectId, api_token: &ApiToken) -> Result<H
             .encode(secrecy::ExposeSecret::expose_secret(&credentials))
     ));
     let mut value = HeaderValue::from_str(secrecy::ExposeSecret::expose_secret(&encoded))
-        .map_err(|_| Error::invalid("api_token", "cannot be sent in an HTTP header"))?;
+        .map_err(|_| Error::invalid_input("api_token", "cannot be sent in an HTTP header"))?;
     value.set_sensitive(true);
     Ok(value)
 }

@@ -38,7 +38,7 @@ impl Space {
     /// Checks and normalizes a space name (see the type's docs for the spellings).
     pub fn parse(input: &str) -> Result<Self, Error> {
         let refuse =
-            |reason: String| Error::invalid("space", format!("{}: {reason}", shown(input)));
+            |reason: String| Error::invalid_input("space", format!("{}: {reason}", shown(input)));
         let mut name = input;
         if let Some(rest) = strip_prefix_ignore_case(name, "https://") {
             name = rest.strip_suffix('/').unwrap_or(rest);
@@ -164,7 +164,8 @@ fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> 
 /// `127.0.0.0/8`, `::1`). User info, a query and a fragment are refused; a path prefix
 /// is kept.
 pub(crate) fn check_base_url(input: &str) -> Result<String, Error> {
-    let refuse = |reason: &str| Error::invalid("base_url", format!("{}: {reason}", shown(input)));
+    let refuse =
+        |reason: &str| Error::invalid_input("base_url", format!("{}: {reason}", shown(input)));
     let url = parse_url(input).map_err(|reason| refuse(&reason))?;
     let loopback = is_loopback(&url).ok_or_else(|| refuse("has no host"))?;
     match url.scheme() {
@@ -228,7 +229,8 @@ fn is_loopback(url: &reqwest::Url) -> Option<bool> {
 /// be on loopback too: credentials travel in the clear only on this machine. An `https`
 /// base URL is reached through the proxy with `CONNECT`, and TLS runs end to end.
 pub(crate) fn check_proxy(input: &str, base_url: &str) -> Result<reqwest::Url, Error> {
-    let refuse = |reason: &str| Error::invalid("proxy", format!("{}: {reason}", shown(input)));
+    let refuse =
+        |reason: &str| Error::invalid_input("proxy", format!("{}: {reason}", shown(input)));
     let url = parse_url(input).map_err(|reason| refuse(&reason))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(refuse("the scheme must be http or https"));
@@ -263,16 +265,19 @@ impl ProjectId {
     /// Checks a project id.
     pub fn parse(input: &str) -> Result<Self, Error> {
         if input.is_empty() {
-            return Err(Error::invalid("project_id", "is empty"));
+            return Err(Error::invalid_input("project_id", "is empty"));
         }
         if input.contains(':') {
-            return Err(Error::invalid(
+            return Err(Error::invalid_input(
                 "project_id",
                 "contains ':', which cannot appear in Basic credentials' user name",
             ));
         }
         if input.chars().any(char::is_control) {
-            return Err(Error::invalid("project_id", "contains a control character"));
+            return Err(Error::invalid_input(
+                "project_id",
+                "contains a control character",
+            ));
         }
         Ok(Self(input.to_owned()))
     }
@@ -300,10 +305,13 @@ impl ApiToken {
         let secret = SecretString::from(input.into());
         let text = secret.expose_secret();
         if text.is_empty() {
-            return Err(Error::invalid("api_token", "is empty"));
+            return Err(Error::invalid_input("api_token", "is empty"));
         }
         if text.chars().any(char::is_control) {
-            return Err(Error::invalid("api_token", "contains a control character"));
+            return Err(Error::invalid_input(
+                "api_token",
+                "contains a control character",
+            ));
         }
         Ok(Self(secret))
     }

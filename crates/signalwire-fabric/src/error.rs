@@ -598,7 +598,60 @@ impl Error {
         }
     }
 
-    /// A [`Coordinator`](crate::Coordinator) failure (for implementations of it).
+    /// True when the server answered with success but its body could not be read (cut
+    /// short, too large, or not the shape the contract says): it may have done what was
+    /// asked, and for a refresh, spent the refresh token and issued a pair that was
+    /// never seen.
+    pub fn is_answer_lost(&self) -> bool {
+        matches!(
+            self,
+            Error::Decode {
+                status: 200..=299,
+                ..
+            } | Error::ResponseTooLarge {
+                status: 200..=299,
+                ..
+            }
+        )
+    }
+
+    /// True when the server refused the credentials the request carried (401), or what
+    /// they may do (403).
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Unauthorized { .. } | Error::Forbidden { .. })
+    }
+
+    /// The setting or argument an [`Error::InvalidInput`] names; `None` for every other
+    /// error.
+    ///
+    /// ```
+    /// let error = signalwire_fabric::Error::invalid_input("fingerprint", "is empty");
+    /// assert_eq!(error.invalid_field(), Some("fingerprint"));
+    /// ```
+    pub fn invalid_field(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidInput { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Why an [`Error::InvalidInput`] refused its field (it never quotes a secret);
+    /// `None` for every other error.
+    pub fn invalid_reason(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// True when a [`SubscriberSession`](crate::SubscriberSession) can no longer refresh
+    /// ([`Error::SessionEnded`]): start a new one with a new subscriber token.
+    pub fn is_session_ended(&self) -> bool {
+        matches!(self, Error::SessionEnded { .. })
+    }
+
+    /// A [`Coordinator`](crate::Coordinator) failure (for implementations of it); add
+    /// what caused it with [`Error::caused_by`].
     pub fn coordinator(message: impl Into<String>) -> Self {
         Error::Coordinator {
             message: message.into(),
@@ -606,35 +659,34 @@ impl Error {
         }
     }
 
-    /// A [`Coordinator`](crate::Coordinator) failure caused by `source` (for
-    /// implementations of it). Make sure neither says anything secret.
-    pub fn coordinator_caused_by(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Error::Coordinator {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// A [`TokenStore`](crate::TokenStore) failure without an underlying error (for
-    /// implementations of it).
-    pub fn store_failure(message: impl Into<String>) -> Self {
+    /// A [`TokenStore`](crate::TokenStore) failure (for implementations of it); add what
+    /// caused it with [`Error::caused_by`].
+    pub fn store(message: impl Into<String>) -> Self {
         Error::Store {
             message: message.into(),
             source: None,
         }
     }
 
-    pub(crate) fn store(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Error::Store {
-            message: message.into(),
-            source: Some(Arc::new(source)),
+    /// The same error with `source` as what caused it, where its kind keeps one (a
+    /// coordinator, store or transport failure); other kinds are returned unchanged.
+    /// Make sure the source says nothing secret.
+    ///
+    /// ```
+    /// use signalwire_fabric::Error;
+    ///
+    /// let io = std::io::Error::other("connection reset");
+    /// let error = Error::coordinator("Redis at 127.0.0.1:6379: load failed").caused_by(io);
+    /// assert!(std::error::Error::source(&error).is_some());
+    /// ```
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        match &mut self {
+            Error::Coordinator { source: kept, .. }
+            | Error::Store { source: kept, .. }
+            | Error::Transport { source: kept, .. } => *kept = Some(Arc::new(source)),
+            _ => {}
         }
+        self
     }
 
     /// A setting or argument refused before anything was done, naming it (for
@@ -647,10 +699,6 @@ impl Error {
     /// assert_eq!(error.to_string(), "invalid key_prefix: contains '{' (nothing was sent)");
     /// ```
     pub fn invalid_input(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::invalid(field, reason)
-    }
-
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             field,
             reason: reason.into(),
@@ -704,5 +752,70 @@ impl fmt::Display for FieldErrors<'_> {
             write!(f, "{error}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(status: u16) -> Error {
+        Error::Decode {
+            status,
+            expected: "a token pair",
+            reason: "cut short".to_owned(),
+            body: None,
+        }
+    }
+
+    #[test]
+    fn errors_answer_questions_without_their_variants_being_matched() {
+        assert!(decode(201).is_answer_lost());
+        assert!(
+            Error::ResponseTooLarge {
+                status: 200,
+                limit: 1
+            }
+            .is_answer_lost()
+        );
+        assert!(!decode(422).is_answer_lost(), "a refusal was read as such");
+        assert!(!Error::server(503).is_answer_lost());
+
+        assert!(Error::unauthorized().is_authentication());
+        assert!(Error::Forbidden { message: None }.is_authentication());
+        assert!(!Error::server(500).is_authentication());
+
+        let invalid = Error::invalid_input("fingerprint", "is empty");
+        assert_eq!(invalid.invalid_field(), Some("fingerprint"));
+        assert_eq!(invalid.invalid_reason(), Some("is empty"));
+        assert_eq!(Error::rate_limited().invalid_field(), None);
+        assert_eq!(Error::rate_limited().invalid_reason(), None);
+
+        let ended = Error::SessionEnded {
+            reason: SessionEnd::Refused,
+            cause: None,
+        };
+        assert!(ended.is_session_ended());
+        assert!(!Error::RefreshInterrupted.is_session_ended());
+    }
+
+    #[test]
+    fn caused_by_keeps_a_source_where_the_kind_has_one() {
+        use std::error::Error as _;
+        let io = || std::io::Error::other("reset");
+        for kept in [
+            Error::coordinator("down").caused_by(io()),
+            Error::store("disk").caused_by(io()),
+            Error::transport("no route", Delivery::NotSent).caused_by(io()),
+        ] {
+            assert_eq!(
+                kept.source().map(ToString::to_string).as_deref(),
+                Some("reset"),
+                "{kept:?}"
+            );
+        }
+        let unchanged = Error::server(500).caused_by(io());
+        assert!(unchanged.source().is_none());
+        assert_eq!(unchanged.status(), Some(500));
     }
 }

@@ -59,6 +59,6 @@ pub async fn refresh_response(
         }),
     );
     let token = RefreshToken::parse("eyJ0eXAiOiJSZWZyZXNoIn0..aXY.Y2lwaGVydGV4dA.dGFn")
-        .map_err(|problem| Error::invalid("refresh_token", problem.to_string()))?;
+        .map_err(|problem| Error::invalid_input("refresh_token", problem.to_string()))?;
     client.subscriber_tokens().refresh(&token).await
 }

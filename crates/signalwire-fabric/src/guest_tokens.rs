@@ -64,7 +64,7 @@ impl CreateGuestToken {
     fn into_wire(self) -> Result<(types::SubscriberGuestTokenRequest, Duration), Error> {
         let count = self.allowed_addresses.len();
         if !(1..=MAX_GUEST_ADDRESSES).contains(&count) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_input(
                 "allowed_addresses",
                 format!("has {count} addresses; a guest token allows 1 to {MAX_GUEST_ADDRESSES}"),
             ));
@@ -195,7 +195,7 @@ impl EmbedTokens<'_> {
     pub async fn create(&self, click_to_call_token: &str) -> Result<EmbedToken, Error> {
         input::text("token", click_to_call_token)?;
         let token = types::GuestEmbedTokenRequestToken::try_from(click_to_call_token.to_owned())
-            .map_err(|error| Error::invalid("token", error.to_string()))?;
+            .map_err(|error| Error::invalid_input("token", error.to_string()))?;
         self.client
             .call(Auth::None, "an embed token")
             .scrubbing(click_to_call_token)

@@ -294,7 +294,7 @@ pub(crate) async fn map_error(
         ApiError::CommunicationError(source) | ApiError::InvalidUpgrade(source) => {
             from_reqwest(source)
         }
-        ApiError::InvalidRequest(reason) => Error::invalid("request", scrub.text(&reason)),
+        ApiError::InvalidRequest(reason) => Error::invalid_input("request", scrub.text(&reason)),
         ApiError::Custom(reason) => Error::Transport {
             message: scrub.text(&reason),
             delivery: Delivery::Unknown,

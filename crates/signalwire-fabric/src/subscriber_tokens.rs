@@ -259,10 +259,10 @@ impl CreateSubscriberToken {
     /// Checks every field and builds the wire body.
     fn into_wire(self) -> Result<types::SubscriberTokenRequest, Error> {
         if self.reference.trim().is_empty() {
-            return Err(Error::invalid("reference", "is empty"));
+            return Err(Error::invalid_input("reference", "is empty"));
         }
         let reference = types::SubscriberTokenRequestReference::try_from(self.reference)
-            .map_err(|error| Error::invalid("reference", error.to_string()))?;
+            .map_err(|error| Error::invalid_input("reference", error.to_string()))?;
         let application_id = self
             .application_id
             .map(|id| input::uuid("application_id", &id))
@@ -272,7 +272,7 @@ impl CreateSubscriberToken {
             .map(|fingerprint| {
                 check_fingerprint(&fingerprint)?;
                 types::SubscriberTokenRequestFingerprint::try_from(fingerprint)
-                    .map_err(|error| Error::invalid("fingerprint", error.to_string()))
+                    .map_err(|error| Error::invalid_input("fingerprint", error.to_string()))
             })
             .transpose()?;
         let expire_at = self
@@ -306,7 +306,7 @@ impl CreateSubscriberToken {
 
 fn check_fingerprint(fingerprint: &str) -> Result<(), Error> {
     if fingerprint.len() != 43 {
-        return Err(Error::invalid(
+        return Err(Error::invalid_input(
             "fingerprint",
             format!(
                 "is {} characters long; it must be exactly 43",
@@ -318,7 +318,7 @@ fn check_fingerprint(fingerprint: &str) -> Result<(), Error> {
         .bytes()
         .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     {
-        return Err(Error::invalid(
+        return Err(Error::invalid_input(
             "fingerprint",
             format!("has a character outside [A-Za-z0-9_-] at byte {at}"),
         ));

@@ -192,20 +192,22 @@ impl SubscriberFields {
     fn into_wire(self) -> Result<types::SubscriberRequest, Error> {
         input::text("email", &self.email)?;
         let email = types::SubscriberRequestEmail::try_from(self.email)
-            .map_err(|error| Error::invalid("email", error.to_string()))?;
+            .map_err(|error| Error::invalid_input("email", error.to_string()))?;
         let password = match &self.password {
             None => None,
             Some(password) => {
                 let length = password.expose_secret().chars().count();
                 if !PASSWORD_LENGTHS.contains(&length) {
-                    return Err(Error::invalid(
+                    return Err(Error::invalid_input(
                         "password",
                         format!("is {length} characters long; it must be 8 to 72"),
                     ));
                 }
                 Some(
                     types::SubscriberRequestPassword::try_from(password.expose_secret().to_owned())
-                        .map_err(|_| Error::invalid("password", "must be 8 to 72 characters"))?,
+                        .map_err(|_| {
+                            Error::invalid_input("password", "must be 8 to 72 characters")
+                        })?,
                 )
             }
         };
@@ -359,7 +361,7 @@ impl<'a> Subscribers<'a> {
             .and_then(|id| client.url_for(&format!("{SUBSCRIBERS_PATH}/{id}/addresses")));
         let id = parsed.ok();
         paging::items(first_url, client, move |url| async move {
-            let id = id.ok_or_else(|| Error::invalid("id", "is not a UUID"))?;
+            let id = id.ok_or_else(|| Error::invalid_input("id", "is not a UUID"))?;
             client
                 .call(Auth::Project, "a page of addresses")
                 .at(url)

@@ -25,7 +25,7 @@ impl TokenStore for SwitchableStore {
     }
     async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
         if self.failing.load(Ordering::SeqCst) {
-            return Err(Error::store_failure("disk unavailable"));
+            return Err(Error::store("disk unavailable"));
         }
         self.inner.save(pair).await
     }

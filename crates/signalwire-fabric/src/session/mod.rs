@@ -467,7 +467,7 @@ impl SubscriberSession {
         let stored = store
             .load()
             .await?
-            .ok_or_else(|| Error::store_failure("the store holds no pair to restore"))?;
+            .ok_or_else(|| Error::store("the store holds no pair to restore"))?;
         let mut builder = Self::builder(refresher, TokenPair::from_stored(stored)).store(store);
         builder.saved = true;
         Ok(builder)
@@ -731,7 +731,7 @@ impl SubscriberSession {
     /// client to send with (use [`Client::invite_tokens`] instead).
     pub async fn invite_token(&self, address_id: impl AsRef<str>) -> Result<InviteToken, Error> {
         let client = self.shared.refresher.client().ok_or_else(|| {
-            Error::invalid(
+            Error::invalid_input(
                 "session",
                 "was built on a custom Refresher; use Client::invite_tokens with its access token",
             )

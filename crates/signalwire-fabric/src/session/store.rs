@@ -188,18 +188,21 @@ impl FileStore {
             .suffix(suffix)
             .tempfile_in(&dir)
             .map_err(|error| {
-                Error::store(format!("cannot create a file in {}", dir.display()), error)
+                Error::store(format!("cannot create a file in {}", dir.display())).caused_by(error)
             })?;
         file.write_all(json)
             .and_then(|()| file.as_file().sync_all())
-            .map_err(|error| Error::store(format!("cannot write {shown}"), error))?;
-        file.persist(path)
-            .map_err(|error| Error::store(format!("cannot replace {shown}"), error.error))?;
+            .map_err(|error| Error::store(format!("cannot write {shown}")).caused_by(error))?;
+        file.persist(path).map_err(|error| {
+            Error::store(format!("cannot replace {shown}")).caused_by(error.error)
+        })?;
         // Make the rename itself durable.
         #[cfg(unix)]
         std::fs::File::open(&dir)
             .and_then(|dir| dir.sync_all())
-            .map_err(|error| Error::store(format!("cannot flush {}", dir.display()), error))?;
+            .map_err(|error| {
+                Error::store(format!("cannot flush {}", dir.display())).caused_by(error)
+            })?;
         Ok(())
     }
 }
@@ -213,15 +216,14 @@ impl TokenStore for FileStore {
             std::fs::read(&path)
         })
         .await
-        .map_err(|error| Error::store("the load task failed", error))?;
+        .map_err(|error| Error::store("the load task failed").caused_by(error))?;
         let bytes = match read {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => {
-                return Err(Error::store(
-                    format!("cannot read {}", self.path.display()),
-                    error,
-                ));
+                return Err(
+                    Error::store(format!("cannot read {}", self.path.display())).caused_by(error)
+                );
             }
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|error| {
@@ -242,19 +244,20 @@ impl TokenStore for FileStore {
                     error.column()
                 ),
             );
-            Error::store(
-                format!("{} does not hold a stored pair", self.path.display()),
-                fault,
-            )
+            Error::store(format!(
+                "{} does not hold a stored pair",
+                self.path.display()
+            ))
+            .caused_by(fault)
         })
     }
 
     async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
         let json = serde_json::to_vec_pretty(pair)
-            .map_err(|error| Error::store("cannot serialize the pair", error))?;
+            .map_err(|error| Error::store("cannot serialize the pair").caused_by(error))?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || Self::save_blocking(&path, &json))
             .await
-            .map_err(|error| Error::store("the save task failed", error))?
+            .map_err(|error| Error::store("the save task failed").caused_by(error))?
     }
 }

@@ -514,15 +514,5 @@ fn end(state: &mut State, reason: SessionEnd, cause: Option<Error>) {
 /// type's docs on lost answers). Everything else is the server refusing this token or
 /// these credentials, and retrying would only repeat that.
 fn is_transient(error: &Error) -> bool {
-    error.is_retryable()
-        || matches!(
-            error,
-            Error::Decode {
-                status: 200..=299,
-                ..
-            } | Error::ResponseTooLarge {
-                status: 200..=299,
-                ..
-            }
-        )
+    error.is_retryable() || error.is_answer_lost()
 }

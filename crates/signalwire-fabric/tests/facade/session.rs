@@ -521,7 +521,7 @@ async fn a_failing_store_never_drops_the_new_pair_and_the_save_is_retried() {
         async fn save(&self, pair: &StoredTokenPair) -> Result<(), Error> {
             if self.failures_left.load(Ordering::SeqCst) > 0 {
                 self.failures_left.fetch_sub(1, Ordering::SeqCst);
-                return Err(Error::store_failure("disk full"));
+                return Err(Error::store("disk full"));
             }
             *self.saved.lock().expect("not poisoned") = Some(pair.clone());
             Ok(())

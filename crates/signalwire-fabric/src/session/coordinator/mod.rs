@@ -47,10 +47,10 @@ impl SessionKey {
     pub fn new(key: impl AsRef<str>) -> Result<Self, Error> {
         let key = key.as_ref();
         if key.is_empty() {
-            return Err(Error::invalid("session key", "is empty"));
+            return Err(Error::invalid_input("session key", "is empty"));
         }
         if key.len() > Self::MAX_LEN {
-            return Err(Error::invalid(
+            return Err(Error::invalid_input(
                 "session key",
                 format!(
                     "is {} bytes long; at most {} are allowed",
@@ -60,7 +60,7 @@ impl SessionKey {
             ));
         }
         if key.chars().any(char::is_control) {
-            return Err(Error::invalid(
+            return Err(Error::invalid_input(
                 "session key",
                 "contains a control character",
             ));
