@@ -29,6 +29,9 @@ use crate::{AccessToken, Error, TokenPair};
 ///   session, kept for every pair (the schedule before the window existed; also what
 ///   [`SessionBuilder::jitter`](crate::SessionBuilder::jitter) selects).
 ///
+/// The examples build pairs and refresh them with `signalwire_fabric::testing` (feature
+/// `test-util`), so that they run without a server.
+///
 /// ```
 /// use std::time::Duration;
 /// use signalwire_fabric::{RefreshSchedule, SubscriberSession, testing::RefreshEndpoint};
