@@ -12,12 +12,15 @@
 //! replaces has expired (a session that was left without a valid token), and that no
 //! session asks again sooner than a `Retry-After` told it.
 //!
-//! **429s.** The same simulation against an upstream allowing `HERD_LIMIT` refreshes per
-//! second (default: 1,000 per million sessions) that answers 429 with `Retry-After: 5`
-//! beyond that: with the default schedule every session must keep a valid token, none
-//! may end, and every `Retry-After` must be honoured by the session it was sent to (the
-//! bench fails otherwise). The schedule from before, and the default at half the limit,
-//! are run against it too and reported, to show where absorbing stops.
+//! **429s.** The same simulation against an upstream allowing a fixed number of
+//! refreshes per second that answers 429 with `Retry-After: 5` beyond it. `HERD_LIMITS`
+//! lists the limits per million sessions (default `1000,700,500`; the default schedule's
+//! first wave peaks a little above 1,000 a second). At the first, the default schedule
+//! must keep every session's token valid (none refreshed after it expired, none ended)
+//! and every `Retry-After` must be honoured by the session it was sent to, or the bench
+//! fails; the schedule from before is run at the first limit too, and the default at the
+//! others, and reported, to show where absorbing stops. The table also gives the least
+//! time an access token had left when it was replaced.
 //!
 //! **Schedule alone.** `RefreshSchedule::refresh_at`, the function sessions call for each
 //! pair they get, applied cycle after cycle to each simulated session with no session
@@ -27,7 +30,8 @@
 //! drawn once per simulated session and added to the margin, as a session does.
 //!
 //! Run with `cargo bench -p signalwire-fabric-benchmarks --bench herd` (defaults: 1,000,000
-//! real sessions, 24 h). `cargo test --benches` runs it once with 1,000 sessions.
+//! real sessions, 24 h; `HERD_PARTS` picks tables: `real`, `limits`, `alone`).
+//! `cargo test --benches` runs it once with 1,000 sessions.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash as _, Hasher as _};
@@ -105,6 +109,8 @@ struct UpstreamState {
     too_early: u64,
     lapsed: u64,
     refused: u64,
+    /// The least time an access token had left when it was replaced.
+    least_left: Duration,
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -129,6 +135,7 @@ impl Upstream {
                 too_early: 0,
                 lapsed: 0,
                 refused: 0,
+                least_left: Duration::MAX,
             }),
         })
     }
@@ -201,6 +208,7 @@ impl Refresher for Caller {
         if now >= expires {
             state.lapsed += 1;
         }
+        state.least_left = state.least_left.min(expires.saturating_duration_since(now));
         state.counts.add(second);
         Ok(Upstream::issue(&mut state))
     }
@@ -213,6 +221,7 @@ struct Run {
     too_early: u64,
     lapsed: u64,
     refused: u64,
+    least_left: Duration,
     ended: usize,
     expired_at_the_end: usize,
     /// Wall-clock seconds the run took.
@@ -268,6 +277,7 @@ fn simulate(
             too_early: state.too_early,
             lapsed: state.lapsed,
             refused: state.refused,
+            least_left: state.least_left,
             ended,
             expired_at_the_end,
             wall: 0.0,
@@ -374,12 +384,18 @@ fn main() {
     let sessions: usize = env_or("HERD_SESSIONS", if full { 1_000_000 } else { 1_000 });
     let cross_check: usize = env_or("HERD_CROSS_CHECK", if full { 1_000_000 } else { 1_000 });
     let hours: u64 = env_or("HERD_HOURS", 24);
-    // Refreshes per second the upstream allows: 1,000 per million sessions (the default
-    // schedule's first wave peaks a little above that), and half of it.
-    let per_million =
-        |per_second: f64| ((per_second * sessions as f64 / 1e6).round() as u32).max(1);
-    let limit: u32 = env_or("HERD_LIMIT", per_million(1_000.0));
-    let tight = (limit / 2).max(1);
+    // Which tables to make (all by default): `real`, `limits`, `alone`.
+    let parts = std::env::var("HERD_PARTS").unwrap_or_else(|_| "real,limits,alone".to_owned());
+    let part = |name: &str| parts.split(',').any(|part| part.trim() == name);
+    // Refreshes per second the upstream allows, per million sessions: the default
+    // schedule's first wave peaks a little above 1,000; the others show where absorbing
+    // stops. The schedule from before is run at the first.
+    let limits: Vec<u32> = std::env::var("HERD_LIMITS")
+        .unwrap_or_else(|_| "1000,700,500".to_owned())
+        .split(',')
+        .filter_map(|limit| limit.trim().parse::<f64>().ok())
+        .map(|per_million| ((per_million * sessions as f64 / 1e6).round() as u32).max(1))
+        .collect();
 
     let today = fixed_lead("before: 5 min + U(0, 60 s) drawn once", DEFAULT_JITTER);
     let default = Candidate {
@@ -388,6 +404,22 @@ fn main() {
         jitter: None,
     };
 
+    if part("real") {
+        real(today, default, sessions, hours);
+    }
+    if part("limits") {
+        limited(today, default, sessions, hours, &limits);
+    }
+    if part("alone") {
+        alone(today, default, sessions, cross_check, hours);
+    }
+    if let Some(mib) = peak_rss_mib() {
+        println!("\nPeak resident memory of the bench process: {mib} MiB.");
+    }
+}
+
+/// The two schedules with real sessions and an upstream that takes every refresh.
+fn real(today: Candidate, default: Candidate, sessions: usize, hours: u64) {
     println!(
         "## Real sessions: {} sessions, {hours} h\n",
         thousands(sessions as u64)
@@ -412,20 +444,29 @@ fn main() {
             run.wall,
         );
     }
+}
 
+/// Real sessions against an upstream that allows `limits` refreshes per second.
+fn limited(today: Candidate, default: Candidate, sessions: usize, hours: u64, limits: &[u32]) {
     println!(
         "\n## Real sessions, {} of them, against an upstream allowing a fixed number of refreshes per second (429 with Retry-After: {} s beyond)\n",
         thousands(sessions as u64),
         RETRY_AFTER.as_secs()
     );
     println!(
-        "| schedule | allowed per second | 429 answers | asked before Retry-After | refreshed after expiry | sessions ended | expired at the end | refreshes | peak second |"
+        "| schedule | allowed per second | 429 answers | asked before Retry-After | least time left at a refresh | refreshed after expiry | sessions ended | expired at the end | refreshes |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (number, (candidate, limit)) in [(default, limit), (today, limit), (default, tight)]
-        .into_iter()
-        .enumerate()
-    {
+    let mut runs = Vec::new();
+    for (number, &limit) in limits.iter().enumerate() {
+        if !runs.iter().any(|&(_, seen)| seen == limit) {
+            runs.push((default, limit));
+        }
+        if number == 0 {
+            runs.push((today, limit));
+        }
+    }
+    for (number, (candidate, limit)) in runs.into_iter().enumerate() {
         let run = simulate(
             candidate.rule,
             sessions,
@@ -439,11 +480,15 @@ fn main() {
             thousands(u64::from(limit)),
             thousands(run.rate_limited),
             run.too_early,
+            if run.lapsed > 0 {
+                "none (expired)".to_owned()
+            } else {
+                format!("{:.1} min", run.least_left.as_secs_f64() / 60.0)
+            },
             thousands(run.lapsed),
             thousands(run.ended as u64),
             thousands(run.expired_at_the_end as u64),
             thousands(run.counts.total()),
-            thousands(u64::from(run.counts.peak(0..hours * 3600))),
         );
         assert_eq!(
             run.too_early, 0,
@@ -456,7 +501,11 @@ fn main() {
             assert!(run.rate_limited > 0, "the limit must bite");
         }
     }
+}
 
+/// The schedule function alone, for the real schedules at the real count and for every
+/// candidate at `cross_check`.
+fn alone(today: Candidate, default: Candidate, sessions: usize, cross_check: usize, hours: u64) {
     let candidates = [
         today,
         fixed_lead(
@@ -506,9 +555,6 @@ fn main() {
                 total as f64 / before as f64,
             );
         }
-    }
-    if let Some(mib) = peak_rss_mib() {
-        println!("\nPeak resident memory of the bench process: {mib} MiB.");
     }
 }
 
