@@ -54,6 +54,7 @@
 pub(crate) mod coordinator;
 #[cfg(test)]
 mod model;
+mod schedule;
 mod store;
 mod worker;
 
@@ -69,6 +70,8 @@ pub use coordinator::{
     CommitOutcome, Coordinator, InProcessCoordinator, KEEP_AFTER_REFRESH_EXPIRY, Lease,
     LeaseOutcome, Released, SessionKey, SharedPair,
 };
+use schedule::Schedule;
+pub use schedule::{DEFAULT_REFRESH_SCHEDULE, RefreshSchedule};
 pub use store::{FILE_STORE_LEFTOVER_AGE, FileStore, MemoryStore, TokenStore};
 
 use crate::{AccessToken, Client, Error, InviteToken, RefreshToken, TokenPair};
@@ -78,9 +81,13 @@ use crate::{AccessToken, Client, Error, InviteToken, RefreshToken, TokenPair};
 /// answer does not let a sibling send the same refresh token.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(45);
 
-/// How long before the access token expires a session refreshes it, by default.
+/// The least time before its access token expires at which a session refreshes a pair,
+/// by default; see [`SessionBuilder::refresh_ahead`].
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
-/// The most random time added to the refresh-ahead margin of each session, by default.
+/// The jitter of the schedule sessions had by default before
+/// [`DEFAULT_REFRESH_SCHEDULE`]: `RefreshSchedule::fixed_lead(DEFAULT_JITTER)` refreshes
+/// each pair the refresh-ahead margin plus up to a minute (drawn once per session) before
+/// it expires.
 pub const DEFAULT_JITTER: Duration = Duration::from_secs(60);
 
 /// Where a session gets new pairs: [`Client`] by default.
@@ -165,8 +172,10 @@ impl RetryPolicy {
 ///
 /// # Guarantees
 ///
-/// - `access_token` returns the current token while it has more than the refresh-ahead
-///   margin (plus this session's random jitter) left; past that, it waits for a refresh.
+/// - `access_token` returns the current token until the pair's refresh point (see
+///   [`RefreshSchedule`]; by default between 75 % and 90 % of its lifetime, and never
+///   later than the refresh-ahead margin before it expires); past that, it waits for a
+///   refresh. The point is never after the access token's expiry.
 /// - At most one refresh request is in flight; every waiter gets its result.
 /// - A new pair is saved to the [`TokenStore`] before its access token is handed out.
 ///   If that save fails, the pair is kept in memory and served anyway (its refresh
@@ -236,8 +245,8 @@ struct Shared {
     store: Arc<dyn TokenStore>,
     coordinator: Arc<dyn Coordinator>,
     key: SessionKey,
-    /// The refresh-ahead margin including this session's jitter.
-    margin: Duration,
+    /// When each pair this session gets is due.
+    schedule: Schedule,
     retry: RetryPolicy,
     lease: Duration,
     /// What the hot path reads without a lock; rewritten at every change of `state`.
@@ -310,7 +319,7 @@ pub struct SessionBuilder {
     saved: bool,
     coordinator: Option<(Arc<dyn Coordinator>, SessionKey)>,
     refresh_ahead: Duration,
-    jitter: Duration,
+    schedule: RefreshSchedule,
     retry: RetryPolicy,
     lease: Duration,
 }
@@ -322,7 +331,7 @@ impl fmt::Debug for SessionBuilder {
             .field("generation", &self.generation)
             .field("coordinator", &self.coordinator)
             .field("refresh_ahead", &self.refresh_ahead)
-            .field("jitter", &self.jitter)
+            .field("schedule", &self.schedule)
             .field("retry", &self.retry)
             .field("lease", &self.lease)
             .finish_non_exhaustive()
@@ -330,18 +339,45 @@ impl fmt::Debug for SessionBuilder {
 }
 
 impl SessionBuilder {
-    /// Refresh this long before the access token expires (default
-    /// [`DEFAULT_REFRESH_AHEAD`]). Capped at half the token's remaining life, so a
-    /// short-lived token is not refreshed continuously.
+    /// Refresh at least this long before the access token expires (default
+    /// [`DEFAULT_REFRESH_AHEAD`]): the floor under the [`RefreshSchedule`]'s point. With
+    /// the default window schedule, at most half the pair's lifetime counts, so a
+    /// short-lived token is not refreshed continuously; with a fixed lead
+    /// ([`SessionBuilder::jitter`]), at most half of what is left when the session gets
+    /// the pair.
     pub fn refresh_ahead(mut self, margin: Duration) -> Self {
         self.refresh_ahead = margin;
         self
     }
 
-    /// The most random time added to the margin, chosen once per session (default
-    /// [`DEFAULT_JITTER`]), so that sessions created together do not refresh together.
+    /// When each pair is refreshed (default [`DEFAULT_REFRESH_SCHEDULE`]: a point between
+    /// 75 % and 90 % of its lifetime, drawn anew for every pair and agreed on by every
+    /// session sharing it). The last of this and [`SessionBuilder::jitter`] counts.
+    ///
+    /// ```
+    /// # async fn run(client: signalwire_fabric::Client, pair: signalwire_fabric::TokenPair) -> Result<(), signalwire_fabric::Error> {
+    /// use signalwire_fabric::RefreshSchedule;
+    ///
+    /// let session = client
+    ///     .session(pair)
+    ///     .refresh_schedule(RefreshSchedule::window(0.70, 0.90)?)
+    ///     .build();
+    /// # drop(session);
+    /// # Ok(()) }
+    /// ```
+    pub fn refresh_schedule(mut self, schedule: RefreshSchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Refresh every pair the margin plus a random time up to `max` before it expires,
+    /// the random time drawn once per session: the schedule
+    /// [`RefreshSchedule::fixed_lead`]`(max)`, which was the default (with
+    /// [`DEFAULT_JITTER`]) before the window schedule. `jitter(Duration::ZERO)` makes a
+    /// session refresh exactly the margin before expiry, which tests rely on. The last of
+    /// this and [`SessionBuilder::refresh_schedule`] counts.
     pub fn jitter(mut self, max: Duration) -> Self {
-        self.jitter = max;
+        self.schedule = RefreshSchedule::fixed_lead(max);
         self
     }
 
@@ -382,9 +418,8 @@ impl SessionBuilder {
     /// Builds the session. Nothing is sent; the pair is saved to the store (and published
     /// to the coordinator) by the first call that needs the session.
     pub fn build(self) -> SubscriberSession {
-        let jitter = crate::clock::scaled(self.jitter, fastrand::f64());
-        let margin = self.refresh_ahead.saturating_add(jitter);
-        let refresh_at = refresh_at(&self.pair, margin);
+        let schedule = Schedule::new(self.schedule, self.refresh_ahead);
+        let refresh_at = schedule.refresh_at(&self.pair, Instant::now());
         let (coordinator, key) = self.coordinator.unwrap_or_else(|| {
             let key = SessionKey::internal("this session");
             (Arc::new(coordinator::Solo::default()), key)
@@ -409,7 +444,7 @@ impl SessionBuilder {
                 store: self.store,
                 coordinator,
                 key,
-                margin,
+                schedule,
                 retry: self.retry,
                 lease: self.lease,
                 hot: ArcSwap::from_pointee(hot),
@@ -417,13 +452,6 @@ impl SessionBuilder {
             }),
         }
     }
-}
-
-/// When a pair installed now should be refreshed: `margin` before its access token
-/// expires, but no earlier than half-way through what is left of its life.
-fn refresh_at(pair: &TokenPair, margin: Duration) -> Instant {
-    let left = pair.access_expires_in();
-    crate::clock::earlier(pair.access_expires_at(), margin.min(left / 2))
 }
 
 fn hot_view(state: &State) -> Hot {
@@ -452,7 +480,7 @@ impl SubscriberSession {
             saved: false,
             coordinator: None,
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
-            jitter: DEFAULT_JITTER,
+            schedule: DEFAULT_REFRESH_SCHEDULE,
             retry: RetryPolicy::default(),
             lease: DEFAULT_LEASE,
         }
@@ -777,29 +805,68 @@ impl SubscriberSession {
     }
 }
 
+/// What the background refresh waits for before it looks at the session again.
+enum AutoWait {
+    /// The pair's refresh point: then it asks for a token, which refreshes if due.
+    Due(Instant),
+    /// A failed attempt's retry time: the worker retries by itself then; this makes sure
+    /// a worker is there to do it, then waits for the attempt.
+    Retry(Instant),
+    /// An attempt under way: its outcome.
+    Outcome,
+}
+
 async fn auto_refresh(weak: Weak<Shared>) {
     loop {
         let Some(shared) = weak.upgrade() else { return };
-        let wake_at = {
-            let state = shared.state.borrow();
-            if state.ended().is_some() {
-                return;
+        // Subscribed before looking, so that a change right after the look is not missed.
+        let mut changes = shared.state.subscribe();
+        let wait = {
+            let state = changes.borrow_and_update();
+            match state.phase {
+                Phase::Ended(_) => return,
+                Phase::Current => AutoWait::Due(state.refresh_at),
+                Phase::RetryingAt(at) => AutoWait::Retry(at),
+                Phase::Refreshing => AutoWait::Outcome,
             }
-            state.refresh_at
         };
-        let session = SubscriberSession { shared };
-        tokio::time::sleep_until(wake_at).await;
-        match session.access_token().await {
-            Err(Error::SessionEnded { .. }) => return,
-            // A transient failure: the worker is retrying; check back after a short pause.
-            Err(_) => {
-                tokio::time::sleep(session.shared.retry.initial.max(Duration::from_millis(100)))
-                    .await
+        // Do not keep the session alive while waiting.
+        drop(shared);
+        match wait {
+            AutoWait::Due(at) => {
+                drop(changes);
+                tokio::time::sleep_until(at).await;
+                let Some(shared) = weak.upgrade() else { return };
+                let session = SubscriberSession { shared };
+                match session.access_token().await {
+                    Err(Error::SessionEnded { .. }) => return,
+                    // The worker is retrying: the next look sees when.
+                    Err(_) => {
+                        let pause = session.shared.retry.initial.max(Duration::from_millis(100));
+                        drop(session);
+                        tokio::time::sleep(pause).await;
+                    }
+                    Ok(_) => {}
+                }
             }
-            Ok(_) => {}
+            // While a retry is scheduled, `access_token` answers at once with the token
+            // that is still valid; asking it again and again until the retry would keep a
+            // thread busy (and a paused clock from ever advancing).
+            AutoWait::Retry(at) => {
+                tokio::time::sleep_until(at).await;
+                let Some(shared) = weak.upgrade() else { return };
+                shared.ensure_worker();
+                drop(shared);
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+            AutoWait::Outcome => {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
         }
-        // Do not keep the session alive while sleeping.
-        drop(session);
     }
 }
 

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{
-    CommitOutcome, Lease, LeaseOutcome, Phase, Released, Shared, SharedPair, State, refresh_at,
-};
+use super::{CommitOutcome, Lease, LeaseOutcome, Phase, Released, Shared, SharedPair, State};
 use crate::clock::{earlier, later};
 use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 
@@ -478,7 +476,7 @@ async fn install(
         tracing::warn!(%error, "saving the new pair failed; it is kept in memory and the save will be retried");
     }
     shared.change(|state| {
-        state.refresh_at = refresh_at(&pair, shared.margin);
+        state.refresh_at = shared.schedule.refresh_at(&pair, Instant::now());
         state.pair = pair;
         state.generation = generation;
         state.uncommitted = uncommitted;
