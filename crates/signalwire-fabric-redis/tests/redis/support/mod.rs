@@ -23,13 +23,15 @@ pub fn session_key(name: &str) -> SessionKey {
     SessionKey::new(format!("{name}-{:08x}", fastrand::u32(..))).expect("a valid key")
 }
 
-/// The facade's conformance harness over real servers (one node, a primary with a
-/// replica, or a cluster): each coordinator is a new [`RedisCoordinator`] (its own
-/// connection, as another app instance would have) with the topology's prefix, sealed
-/// when `sealing` is set.
+/// The facade's harness for its shared suites (`conformance_tests!`, `scenario_tests!`,
+/// `replay_store_rules`) over real servers (one node, a primary with a replica, or a
+/// cluster): each coordinator is a new [`RedisCoordinator`] (its own connection, as another
+/// app instance would have) with the topology's prefix, sealed when `sealing` is set.
 pub struct RedisHarness {
     pub topology: Topology,
     pub sealing: Option<SealingKey>,
+    /// Files the servers use (a TLS server's certificate), kept as long as they run.
+    pub files: Option<tempfile::TempDir>,
 }
 
 impl RedisHarness {
@@ -38,7 +40,11 @@ impl RedisHarness {
     }
 
     pub fn on(topology: Topology, sealing: Option<SealingKey>) -> Self {
-        Self { topology, sealing }
+        Self {
+            topology,
+            sealing,
+            files: None,
+        }
     }
 
     /// The one server of a single-node harness.
@@ -83,29 +89,5 @@ impl ConformanceHarness for RedisHarness {
                 &[b"DEL", keys.pair.as_bytes(), keys.lease.as_bytes()],
             )
             .await;
-    }
-}
-
-/// The same harness over one [`signalwire_fabric::InProcessCoordinator`]: every call
-/// gives a clone of it, as sessions of one process share one.
-#[derive(Default)]
-pub struct InProcessHarness {
-    pub coordinator: signalwire_fabric::InProcessCoordinator,
-}
-
-#[async_trait::async_trait]
-impl ConformanceHarness for InProcessHarness {
-    type Coordinator = signalwire_fabric::InProcessCoordinator;
-
-    async fn coordinator(&self) -> Self::Coordinator {
-        self.coordinator.clone()
-    }
-
-    async fn expire_lease(&self, coordinator: &Self::Coordinator, key: &SessionKey) {
-        coordinator.expire_lease(key);
-    }
-
-    async fn lose_everything(&self, coordinator: &Self::Coordinator, key: &SessionKey) {
-        coordinator.forget(key);
     }
 }

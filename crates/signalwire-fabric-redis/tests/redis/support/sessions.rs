@@ -1,11 +1,12 @@
-//! Sessions that share a subscriber, for the topology tests: made, rotated, and checked
-//! on real time with bounded waits.
+//! Sessions that share a subscriber, for the topology tests: made (the way
+//! `signalwire_fabric::testing`'s shared suites make them), rotated, and checked on real
+//! time with bounded waits.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use signalwire_fabric::testing::RefreshEndpoint;
-use signalwire_fabric::{AccessToken, Error, RetryPolicy, SessionKey, SubscriberSession};
+use signalwire_fabric::testing::{RefreshEndpoint, first_session, joined_session, wait_until};
+use signalwire_fabric::{AccessToken, Error, SessionKey, SubscriberSession};
 use signalwire_fabric_redis::RedisCoordinator;
 use tokio::time::Instant;
 
@@ -14,13 +15,6 @@ use super::doubles::text;
 /// How long a rotation may take while a topology changes under it.
 pub const WITHIN: Duration = Duration::from_secs(30);
 
-pub fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(200),
-    }
-}
-
 /// A session for a new pair from `space`, published under `key` (waits until it is).
 pub async fn first(
     space: &RefreshEndpoint,
@@ -28,18 +22,7 @@ pub async fn first(
     key: &SessionKey,
     lease: Duration,
 ) -> SubscriberSession {
-    let session = SubscriberSession::builder(space.clone(), space.create())
-        .coordinator(coordinator, key.clone())
-        .lease(lease)
-        .jitter(Duration::ZERO)
-        .retry(fast_retries())
-        .build();
-    session
-        .access_token()
-        .await
-        .expect("a fresh pair is served");
-    until("the pair is published", || session.status().generation > 0).await;
-    session
+    first_session(space, coordinator, key, space.create(), lease).await
 }
 
 /// A session that joins the pair stored under `key`.
@@ -49,23 +32,12 @@ pub async fn joined(
     key: &SessionKey,
     lease: Duration,
 ) -> SubscriberSession {
-    SubscriberSession::join(space.clone(), coordinator, key.clone())
-        .await
-        .expect("the coordinator answers")
-        .expect("a pair is shared")
-        .lease(lease)
-        .jitter(Duration::ZERO)
-        .retry(fast_retries())
-        .build()
+    joined_session(space, coordinator, key, lease).await
 }
 
 /// Waits (polling, at most [`WITHIN`]) until `done` holds.
-pub async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < WITHIN, "waited {WITHIN:?} for: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+pub async fn until(what: &str, done: impl FnMut() -> bool) {
+    wait_until(what, WITHIN, done).await;
 }
 
 /// Reports `refused` until the session hands out another token; meanwhile an attempt may
