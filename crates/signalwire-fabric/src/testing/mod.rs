@@ -4,7 +4,7 @@
 //!
 //! - `tokens.rs`: tokens and pairs with the shape SignalWire's have ([`access_token`],
 //!   [`refresh_token`], [`pair`], [`jwe`]), [`due_now`] (a pair due for a refresh now),
-//!   and the suites' credentials ([`PROJECT_ID`], [`API_TOKEN`]);
+//!   and the suites' credentials ([`PROJECT_ID`], [`API_TOKEN`], [`client_for`]);
 //! - `logs.rs`: [`CapturedLogs`], a writer that keeps what a `tracing` subscriber writes,
 //!   to check that no secret is logged;
 //! - `refresh_endpoint.rs`: [`RefreshEndpoint`], SignalWire's refresh endpoint in
@@ -52,7 +52,9 @@ pub use programs::{Program, skip_or_fail};
 pub use protocol::{ReplayReport, replay_store_rules};
 pub use refresh_endpoint::RefreshEndpoint;
 pub use siblings::{first_session, joined_session, quick_retries, wait_until};
-pub use tokens::{API_TOKEN, PROJECT_ID, access_token, due_now, jwe, pair, refresh_token};
+pub use tokens::{
+    API_TOKEN, PROJECT_ID, access_token, client_for, due_now, jwe, pair, refresh_token,
+};
 
 #[doc(inline)]
 pub use crate::__conformance_tests as conformance_tests;

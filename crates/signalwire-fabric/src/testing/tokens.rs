@@ -1,10 +1,10 @@
 //! Tokens and pairs with the shape SignalWire's have, so a test needs no real token; and
-//! the credentials every suite's client is configured with.
+//! the credentials every suite's client is configured with ([`client_for`]).
 
 use base64::Engine as _;
 use tokio::time::Instant;
 
-use crate::{AccessToken, RefreshToken, TokenPair};
+use crate::{AccessToken, Client, RefreshToken, TokenPair};
 
 /// The project id the workspace's test suites and benchmarks configure their clients with
 /// (the Basic credentials' user name). A UUID, like a real one.
@@ -26,6 +26,23 @@ pub const PROJECT_ID: &str = "8c2b3f1e-0d4a-4b6e-9f7a-1e2d3c4b5a69";
 /// assert!(!format!("{client:?}").contains(API_TOKEN));
 /// ```
 pub const API_TOKEN: &str = "PTa1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7";
+
+/// A client for `base_url` (a loopback server standing in for SignalWire) with the suites'
+/// credentials, [`PROJECT_ID`] and [`API_TOKEN`]. Panics when `base_url` is refused.
+///
+/// ```
+/// let client = signalwire_fabric::testing::client_for("http://127.0.0.1:9");
+/// assert!(client.base_url().starts_with("http://127.0.0.1:9"));
+/// ```
+#[track_caller]
+pub fn client_for(base_url: &str) -> Client {
+    Client::builder()
+        .base_url(base_url)
+        .project_id(PROJECT_ID)
+        .api_token(API_TOKEN)
+        .build()
+        .unwrap_or_else(|error| panic!("a client for {base_url}: {error}"))
+}
 
 /// A token shaped like SignalWire's, made unique by `seed`: a JWE compact serialisation
 /// (five base64url segments, the key segment empty) whose readable protected header is
