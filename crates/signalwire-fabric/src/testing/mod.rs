@@ -4,7 +4,8 @@
 //!
 //! - `tokens.rs`: tokens and pairs with the shape SignalWire's have ([`access_token`],
 //!   [`refresh_token`], [`pair`], [`jwe`]), [`due_now`] (a pair due for a refresh now),
-//!   and the suites' credentials ([`PROJECT_ID`], [`API_TOKEN`], [`client_for`]);
+//!   the suites' credentials ([`PROJECT_ID`], [`API_TOKEN`], [`client_for`]) and
+//!   [`create_subscriber_token`];
 //! - `logs.rs`: [`CapturedLogs`], a writer that keeps what a `tracing` subscriber writes,
 //!   to check that no secret is logged;
 //! - `refresh_endpoint.rs`: [`RefreshEndpoint`], SignalWire's refresh endpoint in
@@ -19,7 +20,8 @@
 //! - `scenarios.rs`: [`scenarios`], sessions sharing a subscriber, which must behave the
 //!   same on every coordinator; [`scenario_tests!`] makes a named test of each;
 //! - `siblings.rs`: sessions made the way those suites make them ([`first_session`],
-//!   [`joined_session`], [`quick_retries`]) and a bounded wait ([`wait_until`]);
+//!   [`joined_session`], [`quick_retries`]), a bounded wait ([`wait_until`]), and checks
+//!   of what they do ([`assert_rotated_once`], [`assert_ended_by_refusal`]);
 //! - `protocol.rs`: [`replay_store_rules`], the store rules the protocol model checks,
 //!   replayed step by step against a coordinator, answer for answer;
 //! - `programs.rs`: the rule for tests that need a program the machine may lack
@@ -51,9 +53,13 @@ pub use logs::CapturedLogs;
 pub use programs::{Program, skip_or_fail};
 pub use protocol::{ReplayReport, replay_store_rules};
 pub use refresh_endpoint::RefreshEndpoint;
-pub use siblings::{first_session, joined_session, quick_retries, wait_until};
+pub use siblings::{
+    assert_ended_by_refusal, assert_rotated_once, first_session, joined_session, quick_retries,
+    wait_until,
+};
 pub use tokens::{
-    API_TOKEN, PROJECT_ID, access_token, client_for, due_now, jwe, pair, refresh_token,
+    API_TOKEN, PROJECT_ID, access_token, client_for, create_subscriber_token, due_now, jwe, pair,
+    refresh_token,
 };
 
 #[doc(inline)]

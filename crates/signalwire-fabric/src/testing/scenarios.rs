@@ -22,7 +22,6 @@
 //!
 //! [`InProcessCoordinator`]: crate::InProcessCoordinator
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,12 +29,10 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::{
-    ConformanceHarness, FailingCoordinator, RefreshEndpoint, first_session, joined_session, pair,
-    wait_until,
+    ConformanceHarness, FailingCoordinator, RefreshEndpoint, assert_ended_by_refusal,
+    assert_rotated_once, first_session, joined_session, pair, wait_until,
 };
-use crate::{
-    AccessToken, Coordinator, Error, SessionEnd, SessionKey, SubscriberSession, TokenPair,
-};
+use crate::{AccessToken, Coordinator, Error, SessionKey, SubscriberSession, TokenPair};
 
 /// Every scenario, handed to the macro `$then` after its own arguments. The one list of
 /// the scenarios.
@@ -132,6 +129,17 @@ async fn until(what: &str, done: impl FnMut() -> bool) {
     wait_until(what, WITHIN, done).await;
 }
 
+/// What the harness's store holds for `key`.
+async fn stored<H: ConformanceHarness>(harness: &H, key: &SessionKey) -> crate::SharedPair {
+    harness
+        .coordinator()
+        .await
+        .load(key)
+        .await
+        .expect("loads")
+        .expect("stored")
+}
+
 fn refresh_later(
     session: &SubscriberSession,
     refused: &AccessToken,
@@ -160,13 +168,7 @@ pub async fn a_new_pair_is_published_as_generation_one_and_joined_by_siblings<
     );
     let first = first(harness, &space, &key, space.create()).await;
     let token = first.access_token().await.expect("valid");
-    let stored = harness
-        .coordinator()
-        .await
-        .load(&key)
-        .await
-        .expect("loads")
-        .expect("published");
+    let stored = stored(harness, &key).await;
     assert_eq!(stored.generation, 1);
     let second = joined(harness, &space, &key).await;
     assert_eq!(
@@ -196,32 +198,15 @@ pub async fn exactly_one_refresh_per_rotation_among_sessions_and_callers<H: Conf
             .flat_map(|session| (0..50).map(move |_| session))
             .map(|session| refresh_later(session, &refused))
             .collect();
-        let mut served = HashSet::new();
-        for caller in callers {
-            served.insert(text(&caller.await.expect("no panic").expect("a token")));
-        }
-        assert_eq!(
-            space.refreshes(),
-            rotation,
-            "exactly one refresh per rotation"
-        );
-        assert_eq!(space.refused(), 0, "no spent token was ever sent");
-        assert_eq!(
-            served.len(),
-            1,
-            "every caller of every session got one token"
-        );
-        assert!(!served.contains(&text(&refused)));
-        for session in &sessions {
-            assert_eq!(session.status().generation, 1 + rotation as u64);
-        }
+        let served = assert_rotated_once(&space, &sessions, rotation, callers).await;
+        assert_ne!(served, text(&refused), "the refused token is no answer");
 
         // A late report of the old token changes nothing.
         let again = sessions[sessions.len() - 1]
             .refresh_if_current(&refused)
             .await
             .expect("a token");
-        assert!(served.contains(&text(&again)));
+        assert_eq!(text(&again), served);
         assert_eq!(space.requests(), rotation, "the late report sent nothing");
     }
 }
@@ -244,13 +229,7 @@ pub async fn a_sibling_adopts_the_stored_pair_without_any_request<H: Conformance
     assert_eq!(text(&adopted), text(&rotated));
     assert_eq!(space.requests(), 1, "the sibling sent nothing");
     assert_eq!(second.status().generation, 2);
-    let stored = harness
-        .coordinator()
-        .await
-        .load(&key)
-        .await
-        .expect("loads")
-        .expect("stored");
+    let stored = stored(harness, &key).await;
     assert_eq!(stored.generation, 2);
     assert_eq!(stored.pair.access_token().expose_secret(), text(&rotated));
 }
@@ -408,17 +387,7 @@ pub async fn a_refusal_with_nobody_in_flight_ends_the_session_at_once<H: Conform
         .refresh_if_current(&token)
         .await
         .expect_err("refused");
-    assert!(
-        matches!(
-            error,
-            Error::SessionEnded {
-                reason: SessionEnd::Refused,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(error.requires_new_subscriber_token());
+    assert_ended_by_refusal(&error);
     let message = error.to_string();
     assert_eq!(
         message.matches("create a new subscriber token").count(),

@@ -1,10 +1,13 @@
 //! Tokens and pairs with the shape SignalWire's have, so a test needs no real token; and
-//! the credentials every suite's client is configured with ([`client_for`]).
+//! the credentials every suite's client is configured with ([`client_for`]), and a
+//! subscriber token created for a test ([`create_subscriber_token`]).
 
 use base64::Engine as _;
 use tokio::time::Instant;
 
-use crate::{AccessToken, Client, RefreshToken, TokenPair};
+use crate::{
+    AccessToken, Client, CreateSubscriberToken, CreatedSubscriberToken, RefreshToken, TokenPair,
+};
 
 /// The project id the workspace's test suites and benchmarks configure their clients with
 /// (the Basic credentials' user name). A UUID, like a real one.
@@ -42,6 +45,23 @@ pub fn client_for(base_url: &str) -> Client {
         .api_token(API_TOKEN)
         .build()
         .unwrap_or_else(|error| panic!("a client for {base_url}: {error}"))
+}
+
+/// Has `client`'s space create a subscriber token for `reference` (with nothing else
+/// set), as a test's setup does; panics, naming the error, when that fails.
+///
+/// ```no_run
+/// # async fn run(client: signalwire_fabric::Client) {
+/// let created = signalwire_fabric::testing::create_subscriber_token(&client, "alice@example.com").await;
+/// assert!(!created.pair.access_token().expose_secret().is_empty());
+/// # }
+/// ```
+pub async fn create_subscriber_token(client: &Client, reference: &str) -> CreatedSubscriberToken {
+    client
+        .subscriber_tokens()
+        .create(CreateSubscriberToken::new(reference))
+        .await
+        .unwrap_or_else(|error| panic!("creating a subscriber token for {reference}: {error}"))
 }
 
 /// A token shaped like SignalWire's, made unique by `seed`: a JWE compact serialisation

@@ -141,24 +141,7 @@ async fn current_to_refreshing_to_current_once_per_rotation_across_sessions_and_
             .flat_map(|session| (0..100).map(move |_| session.clone()))
             .map(|session| tokio::spawn(async move { session.access_token().await }))
             .collect();
-        let mut served = HashSet::new();
-        for caller in callers {
-            served.insert(text(&caller.await.expect("no panic").expect("a token")));
-        }
-        assert_eq!(
-            space.refreshes(),
-            rotation,
-            "exactly one refresh per rotation"
-        );
-        assert_eq!(space.refused(), 0, "no spent token was ever sent");
-        assert_eq!(
-            served.len(),
-            1,
-            "every caller of every session got the same token"
-        );
-        for session in &sessions {
-            assert_eq!(session.status().generation, 1 + rotation as u64);
-        }
+        testing::assert_rotated_once(&space, &sessions, rotation, callers).await;
     }
 }
 
