@@ -10,9 +10,10 @@ pub mod doubles;
 pub mod instances;
 pub mod sessions;
 
-use signalwire_fabric::SessionKey;
 use signalwire_fabric::testing::ConformanceHarness;
-use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
+use signalwire_fabric::{Coordinator, SessionKey};
+use signalwire_fabric_redis::testing::TEST_REPLICA_WAIT;
+use signalwire_fabric_redis::{RedisCoordinator, RedisCoordinatorBuilder, SealingKey};
 
 pub use signalwire_fabric_redis::testing::{
     RedisCluster, RedisServer, ReplicatedRedis, TlsFiles, Topology, TopologyKind, free_port, signal,
@@ -21,6 +22,27 @@ pub use signalwire_fabric_redis::testing::{
 /// A fresh session key.
 pub fn session_key(name: &str) -> SessionKey {
     SessionKey::new(format!("{name}-{:08x}", fastrand::u32(..))).expect("a valid key")
+}
+
+/// `builder`'s coordinator; its leases, commits and publishes wait for one replica (at
+/// most [`TEST_REPLICA_WAIT`]) when `wait` is set.
+pub fn waiting_if(builder: RedisCoordinatorBuilder, wait: bool) -> RedisCoordinator {
+    let builder = if wait {
+        builder.wait_for_replicas(1, TEST_REPLICA_WAIT)
+    } else {
+        builder
+    };
+    builder.build().expect("valid settings")
+}
+
+/// The generation `coordinator` holds for `key`.
+pub async fn stored_generation(coordinator: &impl Coordinator, key: &SessionKey) -> u64 {
+    coordinator
+        .load(key)
+        .await
+        .expect("loads")
+        .expect("stored")
+        .generation
 }
 
 /// The facade's harness for its shared suites (`conformance_tests!`, `scenario_tests!`,
