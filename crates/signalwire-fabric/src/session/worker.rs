@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{
-    CommitOutcome, Lease, LeaseOutcome, Phase, Released, Shared, SharedPair, State, refresh_at,
-};
+use super::coordinator::{CommitOutcome, Lease, LeaseOutcome, Released, SharedPair};
+use super::lease_wait::{self, lease_or_newer};
+use super::state::{Phase, Shared, State};
 use crate::clock::{earlier, later};
 use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 
@@ -21,25 +21,22 @@ use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 /// for one exchange to finish.
 pub(super) const LAST_ATTEMPT_LEAD: Duration = Duration::from_secs(30);
 
-/// The first and the longest wait between asks for a lease a sibling holds.
-const LEASE_POLL_FIRST: Duration = Duration::from_millis(10);
-const LEASE_POLL_MAX: Duration = Duration::from_millis(250);
-
 /// Runs the worker, and makes sure that however it stops (returning, panicking in a
 /// `Refresher`, `TokenStore` or `Coordinator`, or dropped with its runtime) the session is
 /// left able to start another: waiters are woken with [`Error::RefreshInterrupted`] and
 /// the next call spawns a new worker.
 pub(super) async fn supervised(shared: Arc<Shared>) {
-    let mut guard = Interrupted(Some(Arc::clone(&shared)));
+    let mut guard = UnfinishedWorker(Some(Arc::clone(&shared)));
     run(shared).await;
     // It returned: nothing to clean up.
     guard.0 = None;
 }
 
-/// Cleans up after a worker that did not return; see [`supervised`].
-struct Interrupted(Option<Arc<Shared>>);
+/// A drop guard: cleans up after a worker that did not return (it panicked, or was
+/// dropped with its runtime); see [`supervised`].
+struct UnfinishedWorker(Option<Arc<Shared>>);
 
-impl Drop for Interrupted {
+impl Drop for UnfinishedWorker {
     fn drop(&mut self) {
         let Some(shared) = self.0.take() else { return };
         tracing::error!(
@@ -51,7 +48,7 @@ impl Drop for Interrupted {
                 state.phase = Phase::RetryingAt(Instant::now());
             }
             state.last_error = Some(Error::RefreshInterrupted);
-            state.outcomes += 1;
+            state.finished_attempts += 1;
         });
     }
 }
@@ -323,41 +320,42 @@ async fn refresh(
     }
 }
 
-/// Gets the lease for refreshing generation `seen`, waiting while a sibling holds it.
-/// `None` when there is nothing to refresh (a newer pair was adopted) or the attempt
-/// failed (already recorded).
+/// Gets the lease for refreshing generation `seen`, waiting while a sibling holds it
+/// (see [`lease_or_newer`]), at the latest until the refresh token expires. `None` when
+/// there is nothing to refresh (a newer pair was adopted) or the attempt failed (already
+/// recorded).
 async fn lease(
     shared: &Arc<Shared>,
     seen: u64,
     refresh_expires_at: Instant,
     attempt: u32,
 ) -> Option<Lease> {
-    let mut poll = LEASE_POLL_FIRST;
-    loop {
-        match shared
-            .coordinator
-            .try_lease(&shared.key, seen, shared.lease)
-            .await
-        {
-            Ok(LeaseOutcome::Granted(lease)) => return Some(lease),
-            Ok(LeaseOutcome::Newer(newer)) => {
-                adopt(shared, newer).await;
-                return None;
-            }
-            Ok(LeaseOutcome::Held { expires_in }) => {
-                if Instant::now() >= refresh_expires_at {
-                    failed(shared, attempt, refresh_expires_at, lease_held(), 0);
-                    return None;
-                }
-                let wait =
-                    expires_in.map_or(poll, |left| left.min(poll).max(Duration::from_millis(1)));
-                tokio::time::sleep(wait).await;
-                poll = (poll * 2).min(LEASE_POLL_MAX);
-            }
-            Err(error) => {
-                failed(shared, attempt, refresh_expires_at, error, 0);
-                return None;
-            }
+    let asked = lease_or_newer(
+        &*shared.coordinator,
+        &shared.key,
+        seen,
+        shared.lease,
+        Some(refresh_expires_at),
+    )
+    .await;
+    match asked {
+        Ok(Some(LeaseOutcome::Granted(lease))) => Some(lease),
+        Ok(Some(LeaseOutcome::Newer(newer))) => {
+            adopt(shared, newer).await;
+            None
+        }
+        Ok(Some(other)) => {
+            let error = Error::coordinator(format!("answered a lease request with {other:?}"));
+            failed(shared, attempt, refresh_expires_at, error, 0);
+            None
+        }
+        Ok(None) => {
+            failed(shared, attempt, refresh_expires_at, lease_held(), 0);
+            None
+        }
+        Err(error) => {
+            failed(shared, attempt, refresh_expires_at, error, 0);
+            None
         }
     }
 }
@@ -391,7 +389,7 @@ async fn newer_than(
     look: Duration,
 ) -> Result<Option<SharedPair>, Error> {
     let give_up_at = later(Instant::now(), look);
-    let mut poll = LEASE_POLL_FIRST;
+    let mut poll = lease_wait::POLL_FIRST;
     loop {
         let stored = shared.coordinator.load(&shared.key).await?;
         if let Some(newer) = stored.filter(|stored| stored.generation > seen) {
@@ -401,7 +399,7 @@ async fn newer_than(
             return Ok(None);
         }
         tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(LEASE_POLL_MAX * 4);
+        poll = (poll * 2).min(lease_wait::POLL_MAX * 4);
     }
 }
 
@@ -447,7 +445,7 @@ fn failed(
                 tracing::warn!(attempt, elapsed_ms, wait_ms, error = %error, "subscriber token refresh failed; will retry");
                 state.phase = Phase::RetryingAt(at);
                 state.last_error = Some(error);
-                state.outcomes += 1;
+                state.finished_attempts += 1;
             }
             None => {
                 tracing::error!(attempt, elapsed_ms, error = %error, "subscriber token refresh failed and its refresh token has no time left for another attempt; the session has ended");
@@ -478,14 +476,14 @@ async fn install(
         tracing::warn!(%error, "saving the new pair failed; it is kept in memory and the save will be retried");
     }
     shared.change(|state| {
-        state.refresh_at = refresh_at(&pair, shared.margin);
+        state.refresh_at = shared.schedule.refresh_at(&pair, Instant::now());
         state.pair = pair;
         state.generation = generation;
         state.uncommitted = uncommitted;
         state.phase = Phase::Current;
         state.failed_attempts = 0;
         state.refreshes += 1;
-        state.outcomes += 1;
+        state.finished_attempts += 1;
         state.saved = saved.is_ok();
         state.last_error = saved.err();
     });
@@ -504,7 +502,7 @@ fn end(state: &mut State, reason: SessionEnd, cause: Option<Error>) {
     };
     state.last_error = Some(ended.clone());
     state.phase = Phase::Ended(ended);
-    state.outcomes += 1;
+    state.finished_attempts += 1;
 }
 
 /// Whether a failed refresh is worth retrying with the same refresh token.
