@@ -399,7 +399,7 @@ pub async fn publish_new_pair(
     key: &signalwire_fabric::SessionKey,
     email: &str,
 ) -> (TokenPair, u64) {
-    let created = signalwire_fabric::testing::create_subscriber_token(&client, email).await;
+    let created = signalwire_fabric::testing::create_subscriber_token(client, email).await;
     let generation = coordinator
         .publish(key, &created.pair.to_stored())
         .await
