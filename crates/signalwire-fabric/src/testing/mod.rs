@@ -22,6 +22,9 @@
 //! - `siblings.rs`: sessions made the way those suites make them ([`first_session`],
 //!   [`joined_session`], [`quick_retries`]), a bounded wait ([`wait_until`]), and checks
 //!   of what they do ([`assert_rotated_once`], [`assert_ended_by_refusal`]);
+//! - `upstream.rs`: [`Upstream`], SignalWire's refresh endpoint for a fleet of sessions:
+//!   a limit per second answered with 429 and `Retry-After`, and a tally of who waited
+//!   too little and whose token had expired;
 //! - `protocol.rs`: [`replay_store_rules`], the store rules the protocol model checks,
 //!   replayed step by step against a coordinator, answer for answer;
 //! - `programs.rs`: the rule for tests that need a program the machine may lack
@@ -45,6 +48,7 @@ mod refresh_endpoint;
 pub mod scenarios;
 mod siblings;
 mod tokens;
+mod upstream;
 
 pub use conformance::coordinator_conformance;
 pub use failing::FailingCoordinator;
@@ -61,6 +65,7 @@ pub use tokens::{
     API_TOKEN, PROJECT_ID, access_token, client_for, create_subscriber_token, due_now, jwe, pair,
     refresh_token,
 };
+pub use upstream::{Upstream, UpstreamCaller, UpstreamTally};
 
 #[doc(inline)]
 pub use crate::__conformance_tests as conformance_tests;
