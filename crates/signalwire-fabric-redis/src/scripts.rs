@@ -236,6 +236,11 @@ pub(crate) fn publish(
 static RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
+-- Redis before 5 replicates scripts as text unless told to replicate their effects;
+-- TIME followed by a write needs the latter (later versions do it anyway).
+if redis.replicate_commands then
+  redis.replicate_commands()
+end
 local now
 if ARGV[3] then
   now = tonumber(ARGV[3])
