@@ -14,6 +14,7 @@
 //! | `storm` | 10,000 tasks asking an expired session for a token at once; checks that exactly one refresh request is sent | one plain refresh followed by 10,000 tasks that do nothing |
 //! | `sessions` | building 1,000, 10,000 and 100,000 sessions | the 1,000-session figure (growth must be linear) |
 //! | `session_memory` | heap bytes and allocations per idle session at the same counts, with dhat's counting allocator (prints a table; not criterion) | the 1,000-session figure |
+//! | `herd` | refreshes per simulated second of a fleet of real sessions created within a minute, over 24 h on tokio's paused clock, and against an upstream that answers 429 beyond a fixed rate; the same counts from the schedule function alone, for candidate windows (prints tables; counts, nothing timed) | the schedule sessions had before (5 min + up to 60 s drawn once per session), in the same run |
 //!
 //! Every server is a [`LocalServer`]: a few lines of `hyper` on 127.0.0.1, on its own
 //! thread and runtime, answering every request with one fixed status and body and

@@ -70,9 +70,10 @@ pub use ids::{AddressId, SubscriberId, SubscriberResourceId};
 pub use limits::{InProcessRateLimiter, MAX_RATE_PERIOD, RateDecision, RateLimit, RateLimiter};
 pub use session::{
     AutoRefresh, CommitOutcome, Coordinator, DEFAULT_JITTER, DEFAULT_LEASE, DEFAULT_REFRESH_AHEAD,
-    FILE_STORE_LEFTOVER_AGE, FileStore, InProcessCoordinator, KEEP_AFTER_REFRESH_EXPIRY, Lease,
-    LeaseOutcome, MemoryStore, Refresher, Released, RetryPolicy, SessionBuilder, SessionKey,
-    SessionStatus, SharedPair, SubscriberSession, TokenStore,
+    DEFAULT_REFRESH_SCHEDULE, FILE_STORE_LEFTOVER_AGE, FileStore, InProcessCoordinator,
+    KEEP_AFTER_REFRESH_EXPIRY, Lease, LeaseOutcome, MemoryStore, RefreshSchedule, Refresher,
+    Released, RetryPolicy, SessionBuilder, SessionKey, SessionStatus, SharedPair,
+    SubscriberSession, TokenStore,
 };
 pub use subscriber_tokens::{
     CreateSubscriberToken, CreatedSubscriberToken, Region, Scope, SubscriberTokens,

@@ -33,8 +33,8 @@
 //! |---|---|---|---|
 //! | `signalwire_fabric_session_refreshes_total` | counter | `outcome`: `stored`, `superseded`, `failed`, `refused` | refresh exchanges a session sent to SignalWire, by what came of them: the new pair stored (in the coordinator, or kept to store later); exchanged, but a sibling had stored a newer pair, which was adopted; a failure that can pass (retried); the refresh token refused and nothing newer found |
 //! | `signalwire_fabric_session_adoptions_total` | counter | `stage`: `before_refresh`, `after_refresh`, `after_refusal` | pairs a session adopted from a sibling instead of refreshing: found when asking for the lease (nothing sent); found when storing its own (the commit was fenced); found after its refresh token was refused as spent |
-//! | `signalwire_fabric_session_lease_waits_total` | counter | | times a due session found a sibling holding the refresh lease and waited for it |
-//! | `signalwire_fabric_session_lease_wait_seconds` | histogram | | how long each of those waits lasted, until the lease was granted or a newer pair found |
+//! | `signalwire_fabric_session_lease_waits_total` | counter | | times a session found a sibling holding the lease and waited for it: a due session before refreshing, or one joining with `join_or_create` before it creates the first pair |
+//! | `signalwire_fabric_session_lease_wait_seconds` | histogram | | how long each of those waits lasted, until the lease was granted, a newer pair found, or the session gave up |
 //! | `signalwire_fabric_session_lease_takeovers_total` | counter | | leases granted after an earlier holder's ran out without storing or releasing (a stalled or killed sibling) |
 //! | `signalwire_fabric_session_ends_total` | counter | `reason`: `refused`, `refresh_token_expired` | sessions that ended (a new subscriber token is needed) |
 //! | `signalwire_fabric_coordinator_errors_total` | counter | `operation`: `load`, `try_lease`, `commit`, `release`, `publish` | coordinator operations of the session worker that failed (Redis unreachable, say) |
@@ -94,7 +94,7 @@ pub fn describe() {
     describe_counter!(
         SESSION_LEASE_WAITS_TOTAL,
         Unit::Count,
-        "Times a due session waited for a refresh lease a sibling held."
+        "Times a session waited for a lease a sibling held."
     );
     describe_histogram!(
         SESSION_LEASE_WAIT_SECONDS,

@@ -51,98 +51,59 @@
 //! before it ends. The protocol, worker and store together, is checked as a model in
 //! `model.rs`.
 
+//!
+//! # Where things live
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`SubscriberSession`]: the cached read, the slow path callers wait on, status |
+//! | `builder.rs` | [`SessionBuilder`], its defaults, and starting from a pair or a store |
+//! | `join.rs` | [`SubscriberSession::join`] and [`SubscriberSession::join_or_create`] |
+//! | `state.rs` | the state, its phases, the hot view, and the one way to change them |
+//! | `worker.rs` | the task that does every refresh, commit, publish and save |
+//! | `lease_wait.rs` | asking for the lease while a sibling holds it (worker and join) |
+//! | `schedule.rs` | when a pair is due ([`RefreshSchedule`]) |
+//! | `retry.rs` | [`RetryPolicy`] |
+//! | `auto_refresh.rs` | [`SubscriberSession::spawn_auto_refresh`] |
+//! | `refresher.rs` | [`Refresher`]: where new pairs come from |
+//! | `store.rs` | [`TokenStore`], [`MemoryStore`], [`FileStore`] |
+//! | `coordinator/` | the [`Coordinator`] seam, its store rules and the in-process one |
+//! | `model.rs` | the protocol as a model, checked with stateright (tests only) |
+
+mod auto_refresh;
+mod builder;
 pub(crate) mod coordinator;
+mod join;
+mod lease_wait;
 #[cfg(test)]
 mod model;
+mod refresher;
+mod retry;
+mod schedule;
+mod state;
 mod store;
 mod worker;
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
+pub use auto_refresh::AutoRefresh;
+pub use builder::{DEFAULT_JITTER, DEFAULT_LEASE, DEFAULT_REFRESH_AHEAD, SessionBuilder};
 pub use coordinator::{
     CommitOutcome, Coordinator, InProcessCoordinator, KEEP_AFTER_REFRESH_EXPIRY, Lease,
     LeaseOutcome, Released, SessionKey, SharedPair,
 };
+pub use refresher::Refresher;
+pub use retry::RetryPolicy;
+pub use schedule::{DEFAULT_REFRESH_SCHEDULE, RefreshSchedule};
 pub use store::{FILE_STORE_LEFTOVER_AGE, FileStore, MemoryStore, TokenStore};
 
-use crate::{AccessToken, Client, Error, InviteToken, RefreshToken, TokenPair};
+use state::{Phase, Shared};
 
-/// How long a session holds its coordinator's lease while it refreshes, by default:
-/// longer than one exchange may take (the client's timeout is 30 s by default), so a slow
-/// answer does not let a sibling send the same refresh token.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(45);
-
-/// How long before the access token expires a session refreshes it, by default.
-pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
-/// The most random time added to the refresh-ahead margin of each session, by default.
-pub const DEFAULT_JITTER: Duration = Duration::from_secs(60);
-
-/// Where a session gets new pairs: [`Client`] by default.
-///
-/// Implement it to refresh through something else (a proxy of your own, or a scripted
-/// double in tests).
-#[async_trait::async_trait]
-pub trait Refresher: Send + Sync + 'static {
-    /// Exchanges `refresh_token` for a new pair.
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error>;
-
-    /// The client behind this refresher, if it is one; sessions use it for
-    /// [`SubscriberSession::invite_token`].
-    fn client(&self) -> Option<&Client> {
-        None
-    }
-}
-
-#[async_trait::async_trait]
-impl Refresher for Client {
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
-        self.subscriber_tokens().refresh(refresh_token).await
-    }
-
-    fn client(&self) -> Option<&Client> {
-        Some(self)
-    }
-}
-
-/// How a session retries failed refreshes: exponential backoff with full jitter,
-/// honouring `Retry-After`, and never past the refresh token's own expiry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// The ceiling of the first wait.
-    pub initial: Duration,
-    /// The largest ceiling any wait may have.
-    pub max: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_millis(500),
-            max: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before retry number `attempt` (1 for the first retry): a random duration
-    /// up to `min(max, initial * 2^(attempt - 1))`, but at least `retry_after`.
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(31);
-        let ceiling = self
-            .initial
-            .checked_mul(1u32 << exponent)
-            .unwrap_or(self.max)
-            .min(self.max);
-        let jittered = crate::clock::scaled(ceiling, fastrand::f64());
-        jittered.max(retry_after.unwrap_or(Duration::ZERO))
-    }
-}
+use crate::{AccessToken, Error, InviteToken, TokenPair};
 
 /// Keeps a subscriber's token pair alive: refreshes ahead of expiry, exactly once however
 /// many tasks ask, and never loses a rotated refresh token.
@@ -165,8 +126,10 @@ impl RetryPolicy {
 ///
 /// # Guarantees
 ///
-/// - `access_token` returns the current token while it has more than the refresh-ahead
-///   margin (plus this session's random jitter) left; past that, it waits for a refresh.
+/// - `access_token` returns the current token until the pair's refresh point (see
+///   [`RefreshSchedule`]; by default between 75 % and 90 % of its lifetime, and never
+///   later than the refresh-ahead margin before it expires); past that, it waits for a
+///   refresh. The point is never after the access token's expiry.
 /// - At most one refresh request is in flight; every waiter gets its result.
 /// - A new pair is saved to the [`TokenStore`] before its access token is handed out.
 ///   If that save fails, the pair is kept in memory and served anyway (its refresh
@@ -231,390 +194,7 @@ impl fmt::Debug for SubscriberSession {
     }
 }
 
-struct Shared {
-    refresher: Arc<dyn Refresher>,
-    store: Arc<dyn TokenStore>,
-    coordinator: Arc<dyn Coordinator>,
-    key: SessionKey,
-    /// The refresh-ahead margin including this session's jitter.
-    margin: Duration,
-    retry: RetryPolicy,
-    lease: Duration,
-    /// What the hot path reads without a lock; rewritten at every change of `state`.
-    hot: ArcSwap<Hot>,
-    state: watch::Sender<State>,
-}
-
-/// What the hot path reads without a lock.
-struct Hot {
-    access_token: AccessToken,
-    /// Before this instant, and while `fresh`, the cached token is handed out as is.
-    refresh_at: Instant,
-    /// False while something needs the slow path: the worker has something to do, or the
-    /// session has ended.
-    fresh: bool,
-}
-
-/// The session's state: one value, changed only through [`Shared::change`].
-struct State {
-    pair: TokenPair,
-    /// The coordinator's generation of `pair`; 0 until the pair is published there.
-    generation: u64,
-    /// When the current pair is due for a refresh.
-    refresh_at: Instant,
-    /// Whether `pair` is in the [`TokenStore`].
-    saved: bool,
-    /// A pair this session got but could not commit yet: the lease it was got under and
-    /// the generation it replaced. Committing it comes before anything else.
-    uncommitted: Option<(Lease, u64)>,
-    phase: Phase,
-    /// Whether a worker task is running.
-    worker: bool,
-    /// How many attempts have finished (refreshed, adopted, failed or interrupted); a
-    /// caller waiting for an attempt waits for this to grow.
-    outcomes: u64,
-    refreshes: u64,
-    failed_attempts: u32,
-    last_error: Option<Error>,
-}
-
-/// See the module docs.
-#[derive(Debug, Clone)]
-enum Phase {
-    Current,
-    Refreshing,
-    RetryingAt(Instant),
-    Ended(Error),
-}
-
-impl State {
-    fn ended(&self) -> Option<&Error> {
-        match &self.phase {
-            Phase::Ended(error) => Some(error),
-            _ => None,
-        }
-    }
-
-    /// Whether the worker has something to do other than a refresh.
-    fn chores(&self) -> bool {
-        !self.saved || self.generation == 0 || self.uncommitted.is_some()
-    }
-}
-
-/// Configures a [`SubscriberSession`]; see [`Client::session`].
-pub struct SessionBuilder {
-    refresher: Arc<dyn Refresher>,
-    pair: TokenPair,
-    generation: u64,
-    store: Arc<dyn TokenStore>,
-    saved: bool,
-    coordinator: Option<(Arc<dyn Coordinator>, SessionKey)>,
-    refresh_ahead: Duration,
-    jitter: Duration,
-    retry: RetryPolicy,
-    lease: Duration,
-}
-
-impl fmt::Debug for SessionBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionBuilder")
-            .field("pair", &self.pair)
-            .field("generation", &self.generation)
-            .field("coordinator", &self.coordinator)
-            .field("refresh_ahead", &self.refresh_ahead)
-            .field("jitter", &self.jitter)
-            .field("retry", &self.retry)
-            .field("lease", &self.lease)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionBuilder {
-    /// Refresh this long before the access token expires (default
-    /// [`DEFAULT_REFRESH_AHEAD`]). Capped at half the token's remaining life, so a
-    /// short-lived token is not refreshed continuously.
-    pub fn refresh_ahead(mut self, margin: Duration) -> Self {
-        self.refresh_ahead = margin;
-        self
-    }
-
-    /// The most random time added to the margin, chosen once per session (default
-    /// [`DEFAULT_JITTER`]), so that sessions created together do not refresh together.
-    pub fn jitter(mut self, max: Duration) -> Self {
-        self.jitter = max;
-        self
-    }
-
-    /// Where every new pair is saved in this process (default: [`MemoryStore`]), for
-    /// [`SubscriberSession::restore`] after a restart.
-    pub fn store(mut self, store: impl TokenStore) -> Self {
-        self.store = Arc::new(store);
-        self
-    }
-
-    /// Shares the subscriber's pair with every other session that uses `coordinator`
-    /// under `key` (in this process with an [`InProcessCoordinator`], across processes
-    /// with `signalwire-fabric-redis`): exactly one of them refreshes per rotation, and the
-    /// others adopt its pair. Without it, the session has a coordinator of its own.
-    ///
-    /// The pair this builder was made with is published to the coordinator as the newest
-    /// generation when the session first runs, unless it came from there
-    /// ([`SubscriberSession::join`]).
-    pub fn coordinator(mut self, coordinator: impl Coordinator, key: SessionKey) -> Self {
-        self.coordinator = Some((Arc::new(coordinator), key));
-        self
-    }
-
-    /// How long the coordinator's lease is held while refreshing (default
-    /// [`DEFAULT_LEASE`]). Keep it longer than an exchange can take: a sibling may send the
-    /// same refresh token once it runs out.
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// How failed refreshes are retried.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Builds the session. Nothing is sent; the pair is saved to the store (and published
-    /// to the coordinator) by the first call that needs the session.
-    pub fn build(self) -> SubscriberSession {
-        let jitter = crate::clock::scaled(self.jitter, fastrand::f64());
-        let margin = self.refresh_ahead.saturating_add(jitter);
-        let refresh_at = refresh_at(&self.pair, margin);
-        let (coordinator, key) = self.coordinator.unwrap_or_else(|| {
-            let key = SessionKey::internal("this session");
-            (Arc::new(coordinator::Solo::default()), key)
-        });
-        let state = State {
-            pair: self.pair,
-            generation: self.generation,
-            refresh_at,
-            saved: self.saved,
-            uncommitted: None,
-            phase: Phase::Current,
-            worker: false,
-            outcomes: 0,
-            refreshes: 0,
-            failed_attempts: 0,
-            last_error: None,
-        };
-        let hot = hot_view(&state);
-        SubscriberSession {
-            shared: Arc::new(Shared {
-                refresher: self.refresher,
-                store: self.store,
-                coordinator,
-                key,
-                margin,
-                retry: self.retry,
-                lease: self.lease,
-                hot: ArcSwap::from_pointee(hot),
-                state: watch::Sender::new(state),
-            }),
-        }
-    }
-}
-
-/// When a pair installed now should be refreshed: `margin` before its access token
-/// expires, but no earlier than half-way through what is left of its life.
-fn refresh_at(pair: &TokenPair, margin: Duration) -> Instant {
-    let left = pair.access_expires_in();
-    crate::clock::earlier(pair.access_expires_at(), margin.min(left / 2))
-}
-
-fn hot_view(state: &State) -> Hot {
-    Hot {
-        access_token: state.pair.access_token().clone(),
-        refresh_at: state.refresh_at,
-        fresh: matches!(state.phase, Phase::Current) && !state.chores(),
-    }
-}
-
-impl Client {
-    /// Starts a [`SubscriberSession`] that keeps `pair` alive with this client.
-    pub fn session(&self, pair: TokenPair) -> SessionBuilder {
-        SubscriberSession::builder(self.clone(), pair)
-    }
-}
-
 impl SubscriberSession {
-    /// Starts configuring a session that refreshes `pair` through `refresher`.
-    pub fn builder(refresher: impl Refresher, pair: TokenPair) -> SessionBuilder {
-        SessionBuilder {
-            refresher: Arc::new(refresher),
-            pair,
-            generation: 0,
-            store: Arc::new(MemoryStore::new()),
-            saved: false,
-            coordinator: None,
-            refresh_ahead: DEFAULT_REFRESH_AHEAD,
-            jitter: DEFAULT_JITTER,
-            retry: RetryPolicy::default(),
-            lease: DEFAULT_LEASE,
-        }
-    }
-
-    /// Rebuilds a session from the pair `store` holds, with the expiry times it had, for
-    /// example after a restart. Configure it further and [`SessionBuilder::build`].
-    pub async fn restore(
-        refresher: impl Refresher,
-        store: impl TokenStore,
-    ) -> Result<SessionBuilder, Error> {
-        let stored = store
-            .load()
-            .await?
-            .ok_or_else(|| Error::store("the store holds no pair to restore"))?;
-        let mut builder = Self::builder(refresher, TokenPair::from_stored(stored)).store(store);
-        builder.saved = true;
-        Ok(builder)
-    }
-
-    /// A session for the subscriber `coordinator` holds a pair for under `key` (another
-    /// session, perhaps in another process, published it), sharing it from now on; `None`
-    /// when the coordinator holds no pair for `key` (create a subscriber token and build a
-    /// session with [`SessionBuilder::coordinator`] instead). When several sessions may
-    /// start at once with nothing shared yet (instances of a web backend signing the same
-    /// user in), use [`SubscriberSession::join_or_create`]: with `join`, each of them can
-    /// find nothing and create its own subscriber token.
-    ///
-    /// ```no_run
-    /// # async fn run(client: signalwire_fabric::Client, coordinator: signalwire_fabric::InProcessCoordinator) -> Result<(), signalwire_fabric::Error> {
-    /// use signalwire_fabric::{CreateSubscriberToken, SessionKey, SubscriberSession};
-    ///
-    /// let key: SessionKey = "user-42".parse()?;
-    /// let session = match SubscriberSession::join(client.clone(), coordinator.clone(), key.clone()).await? {
-    ///     Some(joined) => joined.build(),
-    ///     None => {
-    ///         let created = client
-    ///             .subscriber_tokens()
-    ///             .create(CreateSubscriberToken::new("user-42@example.com"))
-    ///             .await?;
-    ///         client.session(created.pair).coordinator(coordinator, key).build()
-    ///     }
-    /// };
-    /// # drop(session);
-    /// # Ok(()) }
-    /// ```
-    pub async fn join(
-        refresher: impl Refresher,
-        coordinator: impl Coordinator,
-        key: SessionKey,
-    ) -> Result<Option<SessionBuilder>, Error> {
-        let Some(shared) = coordinator.load(&key).await? else {
-            return Ok(None);
-        };
-        let mut builder = Self::builder(refresher, TokenPair::from_stored(shared.pair))
-            .coordinator(coordinator, key);
-        builder.generation = shared.generation;
-        Ok(Some(builder))
-    }
-
-    /// Like [`SubscriberSession::join`], but when `coordinator` holds no pair for `key`
-    /// newer than generation `newer_than` (0: none at all), the pair comes from `create`
-    /// (a new subscriber token), called by exactly one of the sessions starting at once,
-    /// in this process or any other sharing the coordinator: the creator holds the
-    /// coordinator's lease while it creates, stores the pair as the next generation, and
-    /// every other starter adopts it. If `create` fails, panics, or this future is dropped
-    /// before the pair is stored (a web request cancelled mid-sign-in), the lease is let
-    /// go of at once, so the next starter creates without waiting for it to run out. Pass
-    /// the generation of a session that ended as `newer_than` to start a new chain rather
-    /// than rejoin the dead one.
-    ///
-    /// ```no_run
-    /// # async fn run(client: signalwire_fabric::Client, coordinator: signalwire_fabric::InProcessCoordinator) -> Result<(), signalwire_fabric::Error> {
-    /// use signalwire_fabric::{CreateSubscriberToken, SubscriberSession};
-    ///
-    /// let tokens = client.clone();
-    /// let session = SubscriberSession::join_or_create(client, coordinator, "user-42".parse()?, 0, || async move {
-    ///     let created = tokens
-    ///         .subscriber_tokens()
-    ///         .create(CreateSubscriberToken::new("user-42@example.com"))
-    ///         .await?;
-    ///     Ok(created.pair)
-    /// })
-    /// .await?
-    /// .build();
-    /// # drop(session);
-    /// # Ok(()) }
-    /// ```
-    pub async fn join_or_create<C, Created>(
-        refresher: impl Refresher,
-        coordinator: C,
-        key: SessionKey,
-        newer_than: u64,
-        create: impl FnOnce() -> Created,
-    ) -> Result<SessionBuilder, Error>
-    where
-        C: Coordinator,
-        Created: std::future::Future<Output = Result<TokenPair, Error>>,
-    {
-        let coordinator = Arc::new(coordinator);
-        let mut create = Some(create);
-        let mut poll = Duration::from_millis(10);
-        loop {
-            let (pair, generation) = match coordinator
-                .try_lease(&key, newer_than, DEFAULT_LEASE)
-                .await?
-            {
-                LeaseOutcome::Newer(shared) => {
-                    (TokenPair::from_stored(shared.pair), shared.generation)
-                }
-                LeaseOutcome::Held { expires_in } => {
-                    let wait =
-                        expires_in.map_or(poll, |left| left.clamp(Duration::from_millis(1), poll));
-                    tokio::time::sleep(wait).await;
-                    poll = (poll * 2).min(Duration::from_millis(250));
-                    continue;
-                }
-                LeaseOutcome::Granted(lease) => {
-                    // Whatever ends this future before the commit (an error, a panic in
-                    // `create`, or the caller dropping it: a web request cancelled while
-                    // the token is created), the lease is let go of at once instead of
-                    // making every other starter wait for it to run out.
-                    let mut held = HeldLease::new(coordinator.clone(), key.clone(), lease);
-                    let Some(create) = create.take() else {
-                        // Only reachable if a coordinator granted a lease twice here.
-                        held.release().await?;
-                        return Err(Error::coordinator("granted a second lease to one starter"));
-                    };
-                    let pair = match create().await {
-                        Ok(pair) => pair,
-                        Err(error) => {
-                            let _ = held.release().await;
-                            return Err(error);
-                        }
-                    };
-                    match coordinator
-                        .commit(&key, held.lease(), newer_than, &pair.to_stored())
-                        .await
-                    {
-                        // The commit let go of the lease.
-                        Ok(CommitOutcome::Committed { generation }) => {
-                            held.disarm();
-                            (pair, generation)
-                        }
-                        Ok(CommitOutcome::Superseded(newer)) => {
-                            held.disarm();
-                            (TokenPair::from_stored(newer.pair), newer.generation)
-                        }
-                        // Not stored yet: the session publishes it when it first runs.
-                        Err(_) => {
-                            let _ = held.release().await;
-                            (pair, 0)
-                        }
-                    }
-                }
-            };
-            let mut builder = Self::builder(refresher, pair).coordinator(coordinator, key);
-            builder.generation = generation;
-            return Ok(builder);
-        }
-    }
-
     /// An access token with more than the refresh-ahead margin left, refreshing first
     /// when needed.
     ///
@@ -624,7 +204,7 @@ impl SubscriberSession {
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
         {
             let hot = self.shared.hot.load();
-            if hot.fresh && Instant::now() < hot.refresh_at {
+            if hot.servable && Instant::now() < hot.refresh_at {
                 return Ok(hot.access_token.clone());
             }
         }
@@ -686,7 +266,7 @@ impl SubscriberSession {
                         .clone()
                         .unwrap_or(Error::RefreshInterrupted))
                 };
-                if waited_for.is_some_and(|seen| state.outcomes > seen) {
+                if waited_for.is_some_and(|seen| state.finished_attempts > seen) {
                     // The attempt this caller waited for is over. If it succeeded, its
                     // token is the answer, even one equal to the token reported refused
                     // (the server chose to hand it out again).
@@ -712,7 +292,7 @@ impl SubscriberSession {
                     Phase::RetryingAt(at) if now < at => return last_error(),
                     // Due, being refreshed, or about to be retried: wait for the attempt.
                     _ => {
-                        waited_for.get_or_insert(state.outcomes);
+                        waited_for.get_or_insert(state.finished_attempts);
                     }
                 }
             }
@@ -727,8 +307,8 @@ impl SubscriberSession {
     /// Creates an invite to one of the subscriber's addresses, authenticated with the
     /// session's current access token (refreshed first if due).
     ///
-    /// Needs a session built from a [`Client`]; one built on a custom [`Refresher`] has no
-    /// client to send with (use [`Client::invite_tokens`] instead).
+    /// Needs a session built from a [`Client`](crate::Client); one built on a custom [`Refresher`] has no
+    /// client to send with (use [`Client::invite_tokens`](crate::Client::invite_tokens) instead).
     pub async fn invite_token(&self, address_id: impl AsRef<str>) -> Result<InviteToken, Error> {
         let client = self.shared.refresher.client().ok_or_else(|| {
             Error::invalid_input(
@@ -765,62 +345,6 @@ impl SubscriberSession {
     pub fn pair(&self) -> TokenPair {
         self.shared.state.borrow().pair.clone()
     }
-
-    /// Refreshes in the background on schedule, so callers of
-    /// [`SubscriberSession::access_token`] never wait. Stops when the returned handle is
-    /// dropped, when every other handle to the session is gone, or when the session ends.
-    pub fn spawn_auto_refresh(&self) -> AutoRefresh {
-        let weak = Arc::downgrade(&self.shared);
-        AutoRefresh {
-            task: tokio::spawn(auto_refresh(weak)),
-        }
-    }
-}
-
-async fn auto_refresh(weak: Weak<Shared>) {
-    loop {
-        let Some(shared) = weak.upgrade() else { return };
-        let wake_at = {
-            let state = shared.state.borrow();
-            if state.ended().is_some() {
-                return;
-            }
-            state.refresh_at
-        };
-        let session = SubscriberSession { shared };
-        tokio::time::sleep_until(wake_at).await;
-        match session.access_token().await {
-            Err(Error::SessionEnded { .. }) => return,
-            // A transient failure: the worker is retrying; check back after a short pause.
-            Err(_) => {
-                tokio::time::sleep(session.shared.retry.initial.max(Duration::from_millis(100)))
-                    .await
-            }
-            Ok(_) => {}
-        }
-        // Do not keep the session alive while sleeping.
-        drop(session);
-    }
-}
-
-/// The handle of [`SubscriberSession::spawn_auto_refresh`]; dropping it stops the
-/// background refresh.
-#[derive(Debug)]
-pub struct AutoRefresh {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl AutoRefresh {
-    /// True once the background refresh has stopped (the session ended or is gone).
-    pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
-    }
-}
-
-impl Drop for AutoRefresh {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// A session's health at one moment; see [`SubscriberSession::status`].
@@ -848,89 +372,4 @@ pub struct SessionStatus {
     pub last_error: Option<Error>,
     /// Whether the session has ended (see [`Error::SessionEnded`]).
     pub ended: bool,
-}
-
-impl Shared {
-    /// Changes the state with `change` and publishes the result to the hot path and to
-    /// every waiter. Returns what `change` returns.
-    fn change<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
-        let mut result = None;
-        self.state.send_modify(|state| {
-            result = Some(change(state));
-            self.hot.store(Arc::new(hot_view(state)));
-        });
-        match result {
-            Some(result) => result,
-            None => unreachable!("send_modify runs its closure"),
-        }
-    }
-
-    /// Starts the worker unless it runs already (or the session has ended). Waiters are
-    /// not woken: nothing they look at changes.
-    fn ensure_worker(self: &Arc<Self>) {
-        self.state.send_if_modified(|state| {
-            if !state.worker && state.ended().is_none() {
-                state.worker = true;
-                tokio::spawn(worker::supervised(Arc::clone(self)));
-            }
-            false
-        });
-    }
-}
-
-/// A lease [`SubscriberSession::join_or_create`] holds while it creates a pair, let go of
-/// when it is dropped still armed (the future was cancelled or panicked): the release
-/// runs on a spawned task, since a destructor cannot wait.
-struct HeldLease<C: Coordinator> {
-    coordinator: Arc<C>,
-    key: SessionKey,
-    lease: coordinator::Lease,
-    armed: bool,
-}
-
-impl<C: Coordinator> HeldLease<C> {
-    fn new(coordinator: Arc<C>, key: SessionKey, lease: coordinator::Lease) -> Self {
-        Self {
-            coordinator,
-            key,
-            lease,
-            armed: true,
-        }
-    }
-
-    fn lease(&self) -> &coordinator::Lease {
-        &self.lease
-    }
-
-    /// The lease was let go of by the coordinator (a commit).
-    fn disarm(&mut self) {
-        self.armed = false;
-    }
-
-    async fn release(&mut self) -> Result<(), Error> {
-        if !self.armed {
-            return Ok(());
-        }
-        // Still armed while it runs: if this future is dropped meanwhile, so is the lease.
-        let released = self.coordinator.release(&self.key, &self.lease).await;
-        self.armed = false;
-        released.map(drop)
-    }
-}
-
-impl<C: Coordinator> Drop for HeldLease<C> {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return; // no runtime left: the lease runs out on its own
-        };
-        let coordinator = self.coordinator.clone();
-        let key = self.key.clone();
-        let lease = self.lease.clone();
-        runtime.spawn(async move {
-            let _ = coordinator.release(&key, &lease).await;
-        });
-    }
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{
-    CommitOutcome, Lease, LeaseOutcome, Phase, Released, Shared, SharedPair, State, refresh_at,
-};
+use super::coordinator::{CommitOutcome, Lease, LeaseOutcome, Released, SharedPair};
+use super::lease_wait::{self, lease_or_newer};
+use super::state::{Phase, Shared, State};
 use crate::clock::{earlier, later};
 use crate::metrics::{self, Adopted, Operation, Refreshed};
 use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
@@ -22,25 +22,22 @@ use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 /// for one exchange to finish.
 pub(super) const LAST_ATTEMPT_LEAD: Duration = Duration::from_secs(30);
 
-/// The first and the longest wait between asks for a lease a sibling holds.
-const LEASE_POLL_FIRST: Duration = Duration::from_millis(10);
-const LEASE_POLL_MAX: Duration = Duration::from_millis(250);
-
 /// Runs the worker, and makes sure that however it stops (returning, panicking in a
 /// `Refresher`, `TokenStore` or `Coordinator`, or dropped with its runtime) the session is
 /// left able to start another: waiters are woken with [`Error::RefreshInterrupted`] and
 /// the next call spawns a new worker.
 pub(super) async fn supervised(shared: Arc<Shared>) {
-    let mut guard = Interrupted(Some(Arc::clone(&shared)));
+    let mut guard = UnfinishedWorker(Some(Arc::clone(&shared)));
     run(shared).await;
     // It returned: nothing to clean up.
     guard.0 = None;
 }
 
-/// Cleans up after a worker that did not return; see [`supervised`].
-struct Interrupted(Option<Arc<Shared>>);
+/// A drop guard: cleans up after a worker that did not return (it panicked, or was
+/// dropped with its runtime); see [`supervised`].
+struct UnfinishedWorker(Option<Arc<Shared>>);
 
-impl Drop for Interrupted {
+impl Drop for UnfinishedWorker {
     fn drop(&mut self) {
         let Some(shared) = self.0.take() else { return };
         tracing::error!(
@@ -52,7 +49,7 @@ impl Drop for Interrupted {
                 state.phase = Phase::RetryingAt(Instant::now());
             }
             state.last_error = Some(Error::RefreshInterrupted);
-            state.outcomes += 1;
+            state.finished_attempts += 1;
         });
     }
 }
@@ -339,60 +336,44 @@ async fn refresh(
     }
 }
 
-/// Gets the lease for refreshing generation `seen`, waiting while a sibling holds it.
-/// `None` when there is nothing to refresh (a newer pair was adopted) or the attempt
-/// failed (already recorded).
+/// Gets the lease for refreshing generation `seen`, waiting while a sibling holds it
+/// (see [`lease_or_newer`]), at the latest until the refresh token expires. `None` when
+/// there is nothing to refresh (a newer pair was adopted) or the attempt failed (already
+/// recorded).
 async fn lease(
     shared: &Arc<Shared>,
     seen: u64,
     refresh_expires_at: Instant,
     attempt: u32,
 ) -> Option<Lease> {
-    let mut poll = LEASE_POLL_FIRST;
-    // When this session began to wait for a sibling's lease, if it did.
-    let mut waiting_since: Option<Instant> = None;
-    loop {
-        let asked = shared
-            .coordinator
-            .try_lease(&shared.key, seen, shared.lease)
-            .await;
-        if let (Some(since), false) = (
-            waiting_since,
-            matches!(asked, Ok(LeaseOutcome::Held { .. })),
-        ) {
-            metrics::lease_waited(since.elapsed());
+    let asked = lease_or_newer(
+        &*shared.coordinator,
+        &shared.key,
+        seen,
+        shared.lease,
+        Some(refresh_expires_at),
+    )
+    .await;
+    match asked {
+        Ok(Some(LeaseOutcome::Granted(lease))) => Some(lease),
+        Ok(Some(LeaseOutcome::Newer(newer))) => {
+            metrics::adopted(Adopted::BeforeRefresh);
+            adopt(shared, newer).await;
+            None
         }
-        match asked {
-            Ok(LeaseOutcome::Granted(lease)) => {
-                if lease.taken_over() {
-                    metrics::lease_taken_over();
-                }
-                return Some(lease);
-            }
-            Ok(LeaseOutcome::Newer(newer)) => {
-                metrics::adopted(Adopted::BeforeRefresh);
-                adopt(shared, newer).await;
-                return None;
-            }
-            Ok(LeaseOutcome::Held { expires_in }) => {
-                waiting_since.get_or_insert_with(Instant::now);
-                if Instant::now() >= refresh_expires_at {
-                    metrics::lease_waited(
-                        waiting_since.map_or(Duration::ZERO, |since| since.elapsed()),
-                    );
-                    failed(shared, attempt, refresh_expires_at, lease_held(), 0);
-                    return None;
-                }
-                let wait =
-                    expires_in.map_or(poll, |left| left.min(poll).max(Duration::from_millis(1)));
-                tokio::time::sleep(wait).await;
-                poll = (poll * 2).min(LEASE_POLL_MAX);
-            }
-            Err(error) => {
-                metrics::coordinator_failed(Operation::TryLease);
-                failed(shared, attempt, refresh_expires_at, error, 0);
-                return None;
-            }
+        Ok(Some(other)) => {
+            let error = Error::coordinator(format!("answered a lease request with {other:?}"));
+            failed(shared, attempt, refresh_expires_at, error, 0);
+            None
+        }
+        Ok(None) => {
+            failed(shared, attempt, refresh_expires_at, lease_held(), 0);
+            None
+        }
+        Err(error) => {
+            metrics::coordinator_failed(Operation::TryLease);
+            failed(shared, attempt, refresh_expires_at, error, 0);
+            None
         }
     }
 }
@@ -426,7 +407,7 @@ async fn newer_than(
     look: Duration,
 ) -> Result<Option<SharedPair>, Error> {
     let give_up_at = later(Instant::now(), look);
-    let mut poll = LEASE_POLL_FIRST;
+    let mut poll = lease_wait::POLL_FIRST;
     loop {
         let stored = shared.coordinator.load(&shared.key).await?;
         if let Some(newer) = stored.filter(|stored| stored.generation > seen) {
@@ -436,7 +417,7 @@ async fn newer_than(
             return Ok(None);
         }
         tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(LEASE_POLL_MAX * 4);
+        poll = (poll * 2).min(lease_wait::POLL_MAX * 4);
     }
 }
 
@@ -483,7 +464,7 @@ fn failed(
                 tracing::warn!(attempt, elapsed_ms, wait_ms, error = %error, "subscriber token refresh failed; will retry");
                 state.phase = Phase::RetryingAt(at);
                 state.last_error = Some(error);
-                state.outcomes += 1;
+                state.finished_attempts += 1;
             }
             None => {
                 tracing::error!(attempt, elapsed_ms, error = %error, "subscriber token refresh failed and its refresh token has no time left for another attempt; the session has ended");
@@ -514,15 +495,16 @@ async fn install(
         tracing::warn!(%error, "saving the new pair failed; it is kept in memory and the save will be retried");
     }
     let due_for = shared.change(|state| {
-        let due_for = Instant::now().saturating_duration_since(state.refresh_at);
-        state.refresh_at = refresh_at(&pair, shared.margin);
+        let now = Instant::now();
+        let due_for = now.saturating_duration_since(state.refresh_at);
+        state.refresh_at = shared.schedule.refresh_at(&pair, now);
         state.pair = pair;
         state.generation = generation;
         state.uncommitted = uncommitted;
         state.phase = Phase::Current;
         state.failed_attempts = 0;
         state.refreshes += 1;
-        state.outcomes += 1;
+        state.finished_attempts += 1;
         state.saved = saved.is_ok();
         state.last_error = saved.err();
         due_for
@@ -544,7 +526,7 @@ fn end(state: &mut State, reason: SessionEnd, cause: Option<Error>) {
     };
     state.last_error = Some(ended.clone());
     state.phase = Phase::Ended(ended);
-    state.outcomes += 1;
+    state.finished_attempts += 1;
 }
 
 /// Whether a failed refresh is worth retrying with the same refresh token.

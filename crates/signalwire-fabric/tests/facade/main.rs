@@ -6,6 +6,7 @@
 
 mod common;
 mod coordination;
+mod herd;
 mod no_secrets;
 mod properties;
 mod requests;
