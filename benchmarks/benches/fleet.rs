@@ -25,8 +25,10 @@
 //!    one core of service answers), p50 and p99 latency, Redis commands per second and
 //!    Redis's CPU. Every answer is checked (200 and a token).
 //!
-//! Then a criterion group times one request at a time over one keep-alive connection
-//! (endpoint, bare handler). Under `cargo test --benches` (criterion's test mode: no
+//! Then one request at a time over one keep-alive connection each to the first instance
+//! (the endpoint with the fleet-wide limit, with the per-instance limit, and the bare
+//! handler): interleaved rounds of 50 requests with the median ratio to the bare handler,
+//! then a criterion group of the same three. Under `cargo test --benches` (criterion's test mode: no
 //! `--bench` argument) it runs once, with 150 users and short phases; with `--bench`,
 //! 10,000 users. `FLEET_USERS` and `BENCH_ROUNDS` override the counts.
 //!
@@ -52,6 +54,7 @@ use hyper_util::rt::TokioIo;
 use signalwire_fabric::{Coordinator, InProcessRateLimiter, RateLimit, SessionKey};
 use signalwire_fabric_axum::{Authenticator, Refusal, SubscriberProfile, TokenService};
 use signalwire_fabric_benchmarks::upstream::Upstream;
+use signalwire_fabric_benchmarks::{Contender, interleaved, median, median_ratio};
 use signalwire_fabric_redis::RedisCoordinator;
 use signalwire_fabric_redis::testing::RedisServer;
 
@@ -220,15 +223,13 @@ fn cpu_time(stat_path: &str) -> Duration {
     let ticks = std::fs::read_to_string(stat_path)
         .ok()
         .and_then(|stat| {
-            // The fields after the command name (which is in parentheses).
-            let fields: Vec<u64> = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .filter_map(|field| field.parse().ok())
-                .collect();
+            // The fields after the command name (which is in parentheses), from field 3
+            // (the state, a letter) on; some are negative (`tpgid` is -1 without a
+            // terminal), so they are counted by position, not filtered by parsing.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
             // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
-            Some(fields.get(10)? + fields.get(11)?)
+            let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
+            Some(ticks(11)? + ticks(12)?)
         })
         .unwrap_or(0);
     Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64)
@@ -347,6 +348,8 @@ impl Connection {
 }
 
 const REFRESH: &str = "/api/signalwire/refresh";
+/// Requests per batch in the one-at-a-time interleaved rounds.
+const ONE_AT_A_TIME: usize = 50;
 const AUTHENTICATE: &str = "/api/signalwire/authenticate";
 
 /// Every user asks every instance once (in an order that starts on another instance for
@@ -622,20 +625,57 @@ fn main() {
         "\nendpoint / bare handler: instance CPU per request {cpu_redis:.2} (fleet-wide limit), {cpu_local:.2} (per-instance limit); time per request at the same concurrency (bare throughput / endpoint throughput) {wall_redis:.2} and {wall_local:.2}"
     );
 
-    // One request at a time, over one connection to the first instance.
+    // One request at a time, over one connection each to the first instance: the
+    // endpoint with either limiter and the bare handler, interleaved rounds of
+    // `ONE_AT_A_TIME` requests, then criterion's figures.
+    let mut endpoint = runtime.block_on(Connection::open(instances[0].endpoint));
+    let mut local_endpoint = runtime.block_on(Connection::open(instances[0].local_limits));
+    let mut bare = runtime.block_on(Connection::open(instances[0].bare));
+    // Each request for the next user, so no user comes near the rate limit.
+    let next = std::cell::Cell::new(0);
+    let user = || {
+        next.set((next.get() + 1) % users);
+        next.get()
+    };
+    {
+        let batch = |connection: &mut Connection| {
+            let started = Instant::now();
+            runtime.block_on(async {
+                for _ in 0..ONE_AT_A_TIME {
+                    connection.ask(REFRESH, user()).await;
+                }
+            });
+            started.elapsed()
+        };
+        let rounds = if settings.full { 200 } else { 2 };
+        let (mut redis_limit, mut local_limit, mut bare_handler) = (
+            || batch(&mut endpoint),
+            || batch(&mut local_endpoint),
+            || batch(&mut bare),
+        );
+        let mut contenders: [Contender<'_>; 3] =
+            [&mut redis_limit, &mut local_limit, &mut bare_handler];
+        let times = interleaved(rounds, &mut contenders);
+        let per_request =
+            |times: &[Duration]| median(times).as_secs_f64() * 1e6 / ONE_AT_A_TIME as f64;
+        println!(
+            "\none request at a time over one keep-alive connection, {rounds} interleaved rounds of {ONE_AT_A_TIME}, load average {}\n\n| contender | µs per request | / bare handler |\n|---|---:|---:|\n| token endpoint, fleet-wide limit (Redis) | {:.1} | **{:.2}** |\n| token endpoint, per-instance limit | {:.1} | **{:.2}** |\n| bare axum handler | {:.1} | |\n",
+            load_average(),
+            per_request(&times[0]),
+            median_ratio(&times[0], &times[2]),
+            per_request(&times[1]),
+            median_ratio(&times[1], &times[2]),
+            per_request(&times[2]),
+        );
+    }
     let mut criterion = Criterion::default().configure_from_args();
     {
         let mut group = criterion.benchmark_group("fleet_one_request");
-        let mut endpoint = runtime.block_on(Connection::open(instances[0].endpoint));
-        let mut bare = runtime.block_on(Connection::open(instances[0].bare));
-        // Each request for the next user, so no user comes near the rate limit.
-        let mut next = 0;
-        let mut user = move || {
-            next = (next + 1) % users;
-            next
-        };
         group.bench_function("token_endpoint_redis_limit", |b| {
             b.iter(|| runtime.block_on(endpoint.ask(REFRESH, user())))
+        });
+        group.bench_function("token_endpoint_local_limit", |b| {
+            b.iter(|| runtime.block_on(local_endpoint.ask(REFRESH, user())))
         });
         group.bench_function("bare_handler", |b| {
             b.iter(|| runtime.block_on(bare.ask(REFRESH, user())))
