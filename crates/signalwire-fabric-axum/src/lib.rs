@@ -60,6 +60,7 @@
 // tables in an editor); intra-doc links there resolve from this crate's root.
 #![doc = include_str!("../docs/browser-sdk.md")]
 #![doc = include_str!("../docs/errors.md")]
+#![doc = include_str!("../docs/fleet.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

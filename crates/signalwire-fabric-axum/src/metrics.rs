@@ -7,7 +7,7 @@
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
-//! | `signalwire_fabric_axum_responses_total` | counter | `endpoint`: `authenticate`, `refresh`, `other`; `code`: `ok` or an [`ErrorCode`](crate::ErrorCode) (`rate_limited`, `upstream_unavailable`, ...) | every answer of the router, by endpoint (`other`: a path or method the router refuses) and by code, which fixes the status |
+//! | `signalwire_fabric_axum_responses_total` | counter | `endpoint`: `authenticate`, `refresh`, `other`; `code`: `ok` or an [`ErrorCode`] (`rate_limited`, `upstream_unavailable`, ...) | every answer of the router, by endpoint (`other`: a path or method the router refuses) and by code, which fixes the status |
 //! | `signalwire_fabric_axum_rate_limited_total` | counter | | requests over a user's rate limit (answered 429) |
 //! | `signalwire_fabric_axum_rate_limiter_errors_total` | counter | | requests the shared rate limiter could not decide (Redis unreachable), counted in the instance instead |
 //! | `signalwire_fabric_axum_client_bound_tokens_total` | counter | `source`: `created`, `reused` | client-bound tokens answered: created at SignalWire, or reused from this instance's cache for the same user and fingerprint |
