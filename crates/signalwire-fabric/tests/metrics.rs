@@ -311,6 +311,56 @@ async fn a_lease_taken_over_from_a_stalled_sibling_is_counted() {
     assert_eq!(endpoint.refreshes(), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn sessions_starting_at_once_count_a_lease_wait_for_each_that_waited_for_the_creator() {
+    for starters in 1..=3 {
+        let recorder = Counting::default();
+        let _local = metrics::set_default_local_recorder(&recorder);
+        let endpoint = RefreshEndpoint::single_use();
+        let coordinator = InProcessCoordinator::new();
+        let created = Arc::new(AtomicU64::new(0));
+        // Every starter asks at once; the one granted the lease takes 100 ms to create.
+        let tasks: Vec<_> = (0..starters)
+            .map(|_| {
+                let (endpoint, coordinator) = (endpoint.clone(), coordinator.clone());
+                let created = Arc::clone(&created);
+                tokio::spawn(async move {
+                    let creator = endpoint.clone();
+                    SubscriberSession::join_or_create(
+                        endpoint,
+                        coordinator,
+                        key(),
+                        0,
+                        || async move {
+                            created.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Ok(creator.create())
+                        },
+                    )
+                    .await
+                    .map(|builder| builder.build())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("no panic").expect("started");
+        }
+        assert_eq!(created.load(Ordering::SeqCst), 1, "{starters} starters");
+        let waited = starters as u64 - 1;
+        let expected = match waited {
+            0 => map(&[]),
+            _ => map(&[("signalwire_fabric_session_lease_waits_total", waited)]),
+        };
+        assert_eq!(recorder.counted(), expected, "{starters} starters");
+        let waits = recorder.values(names::SESSION_LEASE_WAIT_SECONDS);
+        assert_eq!(waits.len() as u64, waited, "{waits:?}");
+        assert!(
+            waits.iter().all(|wait| (0.1..0.5).contains(wait)),
+            "each waited for the 100 ms creation: {waits:?}"
+        );
+    }
+}
+
 #[test]
 fn every_name_follows_prometheus_conventions() {
     for name in names::ALL {
