@@ -5,8 +5,9 @@
 //! **Real sessions.** `HERD_SESSIONS` sessions (`SubscriberSession`, built with the
 //! schedule under test, kept alive by `spawn_auto_refresh()`) are created at random
 //! within 60 s on tokio's paused clock and run for `HERD_HOURS` simulated hours. They
-//! refresh through a stand-in for SignalWire ([`Upstream`]) that hands out a new unique
-//! pair per refresh and counts refreshes per simulated second. So the figures come from
+//! refresh through a stand-in for SignalWire (`signalwire_fabric::testing::Upstream`, the
+//! one the herd tests use) that hands out a new unique pair per refresh and counts
+//! refreshes per simulated second. So the figures come from
 //! the session's own scheduling code: its `refresh_at`, its worker, its background
 //! refresh. The stand-in also checks that no refresh arrives after the access token it
 //! replaces has expired (a session that was left without a valid token), and that no
@@ -36,15 +37,13 @@
 //! way; `HERD_PARTS` picks tables: `real`, `limits`, `alone`). `cargo test --benches`
 //! runs it once with 1,000 sessions.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use signalwire_fabric::testing::Upstream;
 use signalwire_fabric::{
-    AccessToken, DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, DEFAULT_REFRESH_SCHEDULE, Error, ErrorCode,
-    FieldError, RefreshSchedule, RefreshToken, Refresher, SubscriberSession, TokenPair,
+    AccessToken, DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, DEFAULT_REFRESH_SCHEDULE, RefreshSchedule,
+    RefreshToken, SubscriberSession, TokenPair,
 };
 use signalwire_fabric_benchmarks::{access_text, refresh_text};
 use tokio::time::Instant;
@@ -70,6 +69,12 @@ impl Counts {
         }
     }
 
+    /// The counts of a run of `hours`, from refreshes counted per second.
+    fn from_seconds(hours: u64, mut per_second: Vec<u32>) -> Self {
+        per_second.resize((hours * 3600) as usize + 1, 0);
+        Self { per_second }
+    }
+
     fn add(&mut self, second: u64) {
         if let Some(count) = self.per_second.get_mut(second as usize) {
             *count += 1;
@@ -88,132 +93,6 @@ impl Counts {
 
     fn total(&self) -> u64 {
         self.per_second.iter().map(|&n| u64::from(n)).sum()
-    }
-}
-
-/// SignalWire's refresh endpoint, as the simulation needs it.
-struct Upstream {
-    start: Instant,
-    /// Refreshes allowed per second; `None`: all of them.
-    limit: Option<u32>,
-    state: Mutex<UpstreamState>,
-}
-
-struct UpstreamState {
-    counts: Counts,
-    /// Live refresh tokens (by a hash of their text), with when their access tokens expire.
-    live: HashMap<u64, Instant>,
-    /// When each session (by number) was told by a 429 that it may ask again.
-    not_before: Vec<Option<Instant>>,
-    second: u64,
-    this_second: u32,
-    issued: u64,
-    rate_limited: u64,
-    too_early: u64,
-    lapsed: u64,
-    refused: u64,
-    /// The least time an access token had left when it was replaced.
-    least_left: Duration,
-}
-
-fn text_hash(text: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
-}
-
-impl Upstream {
-    fn new(hours: u64, sessions: usize, limit: Option<u32>) -> Arc<Self> {
-        Arc::new(Self {
-            start: Instant::now(),
-            limit,
-            state: Mutex::new(UpstreamState {
-                counts: Counts::new(hours),
-                live: HashMap::with_capacity(sessions),
-                not_before: vec![None; sessions],
-                second: 0,
-                this_second: 0,
-                issued: 0,
-                rate_limited: 0,
-                too_early: 0,
-                lapsed: 0,
-                refused: 0,
-                least_left: Duration::MAX,
-            }),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, UpstreamState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A new pair, unique in the run, issued now with SignalWire's lifetimes.
-    fn issue(state: &mut UpstreamState) -> TokenPair {
-        state.issued += 1;
-        let seed = state.issued.to_string();
-        let pair = TokenPair::issued_at(
-            AccessToken::parse(access_text(&seed)).expect("a valid access token"),
-            RefreshToken::parse(refresh_text(&seed)).expect("a valid refresh token"),
-            Instant::now(),
-        );
-        state.live.insert(
-            text_hash(pair.refresh_token().expose_secret()),
-            pair.access_expires_at(),
-        );
-        pair
-    }
-
-    fn create(&self) -> TokenPair {
-        Self::issue(&mut self.lock())
-    }
-}
-
-/// One session's way to the [`Upstream`]: says which session is asking.
-struct Caller {
-    upstream: Arc<Upstream>,
-    session: usize,
-}
-
-#[async_trait::async_trait]
-impl Refresher for Caller {
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
-        let now = Instant::now();
-        let upstream = &self.upstream;
-        let mut state = upstream.lock();
-        if let Some(at) = state.not_before[self.session].take()
-            && now < at
-        {
-            state.too_early += 1;
-        }
-        let second = (now - upstream.start).as_secs();
-        if second != state.second {
-            state.second = second;
-            state.this_second = 0;
-        }
-        if upstream
-            .limit
-            .is_some_and(|limit| state.this_second >= limit)
-        {
-            state.rate_limited += 1;
-            state.not_before[self.session] = Some(now + RETRY_AFTER);
-            return Err(Error::rate_limited().with_retry_after(RETRY_AFTER));
-        }
-        state.this_second += 1;
-        let Some(expires) = state.live.remove(&text_hash(refresh_token.expose_secret())) else {
-            state.refused += 1;
-            return Err(Error::rejected([FieldError::new(
-                ErrorCode::TokenInvalid,
-                "Token is invalid.",
-            )]));
-        };
-        if now >= expires {
-            state.lapsed += 1;
-        }
-        state.least_left = state.least_left.min(expires.saturating_duration_since(now));
-        state.counts.add(second);
-        Ok(Upstream::issue(&mut state))
     }
 }
 
@@ -246,8 +125,8 @@ fn simulate(
         .expect("a runtime");
     let wall = std::time::Instant::now();
     let mut run = runtime.block_on(async {
-        let upstream = Upstream::new(hours, sessions, limit);
-        let start = upstream.start;
+        let upstream = Upstream::new(sessions, limit, RETRY_AFTER);
+        let start = upstream.started();
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut created: Vec<Duration> = (0..sessions)
             .map(|_| Duration::from_nanos(rng.u64(..CREATED_WITHIN.as_nanos() as u64)))
@@ -256,11 +135,7 @@ fn simulate(
         let mut fleet = Vec::with_capacity(sessions);
         for (number, at) in created.into_iter().enumerate() {
             tokio::time::sleep_until(start + at).await;
-            let caller = Caller {
-                upstream: Arc::clone(&upstream),
-                session: number,
-            };
-            let session = SubscriberSession::builder(caller, upstream.create())
+            let session = SubscriberSession::builder(upstream.caller(number), upstream.create())
                 .refresh_schedule(schedule)
                 .build();
             fleet.push((session.spawn_auto_refresh(), session));
@@ -273,14 +148,14 @@ fn simulate(
             .filter(|(_, s)| s.pair().access_expires_at() <= now)
             .count();
         drop(fleet);
-        let mut state = upstream.lock();
+        let tally = upstream.tally();
         Run {
-            counts: std::mem::replace(&mut state.counts, Counts::new(0)),
-            rate_limited: state.rate_limited,
-            too_early: state.too_early,
-            lapsed: state.lapsed,
-            refused: state.refused,
-            least_left: state.least_left,
+            counts: Counts::from_seconds(hours, upstream.per_second()),
+            rate_limited: tally.rate_limited,
+            too_early: tally.too_early,
+            lapsed: tally.lapsed,
+            refused: tally.refused,
+            least_left: tally.least_left,
             ended,
             expired_at_the_end,
             wall: 0.0,

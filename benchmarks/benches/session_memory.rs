@@ -118,10 +118,11 @@ fn main() {
     // Context for the per-session figure: the state a session keeps inline includes the
     // newest pair and room for up to three errors (last outcome, last error, end).
     println!(
-        "size_of: TokenPair {} B, Error {} B, Option<Result<(), Error>> {} B\n",
+        "size_of: TokenPair {} B, Error {} B, Option<Result<(), Error>> {} B, Sleep {} B\n",
         std::mem::size_of::<TokenPair>(),
         std::mem::size_of::<signalwire_fabric::Error>(),
         std::mem::size_of::<Option<Result<(), signalwire_fabric::Error>>>(),
+        std::mem::size_of::<tokio::time::Sleep>(),
     );
     let base = rows[0].used_bytes;
     println!(

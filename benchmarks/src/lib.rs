@@ -48,10 +48,9 @@ use tokio::time::Instant;
 
 pub use signalwire_fabric_baseline_client::{BaselineClient, REFRESH_PATH, TokenPair as PlainPair};
 
-/// The project id every benchmark client sends (Basic user name).
-pub const PROJECT_ID: &str = "8c2b3f1e-0d4a-4b6e-9f7a-1e2d3c4b5a69";
-/// The API token every benchmark client sends (Basic password).
-pub const API_TOKEN: &str = "PTa1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7";
+/// The project id and API token every benchmark client sends (Basic user name and
+/// password): the workspace's suite credentials.
+pub use signalwire_fabric::testing::{API_TOKEN, PROJECT_ID};
 
 /// The 422 body the error-path benchmark decodes.
 pub const REJECTED_JSON: &str = r#"{"errors":[{"type":"validation_error","code":"token_expired","message":"Token has expired.","attribute":"refresh_token","url":"https://example.invalid"}]}"#;

@@ -4,11 +4,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use signalwire_codegen::Spec;
 
-/// The project id every suite client is configured with (Basic credentials' user name).
-pub const PROJECT_ID: &str = "3e7a9c51-2b8d-4f60-a1c4-9d2e5b7f0a86";
-
-/// The API token every suite client is configured with (Basic credentials' password).
-pub const API_TOKEN: &str = "PTcontractSuite7f3a91c0d2e4b6a8c9e1f3a5b7d9c0e2f4a6b8";
+/// The project id and API token every suite client is configured with (the Basic
+/// credentials' user name and password): the workspace's suite credentials.
+pub use signalwire_fabric::testing::{API_TOKEN, PROJECT_ID};
 
 /// The subscriber password the every-field create request sends.
 pub const PASSWORD: &str = "contract-suite-subscriber-passphrase";

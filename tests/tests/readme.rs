@@ -159,11 +159,8 @@ async fn the_fake_readme_creates_a_subscriber_token_on_the_fake() {
 async fn the_readme_session_snippet_serves_the_pair_and_saves_it_to_the_file() {
     let fake = FakeSpace::start().await;
     let client = fake.client();
-    let created = client
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("alice@example.com"))
-        .await
-        .expect("created");
+    let created =
+        signalwire_fabric::testing::create_subscriber_token(&client, "alice@example.com").await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let here = std::env::current_dir().expect("the working directory");
     // The snippet's store is `tokens.json` in the working directory: run it in a scratch

@@ -5,7 +5,8 @@
 //! the same port, stop and resume it. When `redis-server` is not installed (or
 //! `$REDIS_SERVER` names no file), it prints a visible `SKIPPED` line past the test
 //! harness's output capture and returns `None`, so the test can return without asserting;
-//! under `CI=true` it panics instead, because CI must run every test.
+//! under `CI=true` it panics instead, because CI must run every test (the workspace's one
+//! rule for this, `signalwire_fabric::testing::Program`).
 //! [`RedisServer::monitor`] lists the commands clients send it (each one a round trip).
 //!
 //! ```no_run
@@ -44,6 +45,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redis::Value;
+use signalwire_fabric::testing::Program;
 
 use crate::{RedisCoordinator, RedisCoordinatorBuilder};
 
@@ -51,29 +53,26 @@ mod relay;
 mod topology;
 pub use relay::Relay;
 pub use topology::{
-    RedisCluster, ReplicatedRedis, SlotMove, TEST_REPLICA_WAIT, TEST_RESPONSE_TIMEOUT,
+    REDIS_CLI, RedisCluster, ReplicatedRedis, SlotMove, TEST_REPLICA_WAIT, TEST_RESPONSE_TIMEOUT,
     TEST_TIMEOUT, Topology, TopologyKind, redis_cli_binary,
+};
+
+/// `redis-server`: `$REDIS_SERVER`, else the first one on `PATH`.
+pub const REDIS_SERVER: Program = Program {
+    names: &["redis-server"],
+    variable: "REDIS_SERVER",
+    install: "install Debian's redis-server package",
 };
 
 /// Where `redis-server` is: `$REDIS_SERVER`, else the first one on `PATH`.
 pub fn redis_server_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("REDIS_SERVER") {
-        return Some(PathBuf::from(path)).filter(|path| path.is_file());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join("redis-server"))
-        .find(|candidate| candidate.is_file())
+    REDIS_SERVER.find()
 }
 
 /// Says, past the test harness's output capture, that `test` did not run, and why; under
-/// `CI=true` panics instead, because CI must run every test.
-pub fn skip(test: &str, why: &str) {
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("{test}: {why}; CI must run it (.ci/run installs redis-server)");
-    }
-    let mut stderr = std::io::stderr();
-    let _ = writeln!(stderr, "SKIPPED: {test}: {why}");
-}
+/// `CI=true` panics instead, because CI must run every test. The workspace's one rule,
+/// [`signalwire_fabric::testing::skip_or_fail`].
+pub use signalwire_fabric::testing::skip_or_fail as skip;
 
 /// TLS files for a server started with [`RedisServer::start_tls`].
 #[derive(Debug, Clone)]
@@ -137,13 +136,7 @@ impl RedisServer {
         extra: &[&str],
         config: Option<String>,
     ) -> Option<Self> {
-        let Some(binary) = redis_server_binary() else {
-            skip(
-                test,
-                "redis-server not found (install Debian's redis-server package, or set REDIS_SERVER)",
-            );
-            return None;
-        };
+        let binary = REDIS_SERVER.require(test)?;
         let mut server = Self {
             binary,
             port: free_port(),

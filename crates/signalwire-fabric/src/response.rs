@@ -5,7 +5,7 @@
 //! module puts the status back (from the [`CallContext`] record), reads at most a snippet of
 //! any body, scrubs anything token-shaped from it, and picks the variant a caller acts on.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use signalwire_fabric_api::{CallContext, body_limit_exceeded, types};
@@ -18,40 +18,88 @@ pub(crate) const SNIPPET_BYTES: usize = 256;
 
 pub(crate) type ApiError = signalwire_fabric_api::Error<types::ErrorResponse>;
 
-/// Secrets that must never appear in an error, even when a server echoes them: every
-/// spelling of each (see [`spellings`]), worked out once, when an error is being made.
-pub(crate) struct Scrub {
-    /// Longest first, so no spelling is left half-replaced by a shorter one.
-    spellings: Vec<String>,
+/// Secrets that must never appear in an error, even when a server echoes them, in any
+/// spelling (see [`spellings`]).
+///
+/// Working every spelling out costs far more than an answer does, so it is done only for
+/// text that may hold one: every spelling writes ASCII letters and digits as they are,
+/// so each holds the secret's longest run of them (its anchor) as is, and text without
+/// any secret's anchor holds no spelling of it.
+pub(crate) struct Scrub<'a> {
+    /// Each non-empty secret with its anchor (empty when it has no letter or digit: then
+    /// every text is looked at).
+    secrets: Vec<(&'a str, &'a str)>,
+    /// Every spelling of every secret, longest first (so no spelling is left
+    /// half-replaced by a shorter one); worked out the first time a text needs them.
+    spellings: OnceLock<Vec<String>>,
 }
 
-impl Scrub {
-    pub(crate) fn new(secrets: &[&str]) -> Self {
-        let mut spellings: Vec<String> = secrets
-            .iter()
-            .filter(|secret| !secret.is_empty())
-            .flat_map(|secret| spellings(secret))
-            .collect();
-        spellings.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        spellings.dedup();
-        Self { spellings }
+impl<'a> Scrub<'a> {
+    pub(crate) fn new(secrets: &[&'a str]) -> Self {
+        Self {
+            secrets: secrets
+                .iter()
+                .filter(|secret| !secret.is_empty())
+                .map(|secret| (*secret, anchor(secret)))
+                .collect(),
+            spellings: OnceLock::new(),
+        }
+    }
+
+    fn spellings(&self) -> &[String] {
+        self.spellings.get_or_init(|| {
+            let mut spellings: Vec<String> = self
+                .secrets
+                .iter()
+                .flat_map(|(secret, _)| spellings(secret))
+                .collect();
+            spellings.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+            spellings.dedup();
+            spellings
+        })
     }
 
     /// Replaces every known secret, as written or as a server may have encoded it, and
     /// every run of 40 or more token-alphabet characters (base64url, `.`, `+`, `=`, `~`),
     /// with `[redacted]`.
     pub(crate) fn text(&self, text: &str) -> String {
+        let may_hold_a_secret = self
+            .secrets
+            .iter()
+            .any(|(_, anchor)| anchor.is_empty() || text.contains(anchor));
+        if !may_hold_a_secret {
+            return redact_token_shaped(text);
+        }
         let mut text = text.to_owned();
-        for spelling in &self.spellings {
+        for spelling in self.spellings() {
             text = text.replace(spelling.as_str(), "[redacted]");
         }
         redact_token_shaped(&text)
     }
 
-    /// The length in bytes of the longest spelling of any secret.
+    /// At least the length in bytes of the longest spelling of any secret: no spelling
+    /// writes a byte of a secret as more than 12 bytes (`\uXXXX\uXXXX` for one
+    /// character of four bytes, 3 bytes for each of its bytes percent-encoded).
     fn longest_spelling(&self) -> usize {
-        self.spellings.first().map_or(0, String::len)
+        self.secrets
+            .iter()
+            .map(|(secret, _)| secret.len().saturating_mul(12))
+            .max()
+            .unwrap_or(0)
     }
+}
+
+/// The longest run of ASCII letters and digits in `secret` (the first, of equals).
+fn anchor(secret: &str) -> &str {
+    secret
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .fold("", |longest, run| {
+            if run.len() > longest.len() {
+                run
+            } else {
+                longest
+            }
+        })
 }
 
 /// The ways a server may write `secret` back: as it is; JSON-escaped (plain, with `/`
@@ -194,7 +242,7 @@ fn redact_token_shaped(text: &str) -> String {
 
 /// The start of a body, as text fit for an error message: secrets and token-shaped text
 /// are redacted before the text is cut, so a cut can never leave part of a secret.
-pub(crate) fn snippet(bytes: &[u8], scrub: &Scrub) -> Option<String> {
+pub(crate) fn snippet(bytes: &[u8], scrub: &Scrub<'_>) -> Option<String> {
     /// How much of a body is scanned; more than the longest token we accept.
     const SCAN_BYTES: usize = 32 * 1024;
     if bytes.is_empty() {
@@ -231,7 +279,7 @@ pub(crate) async fn map_error(
     error: ApiError,
     exchange: &CallContext,
     expected: &'static str,
-    scrub: &Scrub,
+    scrub: &Scrub<'_>,
 ) -> Error {
     let status = exchange.status().map(|status| status.as_u16());
     match error {
@@ -362,7 +410,7 @@ fn from_error_body(
     status: u16,
     body: types::ErrorResponse,
     retry_after: Option<Duration>,
-    scrub: &Scrub,
+    scrub: &Scrub<'_>,
 ) -> Error {
     let message = body.error.as_deref().map(|text| scrub.text(text));
     match status {
@@ -393,7 +441,11 @@ fn from_error_body(
     }
 }
 
-async fn unexpected(response: reqwest::Response, exchange: &CallContext, scrub: &Scrub) -> Error {
+async fn unexpected(
+    response: reqwest::Response,
+    exchange: &CallContext,
+    scrub: &Scrub<'_>,
+) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers();
     let retry_after = retry_after(headers);
@@ -530,6 +582,24 @@ mod tests {
         let scrub = Scrub::new(&["correct  horse\tstaple"]);
         let shown = snippet(b"{\"echo\": correct  horse\tstaple}", &scrub).expect("a body");
         assert_eq!(shown, "{\"echo\": [redacted]}");
+    }
+
+    #[test]
+    fn spellings_are_worked_out_only_for_text_that_holds_an_anchor() {
+        let secret = "v1.Zm9vYmFy-hunter2hunter2.x/y";
+        assert_eq!(anchor(secret), "hunter2hunter2");
+        assert_eq!(anchor("a<b>c"), "a");
+        assert_eq!(anchor("<>/"), "");
+        let scrub = Scrub::new(&[secret]);
+        assert_eq!(scrub.text("name is invalid"), "name is invalid");
+        assert!(scrub.spellings.get().is_none(), "no anchor, no spellings");
+        let echoed = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>();
+        assert_eq!(scrub.text(&format!("got {echoed}!")), "got [redacted]!");
+        assert!(scrub.spellings.get().is_some());
+
+        // A secret with no letter or digit has no anchor: every text is looked at.
+        let scrub = Scrub::new(&["<>/"]);
+        assert_eq!(scrub.text("a &lt;&gt;/ b"), "a [redacted] b");
     }
 
     #[test]

@@ -22,12 +22,7 @@ pub fn snapshot_dir() -> PathBuf {
 
 /// A client of the facade aimed at `server`, with the suite's credentials.
 pub fn client_for(server: &MockServer) -> Client {
-    Client::builder()
-        .base_url(server.uri())
-        .project_id(PROJECT_ID)
-        .api_token(API_TOKEN)
-        .build()
-        .expect("a loopback base URL and non-empty credentials are valid")
+    signalwire_fabric::testing::client_for(&server.uri())
 }
 
 /// A fresh server that answers `operation`'s method and path (with the suite's path

@@ -7,7 +7,7 @@ use signalwire_fabric::{CreateSubscriberToken, Error, RetryPolicy, TokenPair};
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 use tokio::time::Instant;
 
-use signalwire_fabric::testing::due_now;
+use signalwire_fabric::testing::{self, due_now};
 
 #[tokio::test]
 async fn a_whole_lifecycle_logs_and_formats_no_secret() {
@@ -143,7 +143,6 @@ async fn a_whole_lifecycle_logs_and_formats_no_secret() {
 /// known-secret scrubbing can catch it.
 const SHORT_API_TOKEN: &str = "PTshort-Key9";
 const PASSWORD: &str = "hunter2-pw";
-const PROJECT: &str = "8c2b3f1e-0d4a-4b6e-9f7a-1e2d3c4b5a69";
 
 /// Every error shape a server can answer with, each carrying `secret` in every field it
 /// has: the `error` text, every field of a 422 entry, extra fields, headers, a next link.
@@ -235,7 +234,7 @@ async fn a_server_echoing_each_secret_into_every_error_field_shows_none_of_them(
                 .await;
             let client = signalwire_fabric::Client::builder()
                 .base_url(server.uri())
-                .project_id(PROJECT)
+                .project_id(testing::PROJECT_ID)
                 .api_token(SHORT_API_TOKEN)
                 .build()
                 .expect("valid");
@@ -339,7 +338,7 @@ async fn a_password_echoed_in_any_common_escaping_shows_in_no_error() {
                 .await;
             let client = signalwire_fabric::Client::builder()
                 .base_url(server.uri())
-                .project_id(PROJECT)
+                .project_id(testing::PROJECT_ID)
                 .api_token(SHORT_API_TOKEN)
                 .build()
                 .expect("valid");
@@ -396,7 +395,7 @@ async fn a_session_failing_on_echoed_secrets_logs_none_of_them() {
         .await;
     let client = signalwire_fabric::Client::builder()
         .base_url(server.uri())
-        .project_id(PROJECT)
+        .project_id(testing::PROJECT_ID)
         .api_token(SHORT_API_TOKEN)
         .build()
         .expect("valid");

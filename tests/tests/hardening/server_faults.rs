@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use signalwire_fabric::{Client, DEFAULT_MAX_RESPONSE_BYTES, Delivery, Error, RefreshToken};
+use signalwire_fabric::{
+    Client, DEFAULT_MAX_RESPONSE_BYTES, Delivery, Error, RefreshToken, testing,
+};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use wiremock::matchers::any;
@@ -16,8 +18,8 @@ fn refresh_token() -> RefreshToken {
 fn client(base_url: &str, timeout: Duration) -> Client {
     Client::builder()
         .base_url(base_url)
-        .project_id("project")
-        .api_token("PTsecret")
+        .project_id(testing::PROJECT_ID)
+        .api_token(testing::API_TOKEN)
         .timeout(timeout)
         .build()
         .expect("loopback URL")

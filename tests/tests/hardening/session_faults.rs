@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use signalwire_fabric::{
-    CreateSubscriberToken, Error, MemoryStore, StoredTokenPair, SubscriberSession, TokenPair,
-    TokenStore,
+    Error, MemoryStore, StoredTokenPair, SubscriberSession, TokenPair, TokenStore,
 };
 use signalwire_fabric_fake::FakeSpace;
 use tokio::time::Instant;
@@ -31,17 +30,13 @@ impl TokenStore for SwitchableStore {
     }
 }
 
-use signalwire_fabric::testing::due_now;
+use signalwire_fabric::testing::{create_subscriber_token, due_now};
 
 #[tokio::test]
 async fn a_restart_between_a_refresh_and_its_save_ends_in_a_typed_error_and_a_new_token_recovers() {
     let fake = FakeSpace::start().await;
     let client = fake.client();
-    let created = client
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("dana@example.com"))
-        .await
-        .expect("created");
+    let created = create_subscriber_token(&client, "dana@example.com").await;
     let store = SwitchableStore::default();
     store
         .save(&due_now(&created.pair).to_stored())
@@ -76,11 +71,7 @@ async fn a_restart_between_a_refresh_and_its_save_ends_in_a_typed_error_and_a_ne
     assert!(error.requires_new_subscriber_token(), "{error}");
 
     // The documented recovery: a new subscriber token.
-    let again = client
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("dana@example.com"))
-        .await
-        .expect("created again");
+    let again = create_subscriber_token(&client, "dana@example.com").await;
     assert_eq!(
         again.subscriber_id, created.subscriber_id,
         "same subscriber"
@@ -91,11 +82,7 @@ async fn a_restart_between_a_refresh_and_its_save_ends_in_a_typed_error_and_a_ne
 async fn a_restart_after_the_save_continues_with_the_newest_refresh_token() {
     let fake = FakeSpace::start().await;
     let client = fake.client();
-    let created = client
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("erin@example.com"))
-        .await
-        .expect("created");
+    let created = create_subscriber_token(&client, "erin@example.com").await;
     let store = SwitchableStore::default();
     store
         .save(&due_now(&created.pair).to_stored())

@@ -3,35 +3,35 @@
 //!
 //! Chromium and chromedriver come from Debian's packages, the SDK from npm (`.ci/run`
 //! installs all three). Where one is missing a test says `SKIPPED` and passes, except
-//! under `CI=true`, where it fails. `CHROMIUM` and `CHROMEDRIVER` name other binaries.
+//! under `CI=true`, where it fails (the workspace's one rule for this,
+//! `signalwire_fabric::testing::Program`). `CHROMIUM` and `CHROMEDRIVER` name other
+//! binaries.
 //!
 //! The browser resolves no name but `localhost` and `*.localhost` (both to 127.0.0.1), so
 //! nothing a page does leaves loopback: the SDK's attempts to reach the fake space's hosts
 //! (`*.signalwire.test`) fail at once.
 
-use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use signalwire_fabric::testing::{Program, skip_or_fail};
 
-/// Finds `name` on the `PATH`, or takes the path in the environment variable `variable`.
-fn binary(variable: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(variable) {
-        return Some(PathBuf::from(path)).filter(|path| path.is_file());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-}
+/// The browser: `$CHROMIUM`, else `chromium` or `chromium-browser` on the `PATH`.
+const CHROMIUM: Program = Program {
+    names: &["chromium", "chromium-browser"],
+    variable: "CHROMIUM",
+    install: "apt-get install -y chromium",
+};
 
-/// Says so where cargo's test output capture cannot hide it.
-fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
+/// Its WebDriver: `$CHROMEDRIVER`, else `chromedriver` on the `PATH`.
+const CHROMEDRIVER: Program = Program {
+    names: &["chromedriver"],
+    variable: "CHROMEDRIVER",
+    install: "apt-get install -y chromium-driver",
+};
 
 /// A headless Chromium under chromedriver, in a fresh profile. Both processes run in a
 /// process group of their own, which is killed when this is closed or dropped.
@@ -49,22 +49,13 @@ impl HeadlessChromium {
     /// when Chromium, chromedriver or the example's npm install of the SDK is missing,
     /// outside CI.
     pub async fn start_or_skip(test: &str) -> Option<Self> {
-        let chromium = binary("CHROMIUM", &["chromium", "chromium-browser"]);
-        let driver = binary("CHROMEDRIVER", &["chromedriver"]);
-        let missing = match (chromium, driver, crate::demo::installed_sdk()) {
-            (Some(chromium), Some(driver), Ok(_)) => {
-                return Some(Self::start(&chromium, &driver).await);
-            }
-            (None, _, _) | (_, None, _) => "chromium or chromedriver is not installed \
-                 (apt-get install -y chromium chromium-driver)"
-                .to_owned(),
-            (_, _, Err(problem)) => problem,
-        };
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-            panic!("{test} must run in CI, but {missing}");
+        let chromium = CHROMIUM.require(test)?;
+        let driver = CHROMEDRIVER.require(test)?;
+        if let Err(missing) = crate::demo::installed_sdk() {
+            skip_or_fail(test, &missing);
+            return None;
         }
-        say(&format!("SKIPPED: {test}: {missing}"));
-        None
+        Some(Self::start(&chromium, &driver).await)
     }
 
     async fn start(chromium: &Path, driver: &Path) -> Self {

@@ -1,7 +1,8 @@
 //! The facade's guest, invite and embed tokens against the fake, each sent with the
 //! credentials its operation takes.
 
-use signalwire_fabric::{CreateGuestToken, CreateSubscriberToken, Error, ErrorCode, Region};
+use signalwire_fabric::testing::create_subscriber_token;
+use signalwire_fabric::{CreateGuestToken, Error, ErrorCode, Region};
 use signalwire_fabric_fake::{FakeSpace, Operation};
 
 fn single_code(error: &Error) -> ErrorCode {
@@ -74,11 +75,7 @@ async fn a_guest_pair_from_the_facade_refreshes_through_the_facade() {
 async fn an_invite_from_the_facade_is_sent_with_the_subscribers_bearer_token_only() {
     let fake = FakeSpace::start().await;
     let client = fake.client();
-    let created = client
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("alice@example.com"))
-        .await
-        .expect("alice's pair");
+    let created = create_subscriber_token(&client, "alice@example.com").await;
     let alice = fake.subscriber("alice@example.com").expect("alice");
     let address = alice.address_ids[0].to_string();
 
@@ -133,11 +130,7 @@ async fn an_invite_from_the_facade_is_sent_with_the_subscribers_bearer_token_onl
 async fn a_session_makes_invites_with_its_current_access_token() {
     let fake = FakeSpace::start().await;
     let client = fake.client();
-    let created = client
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("alice@example.com"))
-        .await
-        .expect("alice's pair");
+    let created = create_subscriber_token(&client, "alice@example.com").await;
     let address = fake
         .subscriber("alice@example.com")
         .expect("alice")

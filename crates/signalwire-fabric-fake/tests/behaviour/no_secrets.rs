@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use signalwire_fabric::testing::API_TOKEN;
 use signalwire_fabric_fake::wire::{
     GuestEmbedTokenRequest, GuestEmbedTokenResponse, RefreshSubscriberTokenRequest,
     RefreshSubscriberTokenResponse, SubscriberGuestTokenResponse, SubscriberInviteTokenResponse,
@@ -13,7 +14,6 @@ use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 
 use crate::common::{basic, call, embed, invite, refresh};
 
-const API_TOKEN: &str = "PTsecret0123456789abcdef";
 const PASSWORD: &str = "hunter2-but-longer";
 const SUBSCRIBER_PASSWORD: &str = "another-secret-passphrase";
 const C2C: &str = "c2c_0123456789abcdef0123456789abcdef";

@@ -30,7 +30,7 @@ fn is_rfc3339_seconds(text: &str) -> bool {
 #[tokio::test]
 async fn create_answers_201_with_the_resource_and_two_distinct_ids() {
     let fake = FakeSpace::builder()
-        .project_id("8c2b3f1e-0d4a-4b6e-9f7a-1e2d3c4b5a69")
+        .project_id(signalwire_fabric::testing::PROJECT_ID)
         .start()
         .await
         .expect("a random loopback port");

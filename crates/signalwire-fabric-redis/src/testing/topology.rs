@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
-use super::{CommandMonitor, RedisServer, random_u64, skip};
+use signalwire_fabric::testing::Program;
+
+use super::{CommandMonitor, RedisServer, random_u64};
 use crate::{RedisCoordinator, RedisCoordinatorBuilder};
 
 /// How long setting up or changing a topology may take before the test fails.
@@ -37,14 +39,16 @@ pub const TEST_REPLICA_WAIT: Duration = Duration::from_millis(1500);
 /// replicas before a diskless sync starts).
 const REPLICATION: [&str; 2] = ["--repl-diskless-sync-delay", "0"];
 
+/// `redis-cli`: `$REDIS_CLI`, else the first one on `PATH`.
+pub const REDIS_CLI: Program = Program {
+    names: &["redis-cli"],
+    variable: "REDIS_CLI",
+    install: "install Debian's redis-tools package",
+};
+
 /// Where `redis-cli` is: `$REDIS_CLI`, else the first one on `PATH`.
 pub fn redis_cli_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("REDIS_CLI") {
-        return Some(PathBuf::from(path)).filter(|path| path.is_file());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join("redis-cli"))
-        .find(|candidate| candidate.is_file())
+    REDIS_CLI.find()
 }
 
 /// Runs `command` on the node at `port` with a blocking connection of its own (for setup,
@@ -395,13 +399,7 @@ impl RedisCluster {
     /// `redis-cli --cluster create` and waits until every node says it is ok and every
     /// replica has synced; or returns `None` after saying why `test` is skipped.
     pub fn start(test: &str, primaries: usize, replicas: usize) -> Option<Self> {
-        let Some(cli) = redis_cli_binary() else {
-            skip(
-                test,
-                "redis-cli not found (install Debian's redis-tools package, or set REDIS_CLI)",
-            );
-            return None;
-        };
+        let cli = REDIS_CLI.require(test)?;
         let mut nodes = Vec::new();
         for _ in 0..primaries * (1 + replicas) {
             let mut args = REPLICATION.to_vec();

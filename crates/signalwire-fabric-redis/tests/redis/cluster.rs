@@ -4,29 +4,21 @@
 //! says what is lost; the same words are in the crate's failure table and SECURITY.md.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
-use signalwire_fabric::{Coordinator, Error};
+use signalwire_fabric::Error;
 use signalwire_fabric_redis::RedisCoordinator;
-use signalwire_fabric_redis::testing::TEST_REPLICA_WAIT;
-use tokio::sync::Semaphore;
 
 use crate::support::doubles::{space, text};
-use crate::support::sessions::{first, joined, rotate, rotate_everyone, rotate_later, until};
-use crate::support::{RedisCluster, session_key};
+use crate::support::sessions::{
+    HeldRotation, first, joined, rotate, rotate_everyone, two_more_rotations, until,
+};
+use crate::support::{RedisCluster, session_key, stored_generation, waiting_if};
 
 const LEASE: Duration = Duration::from_secs(10);
 
 fn coordinator(cluster: &RedisCluster, wait: bool) -> RedisCoordinator {
-    let builder = cluster.coordinator();
-    if wait {
-        builder.wait_for_replicas(1, TEST_REPLICA_WAIT)
-    } else {
-        builder
-    }
-    .build()
-    .expect("valid settings")
+    waiting_if(cluster.coordinator(), wait)
 }
 
 /// Lost: nothing. 45 subscribers whose keys hash to slots on every primary, shared by 1,
@@ -116,13 +108,8 @@ async fn a_slot_moved_mid_rotation_is_followed_through_ask_and_moved() {
     let Some(cluster) = RedisCluster::start(test, 3, 0) else {
         return;
     };
-    let gate = Arc::new(Semaphore::new(0));
-    let space = space().hold_first_answer(Arc::clone(&gate));
     let key = session_key("moved");
-    let mut sessions = vec![first(&space, coordinator(&cluster, false), &key, LEASE).await];
-    for _ in 0..2 {
-        sessions.push(joined(&space, coordinator(&cluster, false), &key, LEASE).await);
-    }
+    let mut rotation = HeldRotation::start(&key, LEASE, || coordinator(&cluster, false)).await;
     let pair = coordinator(&cluster, false).keys_of(&key).pair;
     let slot = cluster.slot_of(&pair).await;
     let from = cluster.primary_of(slot).await;
@@ -132,21 +119,13 @@ async fn a_slot_moved_mid_rotation_is_followed_through_ask_and_moved() {
         .into_iter()
         .find(|node| node.port() != from.port())
         .expect("another primary");
-    let old = sessions[0].access_token().await.expect("valid");
 
-    let held = rotate_later(&sessions[0], &old);
-    until("SignalWire answered the holder", || space.refreshes() == 1).await;
-    let siblings: Vec<_> = sessions[1..]
-        .iter()
-        .map(|session| rotate_later(session, &old))
-        .collect();
     let mut watched = to.monitor();
     let moving = cluster.begin_slot_move(slot, to).await;
     moving.migrate_keys().await;
-    gate.add_permits(1);
-    let rotated = held.await.expect("no panic");
+    let rotated = rotation.let_through().await;
     until("the holder's commit is stored", || {
-        sessions[0].status().generation == 2
+        rotation.sessions[0].status().generation == 2
     })
     .await;
     let sent: Vec<String> = watched.take().into_iter().map(|sent| sent.name).collect();
@@ -157,29 +136,18 @@ async fn a_slot_moved_mid_rotation_is_followed_through_ask_and_moved() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
-        siblings.iter().all(|sibling| !sibling.is_finished()),
+        rotation.siblings_wait(),
         "the siblings wait while the slot is split"
     );
     moving.finish().await;
-    for sibling in siblings {
-        assert_eq!(text(&sibling.await.expect("no panic")), text(&rotated));
-    }
+    rotation.adopted_by_all(&rotated).await;
     assert_eq!(cluster.primary_of(slot).await.port(), to.port());
 
-    for rotation in 2..=3 {
-        assert_eq!(rotate_everyone(&sessions).await.len(), 1);
-        assert_eq!(space.refreshes(), rotation, "one exchange per rotation");
-    }
-    assert_eq!(space.refused(), 0, "nothing spent twice");
-    for session in &sessions {
-        assert_eq!(session.status().generation, 4);
-    }
-    let stored = coordinator(&cluster, false)
-        .load(&key)
-        .await
-        .expect("loads")
-        .expect("stored");
-    assert_eq!(stored.generation, 4);
+    two_more_rotations(&rotation.sessions, &rotation.space).await;
+    assert_eq!(
+        stored_generation(&coordinator(&cluster, false), &key).await,
+        4
+    );
 }
 
 /// Lost: nothing; nothing spent twice. Three primaries with a replica each, writes waiting
@@ -196,50 +164,19 @@ async fn a_primary_failing_over_mid_rotation_is_followed_and_nothing_is_spent_tw
     let Some(cluster) = RedisCluster::start(test, 3, 1) else {
         return;
     };
-    let gate = Arc::new(Semaphore::new(0));
-    let space = space().hold_first_answer(Arc::clone(&gate));
     let key = session_key("cluster-failover");
-    let mut sessions = vec![first(&space, coordinator(&cluster, true), &key, LEASE).await];
-    for _ in 0..2 {
-        sessions.push(joined(&space, coordinator(&cluster, true), &key, LEASE).await);
-    }
+    let mut rotation = HeldRotation::start(&key, LEASE, || coordinator(&cluster, true)).await;
     let pair = coordinator(&cluster, true).keys_of(&key).pair;
-    let old = sessions[0].access_token().await.expect("valid");
-
-    let held = rotate_later(&sessions[0], &old);
-    until("SignalWire answered the holder", || space.refreshes() == 1).await;
-    let siblings: Vec<_> = sessions[1..]
-        .iter()
-        .map(|session| rotate_later(session, &old))
-        .collect();
     let primary = cluster.primary_for(&pair).await;
     let promoted = cluster.fail_over(primary).await;
-    gate.add_permits(1);
-
-    let rotated = held.await.expect("no panic");
-    for sibling in siblings {
-        assert_eq!(text(&sibling.await.expect("no panic")), text(&rotated));
-    }
-    for session in &sessions {
-        until("every session holds the committed pair", || {
-            session.status().generation == 2
-        })
-        .await;
-    }
+    let rotated = rotation.let_through().await;
+    rotation.adopted_by_all(&rotated).await;
     assert_eq!(cluster.primary_for(&pair).await.port(), promoted.port());
-    assert_eq!(space.refreshes(), 1);
-    assert_eq!(space.refused(), 0, "nothing spent twice");
-    for rotation in 2..=3 {
-        assert_eq!(rotate_everyone(&sessions).await.len(), 1);
-        assert_eq!(space.refreshes(), rotation);
-        assert_eq!(space.refused(), 0);
-    }
-    let stored = coordinator(&cluster, true)
-        .load(&key)
-        .await
-        .expect("loads")
-        .expect("stored");
-    assert_eq!(stored.generation, 4);
+    two_more_rotations(&rotation.sessions, &rotation.space).await;
+    assert_eq!(
+        stored_generation(&coordinator(&cluster, true), &key).await,
+        4
+    );
 }
 
 /// Lost: nothing. Three primaries with a replica each, writes waiting for one replica;

@@ -1,58 +1,55 @@
-//! The facade's `coordinator_conformance` suite against `RedisCoordinator`, with and
-//! without sealing; how pairs lie in Redis; and how many round trips a rotation costs.
+//! The rules of the coordination protocol (written once in
+//! `signalwire_fabric::testing::conformance`, one named test each) against
+//! `RedisCoordinator`: on one node, plain (`conformance::single::*`) and sealed
+//! (`conformance::sealed::*`), on a primary with a replica found through Sentinel, writes
+//! waiting for the replica (`conformance::replicated::*`), and sealed on a Redis Cluster
+//! (`conformance::sealed_cluster::*`); over `rediss://` in `tls.rs`. Then how pairs lie in
+//! Redis, and how many round trips a rotation costs.
 
 use std::time::Duration;
 
-use signalwire_fabric::testing::{self, coordinator_conformance};
+use signalwire_fabric::testing::{self, conformance_tests};
 use signalwire_fabric::{Coordinator, LeaseOutcome, SessionKey, SubscriberSession};
 use signalwire_fabric_redis::redis::Value;
 use signalwire_fabric_redis::testing::{CommandMonitor, Relay, SentCommand, TEST_REPLICA_WAIT};
 use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
 
-use crate::behaviour::until;
 use crate::support::doubles::{space, text};
+use crate::support::sessions::until;
 use crate::support::{
     RedisHarness, RedisServer, ReplicatedRedis, Topology, TopologyKind, session_key,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_redis_coordinator_keeps_every_rule_of_the_protocol() {
-    let test = "conformance::the_redis_coordinator_keeps_every_rule_of_the_protocol";
-    let Some(server) = RedisServer::start(test) else {
-        return;
-    };
-    coordinator_conformance(&RedisHarness::new(server, None)).await;
+/// A harness on a new topology of `kind` for `test`, its pairs sealed when `sealed` is
+/// set; or `None` (said SKIPPED).
+fn on(kind: TopologyKind, sealed: bool, test: &str) -> Option<RedisHarness> {
+    let sealing = sealed.then(|| SealingKey::generate().expect("random"));
+    Topology::start(kind, test).map(|topology| RedisHarness::on(topology, sealing))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sealed_redis_coordinator_keeps_every_rule_of_the_protocol() {
-    let test = "conformance::the_sealed_redis_coordinator_keeps_every_rule_of_the_protocol";
-    let Some(server) = RedisServer::start(test) else {
-        return;
-    };
-    let key = SealingKey::generate().expect("random");
-    coordinator_conformance(&RedisHarness::new(server, Some(key))).await;
-}
+conformance_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    single,
+    |test| on(TopologyKind::Single, false, test)
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_primary_with_a_replica_the_coordinator_keeps_every_rule_of_the_protocol() {
-    let test =
-        "conformance::on_a_primary_with_a_replica_the_coordinator_keeps_every_rule_of_the_protocol";
-    let Some(topology) = Topology::start(TopologyKind::Replicated, test) else {
-        return;
-    };
-    coordinator_conformance(&RedisHarness::on(topology, None)).await;
-}
+conformance_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sealed,
+    |test| on(TopologyKind::Single, true, test)
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_cluster_the_sealed_coordinator_keeps_every_rule_of_the_protocol() {
-    let test = "conformance::on_a_cluster_the_sealed_coordinator_keeps_every_rule_of_the_protocol";
-    let Some(topology) = Topology::start(TopologyKind::Cluster, test) else {
-        return;
-    };
-    let key = SealingKey::generate().expect("random");
-    coordinator_conformance(&RedisHarness::on(topology, Some(key))).await;
-}
+conformance_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    replicated,
+    |test| on(TopologyKind::Replicated, false, test)
+);
+
+conformance_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sealed_cluster,
+    |test| on(TopologyKind::Cluster, true, test)
+);
 
 /// The stored value of `key`'s pair, as Redis holds it.
 async fn raw_pair(harness: &RedisHarness, key: &SessionKey) -> Vec<u8> {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use signalwire_fabric::{Coordinator, Error, SessionEnd};
+use signalwire_fabric::{Coordinator, Error, testing};
 use signalwire_fabric_redis::RedisCoordinator;
 use signalwire_fabric_redis::redis::Value;
 use signalwire_fabric_redis::testing::{Relay, TEST_REPLICA_WAIT};
@@ -15,9 +15,10 @@ use tokio::time::Instant;
 
 use crate::support::doubles::{space, text};
 use crate::support::sessions::{
-    WITHIN, first, joined, rotate, rotate_everyone, rotate_later, until,
+    HeldRotation, WITHIN, first, joined, rotate, rotate_everyone, rotate_later, two_more_rotations,
+    until,
 };
-use crate::support::{RedisServer, ReplicatedRedis, session_key};
+use crate::support::{RedisServer, ReplicatedRedis, session_key, waiting_if};
 
 /// The generation `node` holds for `pair` (the pair hash's name), as a number.
 async fn generation_on(node: &RedisServer, pair: &str) -> Option<u64> {
@@ -33,14 +34,7 @@ async fn generation_on(node: &RedisServer, pair: &str) -> Option<u64> {
 }
 
 fn coordinator(replicated: &ReplicatedRedis, wait: bool) -> RedisCoordinator {
-    let builder = replicated.coordinator();
-    if wait {
-        builder.wait_for_replicas(1, TEST_REPLICA_WAIT)
-    } else {
-        builder
-    }
-    .build()
-    .expect("valid settings")
+    waiting_if(replicated.coordinator(), wait)
 }
 
 /// Three instances share a subscriber through the primary the Sentinel names. Mid-way
@@ -56,62 +50,25 @@ async fn a_failover_mid_rotation(test: &str, wait: bool) {
     let Some(replicated) = ReplicatedRedis::start(test, 1) else {
         return;
     };
-    let lease = Duration::from_secs(10);
-    let gate = Arc::new(Semaphore::new(0));
-    let space = space().hold_first_answer(Arc::clone(&gate));
     let key = session_key("failover");
-    let mut sessions = vec![first(&space, coordinator(&replicated, wait), &key, lease).await];
-    for _ in 0..2 {
-        sessions.push(joined(&space, coordinator(&replicated, wait), &key, lease).await);
-    }
+    let lease = Duration::from_secs(10);
+    let mut rotation = HeldRotation::start(&key, lease, || coordinator(&replicated, wait)).await;
     let pair = coordinator(&replicated, wait).keys_of(&key).pair;
-    let old = sessions[0].access_token().await.expect("valid");
-
-    let held = rotate_later(&sessions[0], &old);
-    until("SignalWire answered the holder", || space.refreshes() == 1).await;
-    let siblings: Vec<_> = sessions[1..]
-        .iter()
-        .map(|session| rotate_later(session, &old))
-        .collect();
     replicated.replicated().await;
     let (old_primary, new_primary) = replicated.fail_over().await;
     replicated.demote(old_primary, new_primary).await;
     let released = Instant::now();
-    gate.add_permits(1);
-
-    let rotated = held.await.expect("no panic");
-    for sibling in siblings {
-        assert_eq!(
-            text(&sibling.await.expect("no panic")),
-            text(&rotated),
-            "the siblings adopted the holder's pair"
-        );
-    }
-    for session in &sessions {
-        until("every session holds the committed pair", || {
-            session.status().generation == 2
-        })
-        .await;
-    }
+    let rotated = rotation.let_through().await;
+    rotation.adopted_by_all(&rotated).await;
     assert!(
         released.elapsed() < Duration::from_secs(10),
         "the commit reached the new primary without waiting out the lease: {:?}",
         released.elapsed()
     );
-    assert_eq!(space.refreshes(), 1, "one exchange");
-    assert_eq!(space.refused(), 0, "nothing spent twice");
     assert_eq!(generation_on(new_primary, &pair).await, Some(2));
 
     // Later rotations run on the new primary: one exchange each, nothing spent twice.
-    for rotation in 2..=3 {
-        let served = rotate_everyone(&sessions).await;
-        assert_eq!(served.len(), 1, "one token for everyone");
-        assert_eq!(space.refreshes(), rotation, "one exchange per rotation");
-        assert_eq!(space.refused(), 0, "nothing spent twice");
-        for session in &sessions {
-            assert_eq!(session.status().generation, 1 + rotation as u64);
-        }
-    }
+    two_more_rotations(&rotation.sessions, &rotation.space).await;
     // The demoted node holds what the new primary does: it replicates it, and took no
     // write of its own.
     replicated.replicated().await;
@@ -196,23 +153,9 @@ async fn an_endpoint_moved_to_the_new_primary_is_followed_after_a_readonly_answe
             .build()
             .expect("valid settings")
     };
-    let lease = Duration::from_secs(10);
-    let gate = Arc::new(Semaphore::new(0));
-    let space = space().hold_first_answer(Arc::clone(&gate));
     let key = session_key("endpoint");
-    let mut sessions = vec![first(&space, coordinator(), &key, lease).await];
-    for _ in 0..2 {
-        sessions.push(joined(&space, coordinator(), &key, lease).await);
-    }
+    let mut rotation = HeldRotation::start(&key, Duration::from_secs(10), coordinator).await;
     let pair = coordinator().keys_of(&key).pair;
-    let old = sessions[0].access_token().await.expect("valid");
-
-    let held = rotate_later(&sessions[0], &old);
-    until("SignalWire answered the holder", || space.refreshes() == 1).await;
-    let siblings: Vec<_> = sessions[1..]
-        .iter()
-        .map(|session| rotate_later(session, &old))
-        .collect();
     let started = Instant::now();
     while !caught_up().await {
         assert!(started.elapsed() < WITHIN, "the replica never caught up");
@@ -232,26 +175,10 @@ async fn an_endpoint_moved_to_the_new_primary_is_followed_after_a_readonly_answe
             .is_ok()
     );
     endpoint.retarget(replica.port());
-    gate.add_permits(1);
-
-    let rotated = held.await.expect("no panic");
-    for sibling in siblings {
-        assert_eq!(text(&sibling.await.expect("no panic")), text(&rotated));
-    }
-    for session in &sessions {
-        until("every session holds the committed pair", || {
-            session.status().generation == 2
-        })
-        .await;
-    }
-    assert_eq!(space.refreshes(), 1);
-    assert_eq!(space.refused(), 0, "nothing spent twice");
+    let rotated = rotation.let_through().await;
+    rotation.adopted_by_all(&rotated).await;
     assert_eq!(generation_on(&replica, &pair).await, Some(2));
-    for rotation in 2..=3 {
-        assert_eq!(rotate_everyone(&sessions).await.len(), 1);
-        assert_eq!(space.refreshes(), rotation);
-        assert_eq!(space.refused(), 0);
-    }
+    two_more_rotations(&rotation.sessions, &rotation.space).await;
     assert_eq!(generation_on(&replica, &pair).await, Some(4));
 }
 
@@ -330,16 +257,7 @@ async fn a_primary_cut_off_by_a_failover(test: &str, wait: bool) {
             .await
             .expect("no panic")
             .expect_err("the newcomer cannot go on");
-        assert!(
-            matches!(
-                error,
-                Error::SessionEnded {
-                    reason: SessionEnd::Refused,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        testing::assert_ended_by_refusal(&error);
         assert_eq!(space.refused(), 1, "the spent token was sent again");
         // The partition heals: the old primary becomes a replica, and the commit it took
         // is gone.

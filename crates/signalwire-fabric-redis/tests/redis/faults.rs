@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use signalwire_fabric::{
-    AccessToken, Coordinator, CreateSubscriberToken, Error, LeaseOutcome, SessionEnd, SessionKey,
-    SubscriberSession, testing,
+    AccessToken, Coordinator, Error, LeaseOutcome, SessionKey, SubscriberSession, testing,
 };
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation, RotationPolicy};
 use signalwire_fabric_redis::{RedisCoordinator, redis};
@@ -14,6 +13,7 @@ use tokio::time::Instant;
 use crate::multi_process::setup;
 use crate::support::doubles::{fingerprint, text};
 use crate::support::instances::{Instance, Mode, Setup, publish_created, publish_new_pair};
+use crate::support::sessions::rotate;
 use crate::support::{RedisServer, signal};
 
 const LEASE: Duration = Duration::from_millis(1500);
@@ -29,29 +29,54 @@ async fn stored(setup: &Setup) -> signalwire_fabric::SharedPair {
         .expect("a pair is stored")
 }
 
-/// Reports `refused` until the session hands out another token: while Redis cannot be
-/// reached, an attempt fails with a retryable coordinator error (never the refused token).
-async fn rotate(session: &SubscriberSession, refused: &AccessToken) -> AccessToken {
-    let started = Instant::now();
-    loop {
-        match session.refresh_if_current(refused).await {
-            Ok(token) => {
-                assert_ne!(
-                    text(&token),
-                    text(refused),
-                    "the refused token is no answer"
-                );
-                return token;
-            }
-            Err(error) => {
-                assert!(
-                    matches!(error, Error::Coordinator { .. }) && error.is_retryable(),
-                    "{error:?}"
-                );
-            }
-        }
-        assert!(started.elapsed() < WITHIN, "no rotation within {WITHIN:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// Where most fault tests start: Redis for `test`, the children's settings for it and
+/// `fake` (leases of `lease`), and a pair the fake created for `email`, published as
+/// generation 1. `None` (said SKIPPED) without `redis-server`.
+async fn shared(
+    test: &str,
+    fake: &FakeSpace,
+    lease: Duration,
+    email: &str,
+) -> Option<(RedisServer, Setup)> {
+    let server = RedisServer::start(test)?;
+    let setup = setup(fake, &server, lease);
+    publish_created(&setup, email).await;
+    Some((server, setup))
+}
+
+/// A sibling session with the token it was served, and a child instance holding the
+/// lease, stopped where `word` says (see [`Instance::holding_the_lease`]): both share a
+/// pair `fake` created for `email`, through Redis.
+struct Rivals {
+    _server: RedisServer,
+    fake: FakeSpace,
+    setup: Setup,
+    sibling: SubscriberSession,
+    old: AccessToken,
+    holder: Instance,
+}
+
+impl Rivals {
+    /// The rivals for `test`; `None` (said SKIPPED) without `redis-server`.
+    async fn start(
+        test: &str,
+        fake: FakeSpace,
+        email: &str,
+        mode: Mode,
+        word: &str,
+    ) -> Option<Self> {
+        let (server, setup) = shared(test, &fake, LEASE, email).await?;
+        let sibling = setup.join(setup.client()).await;
+        let old = sibling.access_token().await.expect("valid");
+        let holder = Instance::holding_the_lease(&setup, mode, word).await;
+        Some(Self {
+            _server: server,
+            fake,
+            setup,
+            sibling,
+            old,
+            holder,
+        })
     }
 }
 
@@ -61,32 +86,34 @@ async fn rotate(session: &SubscriberSession, refused: &AccessToken) -> AccessTok
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_after_its_lease() {
     let test = "faults::a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_after_its_lease";
-    let Some(server) = RedisServer::start(test) else {
+    let Some(mut at) = Rivals::start(
+        test,
+        FakeSpace::start().await,
+        "killed-before@example.com",
+        Mode::PauseBeforeSending(Duration::from_secs(60)),
+        "refreshing",
+    )
+    .await
+    else {
         return;
     };
-    let fake = FakeSpace::start().await;
-    let setup = setup(&fake, &server, LEASE);
-    publish_created(&setup, "killed-before@example.com").await;
-    let sibling = setup.join(setup.client()).await;
-    let old = sibling.access_token().await.expect("valid");
-
-    let mut holder = Instance::spawn(&setup, 1, Mode::PauseBeforeSending(Duration::from_secs(60)));
-    holder.expect("joined", WITHIN).await;
-    holder.go();
-    holder.expect("refreshing", WITHIN).await;
-    holder.kill(); // SIGKILL, holding the lease
+    at.holder.kill(); // SIGKILL, holding the lease
     let killed_at = Instant::now();
 
-    let new = sibling.refresh_if_current(&old).await.expect("refreshed");
-    assert_ne!(text(&new), text(&old));
+    let new = at
+        .sibling
+        .refresh_if_current(&at.old)
+        .await
+        .expect("refreshed");
+    assert_ne!(text(&new), text(&at.old));
     assert!(
         killed_at.elapsed() < LEASE + Duration::from_secs(2),
         "the sibling waited at most about a lease: {:?}",
         killed_at.elapsed()
     );
-    assert_eq!(fake.refresh_count(), 1, "one refresh, by the sibling");
-    assert_eq!(fake.answered_count(Operation::Refresh, 422), 0);
-    let shared = stored(&setup).await;
+    assert_eq!(at.fake.refresh_count(), 1, "one refresh, by the sibling");
+    assert_eq!(at.fake.answered_count(Operation::Refresh, 422), 0);
+    let shared = stored(&at.setup).await;
     assert_eq!(shared.generation, 2);
     assert_eq!(shared.pair.access_token().expose_secret(), text(&new));
 }
@@ -101,68 +128,57 @@ async fn a_holder_killed_before_sending_loses_nothing_and_a_sibling_refreshes_af
 async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly() {
     let test =
         "faults::a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_clearly";
-    let Some(server) = RedisServer::start(test) else {
+    let Some(mut at) = Rivals::start(
+        test,
+        FakeSpace::start().await,
+        "killed-after@example.com",
+        Mode::PauseAfterAnswer(Duration::from_secs(60)),
+        "answered",
+    )
+    .await
+    else {
         return;
     };
-    let fake = FakeSpace::start().await;
-    let setup = setup(&fake, &server, LEASE);
-    publish_created(&setup, "killed-after@example.com").await;
-    let sibling = setup.join(setup.client()).await;
-    let old = sibling.access_token().await.expect("valid");
-
-    let mut holder = Instance::spawn(&setup, 1, Mode::PauseAfterAnswer(Duration::from_secs(60)));
-    holder.expect("joined", WITHIN).await;
-    holder.go();
-    holder.expect("answered", WITHIN).await;
-    holder.kill(); // SIGKILL between the answer and the commit
+    at.holder.kill(); // SIGKILL between the answer and the commit
 
     let started = Instant::now();
-    let error = sibling
-        .refresh_if_current(&old)
+    let error = at
+        .sibling
+        .refresh_if_current(&at.old)
         .await
         .expect_err("the chain is gone");
-    assert!(
-        matches!(
-            error,
-            Error::SessionEnded {
-                reason: SessionEnd::Refused,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(error.requires_new_subscriber_token());
+    testing::assert_ended_by_refusal(&error);
     assert!(
         started.elapsed() >= LEASE,
         "the sibling looked for the dead holder's pair for a lease: {:?}",
         started.elapsed()
     );
     assert_eq!(
-        fake.answered_count(Operation::Refresh, 201),
+        at.fake.answered_count(Operation::Refresh, 201),
         1,
         "the holder's"
     );
     assert_eq!(
-        fake.answered_count(Operation::Refresh, 422),
+        at.fake.answered_count(Operation::Refresh, 422),
         1,
         "the sibling's"
     );
-    assert_eq!(stored(&setup).await.generation, 1, "nothing was stored");
+    assert_eq!(stored(&at.setup).await.generation, 1, "nothing was stored");
 
     // Recovery: a new subscriber token, published, joined and refreshed as usual.
     let (_, generation) = publish_new_pair(
-        &setup.client(),
-        &setup.coordinator(),
-        &setup.key,
+        &at.setup.client(),
+        &at.setup.coordinator(),
+        &at.setup.key,
         "killed-after@example.com",
     )
     .await;
     assert_eq!(generation, 2);
-    let again = setup.join(setup.client()).await;
+    let again = at.setup.join(at.setup.client()).await;
     let token = again.access_token().await.expect("the new pair");
     let rotated = again.refresh_if_current(&token).await.expect("refreshed");
     assert_ne!(text(&rotated), text(&token));
-    assert_eq!(stored(&setup).await.generation, 3);
+    assert_eq!(stored(&at.setup).await.generation, 3);
 }
 
 /// Lost: nothing. With refresh tokens the server lets be reused, a holder stopped
@@ -173,29 +189,32 @@ async fn a_holder_killed_after_the_answer_loses_the_chain_and_the_sibling_ends_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts() {
     let test = "faults::a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts";
-    let Some(server) = RedisServer::start(test) else {
-        return;
-    };
     let fake = FakeSpace::builder()
         .rotation(RotationPolicy::Reusable)
         .start()
         .await
         .expect("the fake starts");
-    let setup = setup(&fake, &server, LEASE);
-    publish_created(&setup, "stopped@example.com").await;
-    let sibling = setup.join(setup.client()).await;
-    let old = sibling.access_token().await.expect("valid");
+    let Some(mut at) = Rivals::start(
+        test,
+        fake,
+        "stopped@example.com",
+        Mode::PauseAfterAnswer(Duration::from_secs(2)),
+        "answered",
+    )
+    .await
+    else {
+        return;
+    };
+    signal(at.holder.pid(), "STOP");
 
-    let mut holder = Instance::spawn(&setup, 1, Mode::PauseAfterAnswer(Duration::from_secs(2)));
-    holder.expect("joined", WITHIN).await;
-    holder.go();
-    holder.expect("answered", WITHIN).await;
-    signal(holder.pid(), "STOP");
-
-    let new = sibling.refresh_if_current(&old).await.expect("refreshed");
-    assert_eq!(stored(&setup).await.generation, 2);
-    signal(holder.pid(), "CONT");
-    let round = holder.round(WITHIN).await;
+    let new = at
+        .sibling
+        .refresh_if_current(&at.old)
+        .await
+        .expect("refreshed");
+    assert_eq!(stored(&at.setup).await.generation, 2);
+    signal(at.holder.pid(), "CONT");
+    let round = at.holder.round(WITHIN).await;
     assert_eq!(
         round.generation, 2,
         "the late commit added nothing: {}",
@@ -206,11 +225,11 @@ async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts()
         fingerprint(&new),
         "the resumed holder adopted the sibling's pair"
     );
-    let shared = stored(&setup).await;
+    let shared = stored(&at.setup).await;
     assert_eq!(shared.generation, 2);
     assert_eq!(shared.pair.access_token().expose_secret(), text(&new));
     assert_eq!(
-        fake.answered_count(Operation::Refresh, 201),
+        at.fake.answered_count(Operation::Refresh, 201),
         2,
         "both exchanged"
     );
@@ -224,12 +243,10 @@ async fn a_holder_stopped_past_its_lease_is_fenced_off_when_resumed_and_adopts()
 async fn redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_growing() {
     let test =
         "faults::redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_growing";
-    let Some(mut server) = RedisServer::start(test) else {
+    let fake = FakeSpace::start().await;
+    let Some((mut server, setup)) = shared(test, &fake, LEASE, "restart@example.com").await else {
         return;
     };
-    let fake = FakeSpace::start().await;
-    let setup = setup(&fake, &server, LEASE);
-    publish_created(&setup, "restart@example.com").await;
     let mut sessions = Vec::new();
     for _ in 0..3 {
         sessions.push(setup.join(setup.client()).await);
@@ -274,12 +291,10 @@ async fn redis_restarted_mid_run_keeps_one_refresh_per_rotation_and_generations_
 async fn redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair() {
     let test =
         "faults::redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newest_pair";
-    let Some(server) = RedisServer::start(test) else {
+    let fake = FakeSpace::start().await;
+    let Some((server, setup)) = shared(test, &fake, LEASE, "stranded@example.com").await else {
         return;
     };
-    let fake = FakeSpace::start().await;
-    let setup = setup(&fake, &server, LEASE);
-    publish_created(&setup, "stranded@example.com").await;
     let current = setup.join(setup.client()).await;
     let behind = setup.join(setup.client()).await;
     let old = current.access_token().await.expect("valid");
@@ -287,16 +302,7 @@ async fn redis_losing_its_data_strands_an_instance_that_had_not_adopted_the_newe
     server.command(&[b"FLUSHALL"]).await;
 
     let error = behind.refresh_if_current(&old).await.expect_err("stranded");
-    assert!(
-        matches!(
-            error,
-            Error::SessionEnded {
-                reason: SessionEnd::Refused,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    testing::assert_ended_by_refusal(&error);
     assert_eq!(fake.answered_count(Operation::Refresh, 422), 1);
     let newer = current.refresh_if_current(&new).await.expect("goes on");
     assert_ne!(text(&newer), text(&new));
@@ -311,12 +317,7 @@ async fn due_session(setup: &Setup, fake: &FakeSpace, email: &str) -> (Setup, Su
         key: SessionKey::new(format!("{}-due", setup.key)).expect("valid"),
         ..setup.clone()
     };
-    let created = fake
-        .client()
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new(email))
-        .await
-        .expect("created");
+    let created = testing::create_subscriber_token(&fake.client(), email).await;
     setup
         .coordinator()
         .publish(&setup.key, &testing::due_now(&created.pair).to_stored())
@@ -334,12 +335,10 @@ async fn due_session(setup: &Setup, fake: &FakeSpace, email: &str) -> (Setup, Su
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing_and_recovers() {
     let test = "faults::redis_unreachable_at_refresh_time_serves_valid_tokens_refreshes_nothing_and_recovers";
-    let Some(mut server) = RedisServer::start(test) else {
+    let fake = FakeSpace::start().await;
+    let Some((mut server, setup)) = shared(test, &fake, LEASE, "valid@example.com").await else {
         return;
     };
-    let fake = FakeSpace::start().await;
-    let setup = setup(&fake, &server, LEASE);
-    publish_created(&setup, "valid@example.com").await;
     let valid = setup.join(setup.client()).await;
     let token = valid.access_token().await.expect("valid");
     let (due_setup, due) = due_session(&setup, &fake, "due@example.com").await;

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use signalwire_fabric::{Coordinator, CreateSubscriberToken, testing};
+use signalwire_fabric::{Coordinator, testing};
 use signalwire_fabric_fake::{FakeSpace, Fault, Operation};
 use tokio::time::Instant;
 
@@ -43,12 +43,7 @@ impl Trigger {
 /// Creates a subscriber token on the fake and publishes its pair (due now, for
 /// [`Trigger::Schedule`]) as generation 1.
 async fn publish(setup: &Setup, trigger: Trigger) {
-    let created = setup
-        .client()
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new("stalled@example.com"))
-        .await
-        .expect("the fake creates a token");
+    let created = testing::create_subscriber_token(&setup.client(), "stalled@example.com").await;
     let pair = match trigger {
         Trigger::Schedule => testing::due_now(&created.pair),
         Trigger::Refused => created.pair,

@@ -1,16 +1,18 @@
 //! `rediss://`: the coordinator over TLS to a `redis-server` serving a certificate made
-//! here, signed by an authority made here. Skipped (visibly) when this `redis-server` was
-//! built without TLS.
+//! here, signed by an authority made here: every rule of the protocol
+//! (`tls::conformance::*`), sessions sharing a subscriber, and a certificate the client does
+//! not trust. Skipped (visibly) when this `redis-server` was built without TLS.
 
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use signalwire_fabric::testing::coordinator_conformance;
+use signalwire_fabric::testing::conformance_tests;
 use signalwire_fabric::{Coordinator, Error, SubscriberSession};
 use signalwire_fabric_redis::RedisCoordinator;
 
 use crate::errors::all_text;
 use crate::support::doubles::{space, text};
+use crate::support::sessions::until;
 use crate::support::{RedisHarness, RedisServer, TlsFiles, session_key};
 
 /// A certificate for `localhost` and 127.0.0.1, signed by a new authority, in `dir`.
@@ -37,17 +39,28 @@ fn certificates(dir: &std::path::Path) -> TlsFiles {
     files
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_rediss_the_coordinator_keeps_every_rule_and_sessions_share_a_subscriber() {
-    let test = "tls::over_rediss_the_coordinator_keeps_every_rule_and_sessions_share_a_subscriber";
+/// A harness on a new `redis-server` that speaks only TLS, with a certificate made for
+/// it; or `None` (said SKIPPED: no `redis-server`, or one built without TLS).
+fn over_tls(test: &str) -> Option<RedisHarness> {
     let dir = tempfile::tempdir().expect("a directory");
-    let Some(server) = RedisServer::start_tls(test, certificates(dir.path())) else {
+    let server = RedisServer::start_tls(test, certificates(dir.path()))?;
+    assert!(server.url().starts_with("rediss://"));
+    let mut harness = RedisHarness::new(server, None);
+    harness.files = Some(dir);
+    Some(harness)
+}
+
+conformance_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    conformance,
+    over_tls
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_rediss_sessions_share_a_subscriber() {
+    let Some(harness) = over_tls("tls::over_rediss_sessions_share_a_subscriber") else {
         return;
     };
-    assert!(server.url().starts_with("rediss://"));
-    let harness = RedisHarness::new(server, None);
-    coordinator_conformance(&harness).await;
-
     let space = space();
     let key = session_key("tls");
     let first = SubscriberSession::builder(space.clone(), space.create())
@@ -55,7 +68,7 @@ async fn over_rediss_the_coordinator_keeps_every_rule_and_sessions_share_a_subsc
         .jitter(Duration::ZERO)
         .build();
     let old = first.access_token().await.expect("valid");
-    crate::behaviour::until("published", || first.status().generation == 1).await;
+    until("published", || first.status().generation == 1).await;
     let second = SubscriberSession::join(space.clone(), harness.make(), key)
         .await
         .expect("answers over TLS")

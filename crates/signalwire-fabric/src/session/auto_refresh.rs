@@ -26,31 +26,26 @@ enum AutoWait {
     /// The pair's refresh point: then it asks for a token, which refreshes if due.
     Due(Instant),
     /// A failed attempt's retry time: the worker retries by itself then; this makes sure
-    /// a worker is there to do it, then waits for the attempt.
-    Retry(Instant),
-    /// An attempt under way: its outcome.
-    Outcome,
+    /// a worker is there to do it, then waits for the attempt (after this many finished).
+    Retry(Instant, u64),
+    /// An attempt under way: its outcome (after this many finished).
+    Outcome(u64),
 }
 
 async fn auto_refresh(weak: Weak<Shared>) {
     loop {
         let Some(shared) = weak.upgrade() else { return };
-        // Subscribed before looking, so that a change right after the look is not missed.
-        let mut changes = shared.state.subscribe();
-        let wait = {
-            let state = changes.borrow_and_update();
-            match state.phase {
-                Phase::Ended(_) => return,
-                Phase::Current => AutoWait::Due(state.refresh_at),
-                Phase::RetryingAt(at) => AutoWait::Retry(at),
-                Phase::Refreshing => AutoWait::Outcome,
-            }
-        };
-        // Do not keep the session alive while waiting.
-        drop(shared);
+        let wait = shared.read(|state| match state.phase {
+            Phase::Ended(_) => None,
+            Phase::Current => Some(AutoWait::Due(state.refresh_at)),
+            Phase::RetryingAt(at) => Some(AutoWait::Retry(at, state.finished_attempts)),
+            Phase::Refreshing => Some(AutoWait::Outcome(state.finished_attempts)),
+        });
+        let Some(wait) = wait else { return };
         match wait {
             AutoWait::Due(at) => {
-                drop(changes);
+                // Do not keep the session alive while waiting.
+                drop(shared);
                 tokio::time::sleep_until(at).await;
                 let Some(shared) = weak.upgrade() else { return };
                 let session = SubscriberSession { shared };
@@ -68,21 +63,30 @@ async fn auto_refresh(weak: Weak<Shared>) {
             // While a retry is scheduled, `access_token` answers at once with the token
             // that is still valid; asking it again and again until the retry would keep a
             // thread busy (and a paused clock from ever advancing).
-            AutoWait::Retry(at) => {
+            AutoWait::Retry(at, finished) => {
+                drop(shared);
                 tokio::time::sleep_until(at).await;
                 let Some(shared) = weak.upgrade() else { return };
                 shared.ensure_worker();
-                drop(shared);
-                if changes.changed().await.is_err() {
-                    return;
-                }
+                // The worker holds the session until the attempt is over anyway.
+                attempt_finished(&shared, finished).await;
             }
-            AutoWait::Outcome => {
-                if changes.changed().await.is_err() {
-                    return;
-                }
-            }
+            AutoWait::Outcome(finished) => attempt_finished(&shared, finished).await,
         }
+    }
+}
+
+/// Waits until more than `finished` attempts have finished, or the session has ended.
+async fn attempt_finished(shared: &Shared, finished: u64) {
+    loop {
+        // Listening from before the state is read, so no change in between is missed.
+        let next_change = shared.next_change();
+        tokio::pin!(next_change);
+        next_change.as_mut().enable();
+        if shared.read(|state| state.finished_attempts > finished || state.ended().is_some()) {
+            return;
+        }
+        next_change.await;
     }
 }
 

@@ -5,13 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::coordinator::{self, Coordinator, SessionKey};
 use super::schedule::{DEFAULT_REFRESH_SCHEDULE, RefreshSchedule, Schedule};
-use super::state::{Phase, Shared, State, hot_view};
+use super::state::{Shared, State};
 use super::{MemoryStore, Refresher, RetryPolicy, SubscriberSession, TokenStore};
 use crate::{Client, Error, TokenPair};
 
@@ -143,31 +141,20 @@ impl SessionBuilder {
             let key = SessionKey::internal("this session");
             (Arc::new(coordinator::Solo::default()), key)
         });
-        let state = State {
-            pair: self.pair,
-            generation: self.generation,
-            refresh_at,
-            saved: self.saved,
-            uncommitted: None,
-            phase: Phase::Current,
-            worker: false,
-            finished_attempts: 0,
-            refreshes: 0,
-            failed_attempts: 0,
-            last_error: None,
-        };
-        let hot = hot_view(&state);
+        let state = State::new(self.pair, self.generation, refresh_at, self.saved);
         SubscriberSession {
-            shared: Arc::new(Shared {
-                refresher: self.refresher,
-                store: self.store,
-                coordinator,
-                key,
-                schedule,
-                retry: self.retry,
-                lease: self.lease,
-                hot: ArcSwap::from_pointee(hot),
-                state: watch::Sender::new(state),
+            shared: Arc::new_cyclic(|me| {
+                Shared::new(
+                    me.clone(),
+                    self.refresher,
+                    self.store,
+                    coordinator,
+                    key,
+                    schedule,
+                    self.retry,
+                    self.lease,
+                    state,
+                )
             }),
         }
     }

@@ -73,6 +73,7 @@
 mod auto_refresh;
 mod builder;
 pub(crate) mod coordinator;
+mod due;
 mod join;
 mod lease_wait;
 #[cfg(test)]
@@ -201,14 +202,17 @@ impl SubscriberSession {
     /// Fails only when no valid token can be had: the refresh attempt it waited for
     /// failed and the current token has expired (the error says whether to retry), or
     /// the session has ended ([`Error::SessionEnded`]).
+    #[inline]
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
         {
+            // No clock is read here: the due timer ends the hot view at the refresh point.
             let hot = self.shared.hot.load();
-            if hot.servable && Instant::now() < hot.refresh_at {
+            if hot.serves(&self.shared) {
                 return Ok(hot.access_token.clone());
             }
         }
-        self.access_token_slow(None).await
+        // Boxed, so that this future stays small and cheap to make for the hot path.
+        Box::pin(self.access_token_slow(None)).await
     }
 
     /// What to do when a server refused `refused`, an access token this session handed
@@ -236,7 +240,6 @@ impl SubscriberSession {
     }
 
     async fn access_token_slow(&self, refused: Option<&AccessToken>) -> Result<AccessToken, Error> {
-        let mut changes = self.shared.state.subscribe();
         if let Some(refused) = refused {
             // Due now, if the refused token is still the current one.
             self.shared.change(|state| {
@@ -248,10 +251,13 @@ impl SubscriberSession {
         // The number of finished attempts when this caller began to wait for one.
         let mut waited_for: Option<u64> = None;
         loop {
-            {
-                let state = changes.borrow_and_update();
+            // Listening from before the state is read, so no change in between is missed.
+            let next_change = self.shared.next_change();
+            tokio::pin!(next_change);
+            next_change.as_mut().enable();
+            let decided = self.shared.read(|state| {
                 if let Some(ended) = state.ended() {
-                    return Err(ended.clone());
+                    return Decided::Answer(Err(ended.clone()));
                 }
                 let now = Instant::now();
                 // A token a server refused is no answer to the caller who reported it,
@@ -263,7 +269,8 @@ impl SubscriberSession {
                 let last_error = || {
                     Err(state
                         .last_error
-                        .clone()
+                        .as_deref()
+                        .cloned()
                         .unwrap_or(Error::RefreshInterrupted))
                 };
                 if waited_for.is_some_and(|seen| state.finished_attempts > seen) {
@@ -273,34 +280,37 @@ impl SubscriberSession {
                     let succeeded = state.last_error.is_none();
                     let unexpired = now < state.pair.access_expires_at();
                     return if valid || (succeeded && unexpired) {
-                        token()
+                        Decided::Answer(token())
                     } else {
-                        last_error()
+                        Decided::Answer(last_error())
                     };
                 }
                 match state.phase {
                     Phase::Current if now < state.refresh_at && !refused_now => {
-                        let answer = token();
-                        let chores = state.chores();
-                        drop(state);
-                        if chores {
-                            self.shared.ensure_worker();
-                        }
-                        return answer;
+                        // The worker saves or publishes a pair it has not yet, and arms
+                        // the due timer that lets the hot path serve it.
+                        Decided::Served(token(), state.chores() || state.timer_missing())
                     }
-                    Phase::RetryingAt(_) if valid => return token(),
-                    Phase::RetryingAt(at) if now < at => return last_error(),
+                    Phase::RetryingAt(_) if valid => Decided::Answer(token()),
+                    Phase::RetryingAt(at) if now < at => Decided::Answer(last_error()),
                     // Due, being refreshed, or about to be retried: wait for the attempt.
-                    _ => {
-                        waited_for.get_or_insert(state.finished_attempts);
+                    _ => Decided::Wait(state.finished_attempts),
+                }
+            });
+            match decided {
+                Decided::Answer(answer) => return answer,
+                Decided::Served(answer, chores) => {
+                    if chores {
+                        self.shared.ensure_worker();
                     }
+                    return answer;
+                }
+                Decided::Wait(finished) => {
+                    waited_for.get_or_insert(finished);
                 }
             }
             self.shared.ensure_worker();
-            if changes.changed().await.is_err() {
-                // The sender lives in `Shared`, which `self` keeps alive.
-                return Err(Error::RefreshInterrupted);
-            }
+            next_change.await;
         }
     }
 
@@ -325,7 +335,10 @@ impl SubscriberSession {
 
     /// A snapshot of the session's health, free of secrets.
     pub fn status(&self) -> SessionStatus {
-        let state = self.shared.state.borrow();
+        self.shared.read(|state| self.status_of(state))
+    }
+
+    fn status_of(&self, state: &state::State) -> SessionStatus {
         let now = Instant::now();
         SessionStatus {
             access_expires_in: state.pair.access_expires_in(),
@@ -336,15 +349,25 @@ impl SubscriberSession {
             generation: state.generation,
             refreshes: state.refreshes,
             failed_attempts: state.failed_attempts,
-            last_error: state.last_error.clone(),
+            last_error: state.last_error.as_deref().cloned(),
             ended: state.ended().is_some(),
         }
     }
 
     /// The newest pair, for callers that manage storage themselves.
     pub fn pair(&self) -> TokenPair {
-        self.shared.state.borrow().pair.clone()
+        self.shared.read(|state| state.pair.clone())
     }
+}
+
+/// What a caller on the slow path does after one look at the state.
+enum Decided {
+    /// Answers with this.
+    Answer(Result<AccessToken, Error>),
+    /// Answers with this, starting the worker first when it has chores.
+    Served(Result<AccessToken, Error>, bool),
+    /// Waits for the attempt after this many finished ones.
+    Wait(u64),
 }
 
 /// A session's health at one moment; see [`SubscriberSession::status`].

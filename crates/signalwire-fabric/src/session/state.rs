@@ -1,15 +1,24 @@
-//! The session's state: one value in a `tokio::sync::watch` channel, its phases, the view
-//! of it the hot path reads without a lock, and [`Shared::change`], the way every change
-//! is made.
+//! The session's state: one value behind a lock, its phases, the view of it the hot path
+//! reads without a lock, the timer that ends that view when the pair comes due, and
+//! [`Shared::change`], the way every change is made.
+//!
+//! The hot path reads no clock: [`Hot::servable`] is worked out, with the clock, at every
+//! change, and the due timer of the current pair's refresh point (see [`super::due`])
+//! turns it off when that point comes. Until a timer is armed (for a session built
+//! outside a runtime, say) the view is not servable and every call takes the slow path,
+//! which reads the clock itself.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::watch;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 use tokio::time::Instant;
 
 use super::coordinator::{Coordinator, Lease, SessionKey};
+use super::due::{DueTimer, serve_until};
 use super::schedule::Schedule;
 use super::{Refresher, RetryPolicy, TokenStore, worker};
 use crate::{AccessToken, Error, TokenPair};
@@ -25,18 +34,35 @@ pub(super) struct Shared {
     pub(super) lease: Duration,
     /// What the hot path reads without a lock; rewritten at every change of `state`.
     pub(super) hot: ArcSwap<Hot>,
-    pub(super) state: watch::Sender<State>,
+    /// Changed only through [`Shared::change`]; never held across an `.await`.
+    state: Mutex<State>,
+    /// Woken at every change, for callers waiting on the worker.
+    changed: Notify,
+    /// This session, for the due timer (which must not keep it alive).
+    me: Weak<Shared>,
+    /// The number of the latest due timer that fired: the hot view of a pair whose timer
+    /// has fired is not served.
+    pub(super) fired: AtomicU64,
 }
 
 /// What the hot path reads without a lock.
 pub(super) struct Hot {
     pub(super) access_token: AccessToken,
-    /// Before this instant, and while `servable`, the cached token is handed out as is.
-    pub(super) refresh_at: Instant,
-    /// Whether the cached token may be handed out without the slow path: false while the
-    /// worker has something to do (a refresh under way or retrying, a pair to save,
-    /// publish or commit), or the session has ended.
+    /// Whether the cached token may be handed out as is, without the slow path: the pair
+    /// is current, its refresh point has not come (the due timer turns this off when it
+    /// does), and the worker has nothing to do (no refresh under way or retrying, no pair
+    /// to save, publish or commit); never once the session has ended.
     pub(super) servable: bool,
+    /// The number of the due timer that ends this view (see [`Hot::serves`]).
+    pub(super) timer: u64,
+}
+
+impl Hot {
+    /// Whether the hot path may hand out [`Hot::access_token`] of `shared` as is.
+    #[inline]
+    pub(super) fn serves(&self, shared: &Shared) -> bool {
+        self.servable && shared.fired.load(Ordering::Acquire) < self.timer
+    }
 }
 
 /// The session's state: one value, changed only through [`Shared::change`] (and, for
@@ -51,7 +77,7 @@ pub(super) struct State {
     pub(super) saved: bool,
     /// A pair this session got but could not commit yet: the lease it was got under and
     /// the generation it replaced. Committing it comes before anything else.
-    pub(super) uncommitted: Option<(Lease, u64)>,
+    pub(super) uncommitted: Option<Box<(Lease, u64)>>,
     pub(super) phase: Phase,
     /// Whether a worker task is running.
     pub(super) worker: bool,
@@ -60,7 +86,11 @@ pub(super) struct State {
     pub(super) finished_attempts: u64,
     pub(super) refreshes: u64,
     pub(super) failed_attempts: u32,
-    pub(super) last_error: Option<Error>,
+    pub(super) last_error: Option<Box<Error>>,
+    /// The timer armed for `refresh_at` (see the module docs), or for an earlier point.
+    due_timer: Option<DueTimer>,
+    /// How many due timers were armed.
+    timers_armed: u64,
 }
 
 /// Where the session is between refreshes; see the module docs for the transitions.
@@ -69,7 +99,7 @@ pub(super) enum Phase {
     Current,
     Refreshing,
     RetryingAt(Instant),
-    Ended(Error),
+    Ended(Box<Error>),
 }
 
 impl State {
@@ -84,29 +114,125 @@ impl State {
     pub(super) fn chores(&self) -> bool {
         !self.saved || self.generation == 0 || self.uncommitted.is_some()
     }
+
+    /// Whether no due timer is armed for the current refresh point: the worker arms one
+    /// (if the point is still ahead) when it looks for its next job.
+    pub(super) fn timer_missing(&self) -> bool {
+        self.due_timer
+            .as_ref()
+            .is_none_or(|timer| timer.at != self.refresh_at)
+    }
 }
 
-pub(super) fn hot_view(state: &State) -> Hot {
+impl State {
+    /// A state for `pair`, due at `refresh_at`, of `generation` (0: not in the
+    /// coordinator yet), `saved` or not.
+    pub(super) fn new(pair: TokenPair, generation: u64, refresh_at: Instant, saved: bool) -> Self {
+        Self {
+            pair,
+            generation,
+            refresh_at,
+            saved,
+            uncommitted: None,
+            phase: Phase::Current,
+            worker: false,
+            finished_attempts: 0,
+            refreshes: 0,
+            failed_attempts: 0,
+            last_error: None,
+            due_timer: None,
+            timers_armed: 0,
+        }
+    }
+}
+
+/// What the hot path may serve of `state` at `now`.
+pub(super) fn hot_view(state: &State, now: Instant) -> Hot {
+    let timer = state.due_timer.as_ref().filter(|_| !state.timer_missing());
     Hot {
         access_token: state.pair.access_token().clone(),
-        refresh_at: state.refresh_at,
-        servable: matches!(state.phase, Phase::Current) && !state.chores(),
+        servable: matches!(state.phase, Phase::Current)
+            && !state.chores()
+            && now < serve_until(state.refresh_at)
+            && timer.is_some(),
+        timer: timer.map_or(0, |timer| timer.number),
     }
 }
 
 impl Shared {
-    /// Changes the state with `change` and publishes the result to the hot path and to
-    /// every waiter. Returns what `change` returns.
-    pub(super) fn change<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
-        let mut result = None;
-        self.state.send_modify(|state| {
-            result = Some(change(state));
-            self.hot.store(Arc::new(hot_view(state)));
-        });
-        match result {
-            Some(result) => result,
-            None => unreachable!("send_modify runs its closure"),
+    /// A session's shared part; `me` is the `Weak` of the `Arc` it is built in
+    /// (`Arc::new_cyclic`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        me: Weak<Shared>,
+        refresher: Arc<dyn Refresher>,
+        store: Arc<dyn TokenStore>,
+        coordinator: Arc<dyn Coordinator>,
+        key: SessionKey,
+        schedule: Schedule,
+        retry: RetryPolicy,
+        lease: Duration,
+        state: State,
+    ) -> Self {
+        let hot = hot_view(&state, Instant::now());
+        Self {
+            refresher,
+            store,
+            coordinator,
+            key,
+            schedule,
+            retry,
+            lease,
+            hot: ArcSwap::from_pointee(hot),
+            state: Mutex::new(state),
+            changed: Notify::new(),
+            me,
+            fired: AtomicU64::new(0),
         }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads the state.
+    pub(super) fn read<R>(&self, read: impl FnOnce(&State) -> R) -> R {
+        read(&self.lock())
+    }
+
+    /// A future that completes at the next change made after this call. Enable it (see
+    /// [`Notified::enable`]) before reading the state, so that a change between the read
+    /// and the wait is not missed.
+    pub(super) fn next_change(&self) -> Notified<'_> {
+        self.changed.notified()
+    }
+
+    /// Changes the state with `change`, publishes the result to the hot path, and wakes
+    /// every waiter. Returns what `change`
+    /// returns.
+    pub(super) fn change<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
+        let result = {
+            let mut state = self.lock();
+            let result = change(&mut state);
+            self.hot.store(Arc::new(hot_view(&state, Instant::now())));
+            result
+        };
+        self.changed.notify_waiters();
+        result
+    }
+
+    /// Arms the due timer for the current pair's refresh point, unless it is armed or
+    /// the point has come. Called by the worker only (see [`DueTimer::arm`]).
+    pub(super) fn arm_due_timer(&self, state: &mut State) {
+        let at = state.refresh_at;
+        if !state.timer_missing() || Instant::now() >= serve_until(at) {
+            return;
+        }
+        state.timers_armed += 1;
+        // The timer it replaces, if any, is cancelled when dropped here.
+        state.due_timer = Some(DueTimer::arm(self.me.clone(), at, state.timers_armed));
     }
 
     /// Starts the worker unless it runs already (or the session has ended): the one state
@@ -114,13 +240,11 @@ impl Shared {
     /// waiter or the hot path looks at, so nobody is woken and the hot view is not
     /// rewritten.
     pub(super) fn ensure_worker(self: &Arc<Self>) {
-        self.state.send_if_modified(|state| {
-            if !state.worker && state.ended().is_none() {
-                state.worker = true;
-                tokio::spawn(worker::supervised(Arc::clone(self)));
-            }
-            false
-        });
+        let mut state = self.lock();
+        if !state.worker && state.ended().is_none() {
+            state.worker = true;
+            tokio::spawn(worker::supervised(Arc::clone(self)));
+        }
     }
 }
 
@@ -129,50 +253,57 @@ mod tests {
     use super::*;
     use crate::testing;
 
+    /// A state in `phase`, `saved` or not, of `generation`, with its due timer armed.
     fn state(phase: Phase, saved: bool, generation: u64) -> State {
         let pair = testing::pair("state");
-        State {
-            refresh_at: pair.access_expires_at(),
-            pair,
-            generation,
-            saved,
-            uncommitted: None,
-            phase,
-            worker: false,
-            finished_attempts: 0,
-            refreshes: 0,
-            failed_attempts: 0,
-            last_error: None,
-        }
+        let at = pair.access_expires_at() - Duration::from_secs(600);
+        let mut state = State::new(pair, generation, at, saved);
+        state.phase = phase;
+        state.due_timer = Some(DueTimer::arm(Weak::new(), at, 1));
+        state
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_hot_path_serves_only_a_current_pair_with_nothing_left_to_do() {
-        assert!(hot_view(&state(Phase::Current, true, 1)).servable);
+    async fn the_hot_path_serves_only_a_current_pair_before_its_point_with_nothing_to_do() {
+        let now = Instant::now();
+        assert!(hot_view(&state(Phase::Current, true, 1), now).servable);
         assert!(
-            !hot_view(&state(Phase::Current, false, 1)).servable,
+            !hot_view(&state(Phase::Current, false, 1), now).servable,
             "a pair not saved yet goes through the slow path, which starts the worker"
         );
         assert!(
-            !hot_view(&state(Phase::Current, true, 0)).servable,
+            !hot_view(&state(Phase::Current, true, 0), now).servable,
             "nor does one not published yet"
         );
         let mut uncommitted = state(Phase::Current, true, 1);
-        uncommitted.uncommitted = Some((Lease::new("owner", 1, false), 1));
-        assert!(!hot_view(&uncommitted).servable);
+        uncommitted.uncommitted = Some(Box::new((Lease::new("owner", 1, false), 1)));
+        assert!(!hot_view(&uncommitted, now).servable);
         for phase in [
             Phase::Refreshing,
-            Phase::RetryingAt(Instant::now()),
-            Phase::Ended(Error::RefreshInterrupted),
+            Phase::RetryingAt(now),
+            Phase::Ended(Box::new(Error::RefreshInterrupted)),
         ] {
             assert!(
-                !hot_view(&state(phase.clone(), true, 1)).servable,
+                !hot_view(&state(phase.clone(), true, 1), now).servable,
                 "{phase:?}"
             );
         }
         let current = state(Phase::Current, true, 1);
-        let hot = hot_view(&current);
+        assert!(
+            !hot_view(&current, current.refresh_at).servable,
+            "not at its refresh point"
+        );
+        assert!(
+            !hot_view(&current, current.refresh_at - Duration::from_millis(1)).servable,
+            "nor in the millisecond before it, when the due timer fires"
+        );
+        let mut unarmed = state(Phase::Current, true, 1);
+        unarmed.due_timer = None;
+        assert!(
+            !hot_view(&unarmed, now).servable,
+            "without a timer to end it, the view is never servable"
+        );
+        let hot = hot_view(&current, now);
         assert_eq!(hot.access_token, *current.pair.access_token());
-        assert_eq!(hot.refresh_at, current.refresh_at);
     }
 }

@@ -48,7 +48,7 @@ impl Drop for UnfinishedWorker {
             if matches!(state.phase, Phase::Refreshing) {
                 state.phase = Phase::RetryingAt(Instant::now());
             }
-            state.last_error = Some(Error::RefreshInterrupted);
+            state.last_error = Some(Box::new(Error::RefreshInterrupted));
             state.finished_attempts += 1;
         });
     }
@@ -101,7 +101,10 @@ impl Chores {
 async fn run(shared: Arc<Shared>) {
     let mut chores = Chores::default();
     loop {
-        let Some(job) = shared.change(|state| next_job(state, &chores)) else {
+        let Some(job) = shared.change(|state| {
+            shared.arm_due_timer(state);
+            next_job(state, &chores)
+        }) else {
             return;
         };
         match job {
@@ -139,7 +142,7 @@ async fn run(shared: Arc<Shared>) {
                         metrics::coordinator_failed(Operation::Commit);
                         tracing::warn!(%error, "storing the pair kept here failed; will retry");
                         chores.failed(&shared);
-                        shared.change(|state| state.last_error = Some(error));
+                        shared.change(|state| state.last_error = Some(Box::new(error)));
                     }
                 }
             }
@@ -156,7 +159,7 @@ async fn run(shared: Arc<Shared>) {
                     metrics::coordinator_failed(Operation::Publish);
                     tracing::warn!(%error, "publishing the pair failed; will retry");
                     chores.failed(&shared);
-                    shared.change(|state| state.last_error = Some(error));
+                    shared.change(|state| state.last_error = Some(Box::new(error)));
                 }
             },
             Job::Save(stored) => match shared.store.save(&stored).await {
@@ -175,7 +178,7 @@ async fn run(shared: Arc<Shared>) {
                 Err(error) => {
                     tracing::warn!(%error, "saving the pair failed; will retry");
                     chores.failed(&shared);
-                    shared.change(|state| state.last_error = Some(error));
+                    shared.change(|state| state.last_error = Some(Box::new(error)));
                 }
             },
             Job::SleepUntil(at) => tokio::time::sleep_until(at).await,
@@ -197,13 +200,13 @@ fn next_job(state: &mut State, chores: &Chores) -> Option<Job> {
     if due && now >= state.pair.refresh_expires_at() {
         let last_attempt = match state.failed_attempts {
             0 => None,
-            _ => state.last_error.take(),
+            _ => state.last_error.take().map(|error| *error),
         };
         end(state, SessionEnd::RefreshTokenExpired, last_attempt);
         return stop(state);
     }
     let chores_ready = chores.ready(now);
-    if let Some((lease, seen)) = &state.uncommitted {
+    if let Some((lease, seen)) = state.uncommitted.as_deref() {
         if chores_ready {
             return Some(Job::Commit {
                 pair: state.pair.to_stored(),
@@ -463,7 +466,7 @@ fn failed(
                 let wait_ms = at.saturating_duration_since(now).as_millis() as u64;
                 tracing::warn!(attempt, elapsed_ms, wait_ms, error = %error, "subscriber token refresh failed; will retry");
                 state.phase = Phase::RetryingAt(at);
-                state.last_error = Some(error);
+                state.last_error = Some(Box::new(error));
                 state.finished_attempts += 1;
             }
             None => {
@@ -500,13 +503,13 @@ async fn install(
         state.refresh_at = shared.schedule.refresh_at(&pair, now);
         state.pair = pair;
         state.generation = generation;
-        state.uncommitted = uncommitted;
+        state.uncommitted = uncommitted.map(Box::new);
         state.phase = Phase::Current;
         state.failed_attempts = 0;
         state.refreshes += 1;
         state.finished_attempts += 1;
         state.saved = saved.is_ok();
-        state.last_error = saved.err();
+        state.last_error = saved.err().map(Box::new);
         due_for
     });
     metrics::refresh_delay(due_for);
@@ -524,8 +527,8 @@ fn end(state: &mut State, reason: SessionEnd, cause: Option<Error>) {
         reason,
         cause: cause.map(Box::new),
     };
-    state.last_error = Some(ended.clone());
-    state.phase = Phase::Ended(ended);
+    state.last_error = Some(Box::new(ended.clone()));
+    state.phase = Phase::Ended(Box::new(ended));
     state.finished_attempts += 1;
 }
 

@@ -351,28 +351,11 @@ impl fmt::Display for Steps<'_> {
 /// millisecond replays them in seconds (they run a few dozen at a time).
 ///
 /// ```
-/// use signalwire_fabric::testing::{ConformanceHarness, replay_store_rules};
-/// use signalwire_fabric::{InProcessCoordinator, SessionKey};
-///
-/// struct InProcess(InProcessCoordinator);
-///
-/// #[async_trait::async_trait]
-/// impl ConformanceHarness for InProcess {
-///     type Coordinator = InProcessCoordinator;
-///     async fn coordinator(&self) -> InProcessCoordinator {
-///         self.0.clone()
-///     }
-///     async fn expire_lease(&self, coordinator: &InProcessCoordinator, key: &SessionKey) {
-///         coordinator.expire_lease(key);
-///     }
-///     async fn lose_everything(&self, coordinator: &InProcessCoordinator, key: &SessionKey) {
-///         coordinator.forget(key);
-///     }
-/// }
+/// use signalwire_fabric::testing::{InProcessHarness, replay_store_rules};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let report = replay_store_rules(&InProcess(InProcessCoordinator::new()), 3).await;
+/// let report = replay_store_rules(&InProcessHarness::default(), 3).await;
 /// assert!(report.traces > 10);
 /// # }
 /// ```

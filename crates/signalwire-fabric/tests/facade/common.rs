@@ -4,12 +4,10 @@
 use signalwire_fabric::Client;
 use wiremock::MockServer;
 
-pub const PROJECT_ID: &str = "8c2b3f1e-0d4a-4b6e-9f7a-1e2d3c4b5a69";
-pub const API_TOKEN: &str = "PTa1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7";
 pub const REFRESH_PATH: &str = "/api/fabric/subscribers/tokens/refresh";
 pub const CREATE_PATH: &str = "/api/fabric/subscribers/tokens";
 
-pub use signalwire_fabric::testing::jwe;
+pub use signalwire_fabric::testing::{API_TOKEN, PROJECT_ID, jwe};
 
 pub fn access(seed: &str) -> String {
     jwe("SAT", seed)
@@ -20,12 +18,7 @@ pub fn refresh(seed: &str) -> String {
 }
 
 pub fn client_for(server: &MockServer) -> Client {
-    Client::builder()
-        .base_url(server.uri())
-        .project_id(PROJECT_ID)
-        .api_token(API_TOKEN)
-        .build()
-        .expect("a loopback base URL is valid")
+    signalwire_fabric::testing::client_for(&server.uri())
 }
 
 /// A forward proxy on loopback that records every request it receives and answers each

@@ -12,9 +12,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use signalwire_fabric::{
-    DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, DEFAULT_REFRESH_SCHEDULE, Error, ErrorCode, FieldError,
-    InProcessCoordinator, MemoryStore, RefreshSchedule, RefreshToken, Refresher, SessionKey,
-    SubscriberSession, TokenPair, testing,
+    DEFAULT_JITTER, DEFAULT_REFRESH_AHEAD, DEFAULT_REFRESH_SCHEDULE, Error, InProcessCoordinator,
+    MemoryStore, RefreshSchedule, RefreshToken, Refresher, SessionKey, SubscriberSession,
+    TokenPair, testing,
 };
 use tokio::time::{Instant, advance};
 
@@ -440,104 +440,6 @@ fn auto_refresh_waits_for_a_scheduled_retry_instead_of_polling() {
     });
 }
 
-/// SignalWire's refresh endpoint as the simulation needs it: it allows `limit` refreshes
-/// per second and answers 429 with `Retry-After` beyond that, and it checks what it is
-/// sent: whether each session waited as long as it was told, and whether each refresh
-/// came before its access token had expired.
-struct Upstream {
-    limit: u32,
-    retry_after: Duration,
-    start: Instant,
-    state: Mutex<UpstreamState>,
-}
-
-#[derive(Default)]
-struct UpstreamState {
-    /// Live refresh tokens, with when their access tokens expire.
-    live: HashMap<String, Instant>,
-    /// When each session (by number) was told it may ask again.
-    not_before: HashMap<usize, Instant>,
-    second: u64,
-    this_second: u32,
-    issued: u64,
-    rate_limited: u64,
-    too_early: u64,
-    lapsed: u64,
-    refused: u64,
-}
-
-impl Upstream {
-    fn new(limit: u32, retry_after: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            limit,
-            retry_after,
-            start: Instant::now(),
-            state: Mutex::default(),
-        })
-    }
-
-    fn create(&self) -> TokenPair {
-        let mut state = self.state.lock().expect("not poisoned");
-        Self::issue(&mut state)
-    }
-
-    fn issue(state: &mut UpstreamState) -> TokenPair {
-        state.issued += 1;
-        let pair = testing::pair(&format!("upstream-{}", state.issued));
-        state.live.insert(
-            pair.refresh_token().expose_secret().to_owned(),
-            pair.access_expires_at(),
-        );
-        pair
-    }
-}
-
-/// One session's way to the [`Upstream`]: says which session is asking.
-struct Caller {
-    upstream: Arc<Upstream>,
-    session: usize,
-}
-
-#[async_trait::async_trait]
-impl Refresher for Caller {
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenPair, Error> {
-        let now = Instant::now();
-        let upstream = &self.upstream;
-        let mut state = upstream.state.lock().expect("not poisoned");
-        if state
-            .not_before
-            .remove(&self.session)
-            .is_some_and(|at| now < at)
-        {
-            state.too_early += 1;
-        }
-        let second = (now - upstream.start).as_secs();
-        if second != state.second {
-            state.second = second;
-            state.this_second = 0;
-        }
-        if state.this_second >= upstream.limit {
-            state.rate_limited += 1;
-            state
-                .not_before
-                .insert(self.session, now + upstream.retry_after);
-            return Err(Error::rate_limited().with_retry_after(upstream.retry_after));
-        }
-        state.this_second += 1;
-        let Some(expires) = state.live.remove(refresh_token.expose_secret()) else {
-            state.refused += 1;
-            return Err(Error::rejected([FieldError::new(
-                ErrorCode::TokenInvalid,
-                "Token is invalid.",
-            )]));
-        };
-        if now >= expires {
-            state.lapsed += 1;
-        }
-        Ok(Upstream::issue(&mut state))
-    }
-}
-
 /// What a simulated day ended with.
 #[derive(Debug)]
 struct Day {
@@ -553,7 +455,7 @@ struct Day {
 
 /// `users` subscribers signing in at random within a minute, each held by `siblings`
 /// sessions sharing an [`InProcessCoordinator`], kept alive by `spawn_auto_refresh` for
-/// `hours` against an [`Upstream`] allowing `limit` refreshes a second.
+/// `hours` against an [`Upstream`](testing::Upstream) allowing `limit` refreshes a second.
 async fn simulate(
     schedule: RefreshSchedule,
     users: usize,
@@ -561,8 +463,8 @@ async fn simulate(
     limit: u32,
     hours: u32,
 ) -> Day {
-    let upstream = Upstream::new(limit, Duration::from_secs(5));
-    let start = Instant::now();
+    let upstream = testing::Upstream::new(users * siblings, Some(limit), Duration::from_secs(5));
+    let start = upstream.started();
     let mut rng = fastrand::Rng::with_seed(22);
     let mut sign_ins: Vec<Duration> = (0..users)
         .map(|_| Duration::from_millis(rng.u64(..60_000)))
@@ -574,13 +476,9 @@ async fn simulate(
         tokio::time::sleep_until(start + at).await;
         let key: SessionKey = format!("user-{user}").parse().expect("a valid key");
         for _ in 0..siblings {
-            let caller = Caller {
-                upstream: Arc::clone(&upstream),
-                session: sessions.len(),
-            };
             let created = Arc::clone(&upstream);
             let session = SubscriberSession::join_or_create(
-                caller,
+                upstream.caller(sessions.len()),
                 coordinator.clone(),
                 key.clone(),
                 0,
@@ -595,14 +493,14 @@ async fn simulate(
     }
     tokio::time::sleep_until(start + HOUR * hours).await;
     let now = Instant::now();
-    let state = upstream.state.lock().expect("not poisoned");
+    let tally = upstream.tally();
     Day {
         sessions: sessions.len(),
-        rotations: state.issued - users as u64,
-        rate_limited: state.rate_limited,
-        too_early: state.too_early,
-        lapsed: state.lapsed,
-        refused: state.refused,
+        rotations: tally.issued - users as u64,
+        rate_limited: tally.rate_limited,
+        too_early: tally.too_early,
+        lapsed: tally.lapsed,
+        refused: tally.refused,
         ended: sessions.iter().filter(|(_, s)| s.status().ended).count(),
         expired_at_the_end: sessions
             .iter()

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::{API_TOKEN, REFRESH_PATH, access, client_for, refresh};
+use crate::common::{API_TOKEN, PROJECT_ID, REFRESH_PATH, access, client_for, refresh};
 use serde_json::json;
 use signalwire_fabric::{Client, Delivery, Error, ErrorCode, RefreshToken, TokenPair};
 use wiremock::matchers::{method, path};
@@ -353,8 +353,8 @@ async fn a_body_over_a_configured_limit_is_response_too_large() {
         .await;
     let client = Client::builder()
         .base_url(server.uri())
-        .project_id("p")
-        .api_token("t")
+        .project_id(PROJECT_ID)
+        .api_token(API_TOKEN)
         .max_response_bytes(4096)
         .build()
         .expect("valid");
@@ -399,8 +399,8 @@ async fn a_refused_connection_is_a_transport_error_that_was_not_sent() {
     };
     let client = Client::builder()
         .base_url(format!("http://127.0.0.1:{port}"))
-        .project_id("p")
-        .api_token("t")
+        .project_id(PROJECT_ID)
+        .api_token(API_TOKEN)
         .build()
         .expect("valid");
     let error = client

@@ -17,6 +17,9 @@ use tokio::sync::mpsc;
 
 use super::doubles::fingerprint;
 
+/// How long a child may take to say what it is asked.
+const WITHIN: Duration = Duration::from_secs(30);
+
 const ENV_FAKE_URL: &str = "SWF_REDIS_TEST_FAKE_URL";
 const ENV_PROJECT: &str = "SWF_REDIS_TEST_PROJECT";
 const ENV_API_TOKEN: &str = "SWF_REDIS_TEST_API_TOKEN";
@@ -293,6 +296,17 @@ impl Instance {
         }
     }
 
+    /// A child with one task and a refresher in `mode`, told to run a round once it has
+    /// joined; answers once it said `word` (`refreshing`: it holds the lease and its
+    /// request has not left; `answered`: SignalWire answered it, nothing is committed).
+    pub async fn holding_the_lease(setup: &Setup, mode: Mode, word: &str) -> Self {
+        let mut holder = Self::spawn(setup, 1, mode);
+        holder.expect("joined", WITHIN).await;
+        holder.go();
+        holder.expect(word, WITHIN).await;
+        holder
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -385,12 +399,7 @@ pub async fn publish_new_pair(
     key: &signalwire_fabric::SessionKey,
     email: &str,
 ) -> (TokenPair, u64) {
-    use signalwire_fabric::CreateSubscriberToken;
-    let created = client
-        .subscriber_tokens()
-        .create(CreateSubscriberToken::new(email))
-        .await
-        .expect("the fake creates a token");
+    let created = signalwire_fabric::testing::create_subscriber_token(client, email).await;
     let generation = coordinator
         .publish(key, &created.pair.to_stored())
         .await

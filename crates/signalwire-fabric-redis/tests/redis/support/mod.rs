@@ -10,9 +10,10 @@ pub mod doubles;
 pub mod instances;
 pub mod sessions;
 
-use signalwire_fabric::SessionKey;
 use signalwire_fabric::testing::ConformanceHarness;
-use signalwire_fabric_redis::{RedisCoordinator, SealingKey};
+use signalwire_fabric::{Coordinator, SessionKey};
+use signalwire_fabric_redis::testing::TEST_REPLICA_WAIT;
+use signalwire_fabric_redis::{RedisCoordinator, RedisCoordinatorBuilder, SealingKey};
 
 pub use signalwire_fabric_redis::testing::{
     RedisCluster, RedisServer, ReplicatedRedis, TlsFiles, Topology, TopologyKind, free_port, signal,
@@ -23,13 +24,36 @@ pub fn session_key(name: &str) -> SessionKey {
     SessionKey::new(format!("{name}-{:08x}", fastrand::u32(..))).expect("a valid key")
 }
 
-/// The facade's conformance harness over real servers (one node, a primary with a
-/// replica, or a cluster): each coordinator is a new [`RedisCoordinator`] (its own
-/// connection, as another app instance would have) with the topology's prefix, sealed
-/// when `sealing` is set.
+/// `builder`'s coordinator; its leases, commits and publishes wait for one replica (at
+/// most [`TEST_REPLICA_WAIT`]) when `wait` is set.
+pub fn waiting_if(builder: RedisCoordinatorBuilder, wait: bool) -> RedisCoordinator {
+    let builder = if wait {
+        builder.wait_for_replicas(1, TEST_REPLICA_WAIT)
+    } else {
+        builder
+    };
+    builder.build().expect("valid settings")
+}
+
+/// The generation `coordinator` holds for `key`.
+pub async fn stored_generation(coordinator: &impl Coordinator, key: &SessionKey) -> u64 {
+    coordinator
+        .load(key)
+        .await
+        .expect("loads")
+        .expect("stored")
+        .generation
+}
+
+/// The facade's harness for its shared suites (`conformance_tests!`, `scenario_tests!`,
+/// `replay_store_rules`) over real servers (one node, a primary with a replica, or a
+/// cluster): each coordinator is a new [`RedisCoordinator`] (its own connection, as another
+/// app instance would have) with the topology's prefix, sealed when `sealing` is set.
 pub struct RedisHarness {
     pub topology: Topology,
     pub sealing: Option<SealingKey>,
+    /// Files the servers use (a TLS server's certificate), kept as long as they run.
+    pub files: Option<tempfile::TempDir>,
 }
 
 impl RedisHarness {
@@ -38,7 +62,11 @@ impl RedisHarness {
     }
 
     pub fn on(topology: Topology, sealing: Option<SealingKey>) -> Self {
-        Self { topology, sealing }
+        Self {
+            topology,
+            sealing,
+            files: None,
+        }
     }
 
     /// The one server of a single-node harness.
@@ -83,29 +111,5 @@ impl ConformanceHarness for RedisHarness {
                 &[b"DEL", keys.pair.as_bytes(), keys.lease.as_bytes()],
             )
             .await;
-    }
-}
-
-/// The same harness over one [`signalwire_fabric::InProcessCoordinator`]: every call
-/// gives a clone of it, as sessions of one process share one.
-#[derive(Default)]
-pub struct InProcessHarness {
-    pub coordinator: signalwire_fabric::InProcessCoordinator,
-}
-
-#[async_trait::async_trait]
-impl ConformanceHarness for InProcessHarness {
-    type Coordinator = signalwire_fabric::InProcessCoordinator;
-
-    async fn coordinator(&self) -> Self::Coordinator {
-        self.coordinator.clone()
-    }
-
-    async fn expire_lease(&self, coordinator: &Self::Coordinator, key: &SessionKey) {
-        coordinator.expire_lease(key);
-    }
-
-    async fn lose_everything(&self, coordinator: &Self::Coordinator, key: &SessionKey) {
-        coordinator.forget(key);
     }
 }

@@ -273,8 +273,9 @@ impl Released {
 ///
 /// [`InProcessCoordinator`] keeps all of this in memory, for sessions in one process.
 /// `signalwire-fabric-redis` keeps it in Redis, for sessions in many. Another store can
-/// implement the trait; the behaviour it must have is checked by
-/// `signalwire_fabric::testing::coordinator_conformance` (feature `test-util`).
+/// implement the trait; the behaviour it must have is checked, one named test per rule, by
+/// `signalwire_fabric::testing::conformance_tests!` (feature `test-util`), and how sessions
+/// sharing a subscriber through it behave by `signalwire_fabric::testing::scenario_tests!`.
 ///
 /// Failures are [`Error::Coordinator`] (retryable): a session that cannot reach its
 /// coordinator keeps serving a still-valid token and never refreshes without the lease.
