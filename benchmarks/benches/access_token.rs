@@ -18,6 +18,13 @@
 //! `fast_path_parts` times the pieces of the fast path on their own (reading tokio's
 //! clock, cloning and dropping an `AccessToken`, loading an `ArcSwap` snapshot like the
 //! session's), to show which dominates.
+//!
+//! `metrics_recorder` (issue 22) times the same cached read with a metrics recorder
+//! installed (metrics-exporter-prometheus's, as the app would install it, set for the
+//! thread) and with none, in one run: criterion's figures for each, then a table of
+//! interleaved rounds (`BENCH_ROUNDS`, default 200, of 100,000 reads each) with the median
+//! ratio. Before timing it checks the recorder is live: a due session's refresh through it
+//! shows up in its Prometheus text.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -25,7 +32,10 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use signalwire_fabric::SubscriberSession;
-use signalwire_fabric_benchmarks::{LocalServer, fresh_pair, pair_json, tokens};
+use signalwire_fabric_benchmarks::{
+    Contender, LocalServer, expired_pair, fresh_pair, interleaved, median, median_ratio, pair_json,
+    tokens,
+};
 
 async fn read(session: &SubscriberSession, calls: u64) {
     for _ in 0..calls {
@@ -140,11 +150,77 @@ fn fast_path_parts(c: &mut Criterion) {
     group.finish();
 }
 
+/// Reads per batch in `metrics_recorder`'s interleaved rounds.
+const READS: u64 = 100_000;
+
+fn metrics_recorder(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime builds");
+    let server = LocalServer::start(201, pair_json("next")).expect("the local server starts");
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    // The recorder is live: a due session refreshes through it, and that is counted.
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let due = server.facade_client().session(expired_pair("due")).build();
+            due.access_token().await.expect("refreshed");
+        })
+    });
+    let rendered = handle.render();
+    assert!(
+        rendered.contains("signalwire_fabric_session_refreshes_total{outcome=\"stored\"} 1"),
+        "the recorder counted the refresh:\n{rendered}"
+    );
+    let session = runtime.block_on(ready_session(&server));
+    let reads = |n: u64| {
+        let start = Instant::now();
+        runtime.block_on(read(&session, n));
+        start.elapsed()
+    };
+
+    let mut group = c.benchmark_group("cached_access_token_metrics");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("no_recorder", |b| b.iter_custom(reads));
+    group.bench_function("prometheus_recorder", |b| {
+        b.iter_custom(|iters| metrics::with_local_recorder(&recorder, || reads(iters)))
+    });
+    group.finish();
+
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(200);
+    let mut without = || reads(READS);
+    let mut with = || metrics::with_local_recorder(&recorder, || reads(READS));
+    let mut contenders: [Contender<'_>; 2] = [&mut with, &mut without];
+    let times = interleaved(rounds, &mut contenders);
+    let per_read = |times: &[Duration]| median(times).as_secs_f64() * 1e9 / READS as f64;
+    println!(
+        "\ncached access_token(), {rounds} interleaved rounds of {READS} reads\n\n| recorder | ns per read | with / without |\n|---|---:|---:|\n| none | {:.1} | |\n| metrics-exporter-prometheus | {:.1} | **{:.3}** |\n",
+        per_read(&times[1]),
+        per_read(&times[0]),
+        median_ratio(&times[0], &times[1]),
+    );
+    assert_eq!(
+        server.requests(),
+        1,
+        "only the due session's refresh was sent"
+    );
+    assert!(
+        handle
+            .render()
+            .contains("signalwire_fabric_session_refreshes_total{outcome=\"stored\"} 1"),
+        "the cached reads recorded nothing more"
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = cached_access_token, fast_path_parts
+    targets = cached_access_token, fast_path_parts, metrics_recorder
 }
 criterion_main!(benches);

@@ -29,6 +29,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod upstream;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -44,6 +44,7 @@ impl Admission {
             .map_err(Failure::refused)?;
         self.limiter
             .check(profile.key())
+            .await
             .map_err(|wait| Failure::rate_limited(profile.key(), wait))?;
         let limit = self.max_body_bytes;
         let too_large = || {

@@ -7,7 +7,8 @@ use axum::body::Body;
 use axum::response::Response;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
-use signalwire_fabric::TokenPair;
+use signalwire_fabric::{AccessToken, TokenPair};
+use tokio::time::Instant;
 
 /// What the browser SDK's credential provider resolves to: `{token, expiry_at}`, the
 /// expiry in milliseconds since the Unix epoch.
@@ -19,8 +20,13 @@ struct CredentialBody<'a> {
 
 /// The answer for `pair`'s access token.
 pub(crate) fn credential(pair: &TokenPair) -> Response {
-    let token = pair.access_token().expose_secret();
-    let expiry_at = unix_millis(pair.access_expires_in());
+    access(pair.access_token(), pair.access_expires_at())
+}
+
+/// The answer for `token`, which expires at `expires_at` (on tokio's clock).
+pub(crate) fn access(token: &AccessToken, expires_at: Instant) -> Response {
+    let token = token.expose_secret();
+    let expiry_at = unix_millis(expires_at.saturating_duration_since(Instant::now()));
     // A parsed token is base64url segments and dots, which JSON takes as they are:
     // written directly, without serde's per-character escaping and growing buffer
     // (a third of the endpoint's own time). Anything else goes through serde.

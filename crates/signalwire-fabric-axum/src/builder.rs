@@ -5,9 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use signalwire_fabric::{Client, Coordinator, InProcessCoordinator, RetryPolicy};
+use signalwire_fabric::{
+    Client, Coordinator, InProcessCoordinator, InProcessRateLimiter, RateLimiter, RetryPolicy,
+};
 
 use crate::admission::Admission;
+use crate::client_bound::ClientBoundCache;
 use crate::origin::AllowedOrigins;
 use crate::rate_limit::UserLimiter;
 use crate::sessions::{SessionStart, UserSessions};
@@ -24,12 +27,19 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024;
 /// retry finds the session's token either fresh or due.
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
 
+/// How many client-bound tokens a service keeps by default, for browsers that
+/// authenticate again ([`TokenServiceBuilder::client_bound_cache`]): about a kilobyte
+/// each, so about 100 MB when full.
+pub const DEFAULT_CLIENT_BOUND_CACHE: usize = 100_000;
+
 /// Configures a [`TokenService`]; see [`TokenService::builder`].
 pub struct TokenServiceBuilder {
     client: Client,
     authenticator: Arc<dyn Authenticator>,
     coordinator: Arc<dyn Coordinator>,
     rate_limit: RateLimit,
+    rate_limiter: Option<Arc<dyn RateLimiter>>,
+    client_bound_cache: usize,
     max_body_bytes: usize,
     allowed_origins: AllowedOrigins,
     refresh_ahead: Duration,
@@ -43,6 +53,8 @@ impl fmt::Debug for TokenServiceBuilder {
         f.debug_struct("TokenServiceBuilder")
             .field("coordinator", &self.coordinator)
             .field("rate_limit", &self.rate_limit)
+            .field("rate_limiter", &self.rate_limiter)
+            .field("client_bound_cache", &self.client_bound_cache)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("allowed_origins", &self.allowed_origins)
             .field("refresh_ahead", &self.refresh_ahead)
@@ -61,6 +73,8 @@ impl TokenServiceBuilder {
             authenticator,
             coordinator: Arc::new(InProcessCoordinator::new()),
             rate_limit: RateLimit::default(),
+            rate_limiter: None,
+            client_bound_cache: DEFAULT_CLIENT_BOUND_CACHE,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             allowed_origins: AllowedOrigins::default(),
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
@@ -81,8 +95,52 @@ impl TokenServiceBuilder {
 
     /// How often one user may ask (default [`RateLimit::default`]: 20 per minute). Over
     /// it, the endpoints answer 429 `rate_limited` with `Retry-After`.
+    ///
+    /// The limit holds across every instance that shares the rate limiter
+    /// ([`TokenServiceBuilder::rate_limiter`]): by default the coordinator's, so
+    /// instances sharing a Redis coordinator give a user the limit once between them,
+    /// not once each.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = limit;
+        self
+    }
+
+    /// Where users' requests are counted against the [rate limit](Self::rate_limit).
+    /// By default, the coordinator's own limiter
+    /// ([`Coordinator::rate_limiter`]): in Redis for `signalwire-fabric-redis`'s
+    /// coordinator (one script per request, on the Redis server's clock), shared in
+    /// process for an [`InProcessCoordinator`]; a coordinator that offers none gets an
+    /// [`InProcessRateLimiter`] of the service's own. When the limiter cannot be reached,
+    /// the service counts the request in its own process instead (the user then gets the
+    /// limit once per instance for that while) and logs a warning.
+    ///
+    /// ```
+    /// # fn run(client: signalwire_fabric::Client, sign_in: impl signalwire_fabric_axum::Authenticator) {
+    /// use signalwire_fabric::InProcessRateLimiter;
+    /// use signalwire_fabric_axum::TokenService;
+    ///
+    /// // Every service given this limiter counts a user's requests once between them.
+    /// let limiter = InProcessRateLimiter::new();
+    /// let tokens = TokenService::builder(client, sign_in).rate_limiter(limiter.clone()).build();
+    /// # drop(tokens);
+    /// # }
+    /// ```
+    pub fn rate_limiter(mut self, limiter: impl RateLimiter) -> Self {
+        self.rate_limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// How many client-bound tokens the service keeps to answer again (default
+    /// [`DEFAULT_CLIENT_BOUND_CACHE`]; 0 keeps none). The browser SDK authenticates again,
+    /// with its fingerprint, every time it reconnects: a token minted for the same user
+    /// and fingerprint is bound to the same browser's key pair, so while it has more than
+    /// the [refresh-ahead margin](Self::refresh_ahead) left it is answered again instead
+    /// of minting another at SignalWire. At most 16 are kept per user; when the cache is
+    /// full of tokens that are all still good, new ones are minted without being kept.
+    /// The cache is this instance's: a browser whose reconnects land on N instances
+    /// costs up to N tokens per token lifetime.
+    pub fn client_bound_cache(mut self, capacity: usize) -> Self {
+        self.client_bound_cache = capacity;
         self
     }
 
@@ -168,11 +226,16 @@ impl TokenServiceBuilder {
 
     /// Builds the service. Nothing is sent until the first request.
     pub fn build(self) -> TokenService {
-        let tokens = NewTokens::new(self.client, self.token_lifetime);
+        let client_bound = ClientBoundCache::new(self.client_bound_cache, self.refresh_ahead);
+        let tokens = NewTokens::new(self.client, self.token_lifetime, client_bound);
+        let limiter = self
+            .rate_limiter
+            .or_else(|| self.coordinator.rate_limiter())
+            .unwrap_or_else(|| Arc::new(InProcessRateLimiter::new()));
         TokenService::new(
             Admission {
                 authenticator: self.authenticator,
-                limiter: UserLimiter::new(self.rate_limit),
+                limiter: UserLimiter::new(self.rate_limit, limiter),
                 max_body_bytes: self.max_body_bytes,
             },
             self.allowed_origins,

@@ -15,6 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::TokenService;
 use crate::admission::optional_text;
 use crate::failure::{ErrorCode, Failure};
+use crate::metrics::{self, Endpoint};
 
 /// Where the authenticate endpoint is, under the router's mount point.
 pub const AUTHENTICATE_PATH: &str = "/authenticate";
@@ -57,7 +58,7 @@ async fn authenticate(State(service): State<TokenService>, request: Request) -> 
             None => inner.sessions.token(&profile, None).await,
         }
     };
-    answer.await.unwrap_or_else(IntoResponse::into_response)
+    counted(Endpoint::Authenticate, answer.await)
 }
 
 /// `refresh()`: the user's session token; with `refused`, after refreshing it if that is
@@ -77,9 +78,27 @@ async fn refresh(State(service): State<TokenService>, request: Request) -> Respo
             })?),
             None => None,
         };
+        if let Some(refused) = &refused {
+            // A client-bound token reported refused is not answered again.
+            inner.tokens.forget_refused(profile.key(), refused);
+        }
         inner.sessions.token(&profile, refused.as_ref()).await
     };
-    answer.await.unwrap_or_else(IntoResponse::into_response)
+    counted(Endpoint::Refresh, answer.await)
+}
+
+/// The answer, counted by endpoint and code.
+fn counted(endpoint: Endpoint, answer: Result<Response, Failure>) -> Response {
+    match answer {
+        Ok(response) => {
+            metrics::answered(endpoint, None);
+            response
+        }
+        Err(failure) => {
+            metrics::answered(endpoint, Some(failure.code));
+            failure.into_response()
+        }
+    }
 }
 
 /// Passes an `OPTIONS` on only when it is a CORS preflight (it names the method it asks
@@ -102,6 +121,7 @@ async fn only_preflights_as_options(request: Request, next: Next) -> Response {
 }
 
 async fn not_found() -> Response {
+    metrics::answered(Endpoint::Other, Some(ErrorCode::NotFound));
     Failure::new(
         ErrorCode::NotFound,
         "no endpoint here: the token endpoints are authenticate and refresh",
@@ -110,6 +130,7 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
+    metrics::answered(Endpoint::Other, Some(ErrorCode::MethodNotAllowed));
     Failure::new(
         ErrorCode::MethodNotAllowed,
         "the token endpoints answer POST only",

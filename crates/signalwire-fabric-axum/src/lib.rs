@@ -60,6 +60,7 @@
 // tables in an editor); intra-doc links there resolve from this crate's root.
 #![doc = include_str!("../docs/browser-sdk.md")]
 #![doc = include_str!("../docs/errors.md")]
+#![doc = include_str!("../docs/fleet.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -69,7 +70,10 @@
 // - endpoints: the router, what each endpoint does, and the answers to other methods
 //   and paths;
 // - admission: what every request goes through first (JSON, sign-in, rate limit, body);
-// - authenticator: the app's sign-in; rate_limit: the per-user limiter;
+// - authenticator: the app's sign-in; rate_limit: the per-user limiter (the shared one,
+//   and this instance's to fall back on);
+// - client_bound: client-bound tokens already minted, for browsers that reconnect;
+// - metrics: the endpoints' counters (names, labels, `describe`);
 // - origin: the origins allowed to call from other pages, and the CORS layer;
 // - sessions: one session per user, and the session token a request is answered with;
 // - tokens: new subscriber tokens from SignalWire (their lifetime; client-bound ones);
@@ -79,8 +83,10 @@ mod admission;
 mod answer;
 mod authenticator;
 mod builder;
+mod client_bound;
 mod endpoints;
 mod failure;
+pub mod metrics;
 mod origin;
 mod rate_limit;
 mod service;
@@ -90,8 +96,12 @@ mod tokens;
 /// The attribute [`Authenticator`] implementations use (re-exported from `async-trait`).
 pub use async_trait::async_trait;
 pub use authenticator::{Authenticator, Refusal, SubscriberProfile};
-pub use builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_AHEAD, TokenServiceBuilder};
+pub use builder::{
+    DEFAULT_CLIENT_BOUND_CACHE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_AHEAD, TokenServiceBuilder,
+};
 pub use endpoints::{AUTHENTICATE_PATH, REFRESH_PATH};
 pub use failure::ErrorCode;
-pub use rate_limit::RateLimit;
 pub use service::TokenService;
+/// How many requests one user may make to the endpoints (both count); the facade's
+/// [`signalwire_fabric::RateLimit`].
+pub use signalwire_fabric::RateLimit;

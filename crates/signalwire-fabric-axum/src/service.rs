@@ -84,6 +84,7 @@ impl fmt::Debug for TokenService {
             .field("refresh_ahead", &start.refresh_ahead)
             .field("retry", &start.retry)
             .field("token_lifetime", &inner.tokens.lifetime)
+            .field("client_bound", &inner.tokens.client_bound)
             .finish_non_exhaustive()
     }
 }

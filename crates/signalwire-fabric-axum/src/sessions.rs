@@ -151,6 +151,7 @@ impl SessionStart {
             ended.unwrap_or(0),
             || async move {
                 let created = client.subscriber_tokens().create(request).await?;
+                crate::metrics::created(crate::metrics::Created::Session);
                 tracing::info!(%key, "created a subscriber token for the user");
                 Ok(created.pair)
             },

@@ -1,15 +1,19 @@
 //! New subscriber tokens from SignalWire: the request for a user's profile, with the
 //! lifetime the app asked for, and client-bound tokens (minted with the browser's
-//! fingerprint for each request, and not kept).
+//! fingerprint, and answered again to the same user and fingerprint while they have
+//! enough life left: see [`client_bound`](crate::client_bound)).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::response::Response;
-use signalwire_fabric::{Client, CreateSubscriberToken, Scope};
+use signalwire_fabric::{AccessToken, Client, CreateSubscriberToken, Scope, SessionKey};
 
 use crate::SubscriberProfile;
 use crate::answer;
+use crate::client_bound::{ClientBoundCache, Minted};
 use crate::failure::Failure;
+use crate::metrics::{self, Created};
 
 /// The longest [`TokenServiceBuilder::token_lifetime`](crate::TokenServiceBuilder::token_lifetime)
 /// asked for.
@@ -22,11 +26,21 @@ pub(crate) struct NewTokens {
     /// How long their access tokens live, when the app chose (SignalWire's default
     /// otherwise).
     pub(crate) lifetime: Option<Duration>,
+    /// Client-bound tokens minted, for browsers that authenticate again.
+    pub(crate) client_bound: Arc<ClientBoundCache>,
 }
 
 impl NewTokens {
-    pub(crate) fn new(client: Client, lifetime: Option<Duration>) -> Self {
-        Self { client, lifetime }
+    pub(crate) fn new(
+        client: Client,
+        lifetime: Option<Duration>,
+        client_bound: ClientBoundCache,
+    ) -> Self {
+        Self {
+            client,
+            lifetime,
+            client_bound: Arc::new(client_bound),
+        }
     }
 
     /// The client that creates and refreshes tokens.
@@ -44,20 +58,65 @@ impl NewTokens {
         }
     }
 
-    /// A client-bound token for the device with `fingerprint`; nothing is kept.
+    /// A client-bound token for the device with `fingerprint`: the one minted for this
+    /// user and fingerprint while it has more than the cache's margin left, else a new
+    /// one (minted once however many of the device's requests ask at once).
     pub(crate) async fn client_bound(
         &self,
         profile: &SubscriberProfile,
         fingerprint: &str,
     ) -> Result<Response, Failure> {
+        let cache = &self.client_bound;
+        // A slot whose token ran short is replaced once; a second short one (a token
+        // SignalWire minted with less life than the margin) is answered as it is.
+        for _ in 0..2 {
+            let Some(slot) = cache.slot(profile, fingerprint) else {
+                break;
+            };
+            let mut minted_here = false;
+            let minted = slot
+                .get_or_try_init(|| {
+                    minted_here = true;
+                    self.mint(profile, fingerprint)
+                })
+                .await?;
+            if minted_here || cache.fresh(minted) {
+                metrics::client_bound(!minted_here);
+                return Ok(answer::access(&minted.token, minted.expires_at));
+            }
+            cache.remove(profile.key(), &slot);
+        }
+        let minted = self.mint(profile, fingerprint).await?;
+        metrics::client_bound(false);
+        Ok(answer::access(&minted.token, minted.expires_at))
+    }
+
+    /// Forgets a client-bound token of `key`'s user that SignalWire refused, so that the
+    /// browser's next authenticate mints another.
+    pub(crate) fn forget_refused(&self, key: &SessionKey, refused: &AccessToken) {
+        if self.client_bound.forget_token(key, refused) {
+            tracing::info!(%key, "forgot a client-bound token SignalWire refused");
+        }
+    }
+
+    /// A new client-bound token at SignalWire: the fingerprint and `sat:refresh`.
+    async fn mint(
+        &self,
+        profile: &SubscriberProfile,
+        fingerprint: &str,
+    ) -> Result<Minted, Failure> {
         let request = self
             .request(profile)
             .fingerprint(fingerprint)
             .scope(Scope::SatRefresh);
         match self.client.subscriber_tokens().create(request).await {
             Ok(created) => {
+                metrics::created(Created::ClientBound);
                 tracing::info!(key = %profile.key(), "created a client-bound subscriber token");
-                Ok(answer::credential(&created.pair))
+                Ok(Minted {
+                    token: created.pair.access_token().clone(),
+                    expires_at: created.pair.access_expires_at(),
+                })
             }
             Err(error) => Err(Failure::client_bound(profile.key(), &error)),
         }

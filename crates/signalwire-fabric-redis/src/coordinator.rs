@@ -236,6 +236,11 @@ impl RedisCoordinator {
         }
     }
 
+    /// The Redis and the key prefix, for the rate limiter that shares them.
+    pub(crate) fn parts(&self) -> (Arc<Server>, &str) {
+        (Arc::clone(&self.inner.server), &self.inner.prefix)
+    }
+
     fn keys(&self, key: &SessionKey) -> SubscriberKeys {
         SubscriberKeys::new(&self.inner.prefix, key)
     }
@@ -383,5 +388,11 @@ impl Coordinator for RedisCoordinator {
             .invoke_durably("publish", key, invocation, |_| true)
             .await?;
         replies::publish(&answer).map_err(|what| self.unexpected(&keys, what))
+    }
+
+    /// [`RedisCoordinator::limiter`]: per-user limits counted once across every instance
+    /// sharing this Redis.
+    fn rate_limiter(&self) -> Option<Arc<dyn signalwire_fabric::RateLimiter>> {
+        Some(Arc::new(self.limiter()))
     }
 }

@@ -56,12 +56,14 @@
 //   dropped;
 // - scripts: the Lua scripts and the arguments each takes; replies: what each answers;
 // - give_up: the task that gives up a lease granted to a `try_lease` whose answer was lost;
-// - keys: the names of a subscriber's keys; sealing: pairs sealed at rest.
+// - keys: the names of a subscriber's keys; sealing: pairs sealed at rest;
+// - limiter: `RedisRateLimiter`, per-user rate limits in the same Redis (issue 22).
 mod builder;
 mod connection;
 mod coordinator;
 mod give_up;
 mod keys;
+mod limiter;
 mod replies;
 mod scripts;
 mod sealing;
@@ -73,6 +75,7 @@ pub use builder::{
 };
 pub use coordinator::{RedisCoordinator, RedisKeys};
 pub use keys::{DEFAULT_KEY_PREFIX, MAX_KEY_PREFIX_LEN};
+pub use limiter::RedisRateLimiter;
 /// The `redis` crate this one is built on, for [`RedisCoordinator::from_client`],
 /// [`RedisCoordinator::from_connection_manager`],
 /// [`RedisCoordinator::from_sentinel_client`] and [`RedisCoordinator::from_cluster_client`]

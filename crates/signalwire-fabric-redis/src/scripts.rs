@@ -224,3 +224,54 @@ pub(crate) fn publish(
     invocation.key(&keys.pair).arg(stored).arg(keep_ms);
     invocation
 }
+
+/// The rate limiter's one step (issue 22): `KEYS[1]` is a key's bucket, holding its
+/// theoretical arrival time in microseconds on the server's clock; `ARGV[1]` the
+/// interval and `ARGV[2]` the tolerance, in microseconds (`RateLimit::gcra_micros`).
+/// Now is the server's `TIME`, so instances whose clocks disagree still count against
+/// one bucket; a replay test may pass now as `ARGV[3]` instead, which the limiter never
+/// does. It decides as `signalwire_fabric::RateLimit::decide`: answers `{1, 0}` and
+/// stores the new time, kept exactly as long as it matters (past it, nothing stored
+/// decides the same), or `{0, microseconds to wait}` and writes nothing.
+static RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- Redis before 5 replicates scripts as text unless told to replicate their effects;
+-- TIME followed by a write needs the latter (later versions do it anyway).
+if redis.replicate_commands then
+  redis.replicate_commands()
+end
+local now
+if ARGV[3] then
+  now = tonumber(ARGV[3])
+else
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+end
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+local earliest = tat - tonumber(ARGV[2])
+if now < earliest then
+  return {0, earliest - now}
+end
+local next = math.max(tat, now) + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.ceil((next - now) / 1000))
+return {1, 0}
+",
+    )
+});
+
+/// [`RATE_LIMIT`] for the bucket `key` (a key name from `RedisRateLimiter`), with
+/// `limit`'s interval and tolerance; `now` only from the replay test.
+pub(crate) fn rate_limit(
+    key: &str,
+    limit: &signalwire_fabric::RateLimit,
+    now: Option<u64>,
+) -> ScriptInvocation<'static> {
+    let (interval, tolerance) = limit.gcra_micros();
+    let mut invocation = RATE_LIMIT.prepare_invoke();
+    invocation.key(key).arg(interval).arg(tolerance);
+    if let Some(now) = now {
+        invocation.arg(now);
+    }
+    invocation
+}

@@ -46,6 +46,8 @@ pub mod fuzzing;
 mod guest_tokens;
 mod ids;
 mod input;
+mod limits;
+pub mod metrics;
 mod paging;
 mod response;
 mod session;
@@ -65,6 +67,7 @@ pub use guest_tokens::{
     CreateGuestToken, EmbedTokens, GuestTokens, InviteTokens, MAX_GUEST_ADDRESSES,
 };
 pub use ids::{AddressId, SubscriberId, SubscriberResourceId};
+pub use limits::{InProcessRateLimiter, MAX_RATE_PERIOD, RateDecision, RateLimit, RateLimiter};
 pub use session::{
     AutoRefresh, CommitOutcome, Coordinator, DEFAULT_JITTER, DEFAULT_LEASE, DEFAULT_REFRESH_AHEAD,
     DEFAULT_REFRESH_SCHEDULE, FILE_STORE_LEFTOVER_AGE, FileStore, InProcessCoordinator,

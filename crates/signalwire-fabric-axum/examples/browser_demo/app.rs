@@ -16,8 +16,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use http::{HeaderValue, StatusCode};
+use metrics_exporter_prometheus::PrometheusHandle;
 use signalwire_fabric::{Client, Coordinator, RetryPolicy, SessionKey};
-use signalwire_fabric_axum::{Authenticator, Refusal, SubscriberProfile, TokenService};
+use signalwire_fabric_axum::{Authenticator, RateLimit, Refusal, SubscriberProfile, TokenService};
 
 /// Where the demo mounts the token endpoints.
 pub const TOKENS_MOUNT: &str = "/api/signalwire";
@@ -131,6 +132,9 @@ pub struct DemoSettings {
     /// stays well under the SDK's patience (it gives up 15 to 30 s after the token
     /// expired), so a SignalWire that comes back is noticed in time.
     pub retry: RetryPolicy,
+    /// How often one sign-in may ask for tokens, counted by the coordinator's rate
+    /// limiter across every instance (the service's default, 20 a minute).
+    pub rate_limit: RateLimit,
 }
 
 impl Default for DemoSettings {
@@ -142,6 +146,7 @@ impl Default for DemoSettings {
                 initial: Duration::from_millis(250),
                 max: Duration::from_secs(1),
             },
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -222,6 +227,7 @@ pub struct Demo {
     sign_ins: Arc<SignIns>,
     settings: DemoSettings,
     sdk: Arc<SdkInstall>,
+    metrics: Option<PrometheusHandle>,
 }
 
 impl Demo {
@@ -233,7 +239,16 @@ impl Demo {
             sign_ins: Arc::default(),
             settings,
             sdk: Arc::default(),
+            metrics: None,
         }
+    }
+
+    /// Serves what `handle`'s recorder (installed by the app) has counted at `/metrics`,
+    /// in Prometheus' text format: the sessions' and the endpoints' numbers.
+    #[allow(dead_code, reason = "the endpoint tests serve a demo without metrics")]
+    pub fn metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
     }
 
     /// Serves the SDK from `install` instead of this directory's `node_modules`.
@@ -252,6 +267,7 @@ impl Demo {
                 .token_lifetime(self.settings.token_lifetime)
                 .refresh_ahead(self.settings.refresh_ahead)
                 .retry(self.settings.retry)
+                .rate_limit(self.settings.rate_limit)
                 .build();
         let router = Router::new()
             .route("/", get(page))
@@ -268,6 +284,10 @@ impl Demo {
             .route("/logout", post(logout))
             .with_state(Arc::clone(&self.sign_ins))
             .nest(TOKENS_MOUNT, tokens.router());
+        let router = match &self.metrics {
+            Some(handle) => router.route("/metrics", get(scrape).with_state(handle.clone())),
+            None => router,
+        };
         (router, tokens)
     }
 
@@ -304,6 +324,19 @@ impl Drop for Instance {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// What the recorder has counted, in Prometheus' text format. (A real app keeps this
+/// off its public listener, or behind its own authentication.)
+async fn scrape(State(handle): State<PrometheusHandle>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/plain; version=0.0.4"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        handle.render(),
+    )
+        .into_response()
 }
 
 async fn page() -> Response {

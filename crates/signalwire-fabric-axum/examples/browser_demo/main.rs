@@ -19,6 +19,10 @@
 //! sign-in lives about 12 s (the demo asks for that when it creates it), so the refresh
 //! comes within seconds every time.
 //!
+//! The demo serves what its sessions and endpoints counted at `/metrics`, in Prometheus'
+//! text format (the `metrics` facade, with `metrics-exporter-prometheus` as the recorder,
+//! a dependency of this example only).
+//!
 //! Against a real space, pass `--env` and set `SIGNALWIRE_SPACE`,
 //! `SIGNALWIRE_PROJECT_ID` and `SIGNALWIRE_API_TOKEN` (the API token needs a Voice,
 //! Messaging, Fax or Video scope): the demo then creates the subscribers
@@ -30,6 +34,7 @@ mod app;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use metrics_exporter_prometheus::PrometheusBuilder;
 use signalwire_fabric::{Client, InProcessCoordinator};
 use signalwire_fabric_fake::FakeSpace;
 
@@ -63,11 +68,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("using a fake SignalWire space on {}", fake.base_url());
         (fake.client(), Some(fake))
     };
+    // The numbers sessions and endpoints record, served at /metrics.
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|error| format!("cannot install the metrics recorder: {error}"))?;
+    signalwire_fabric::metrics::describe();
+    signalwire_fabric_axum::metrics::describe();
     let demo = app::Demo::new(
         client,
         Arc::new(InProcessCoordinator::new()),
         app::DemoSettings::default(),
-    );
+    )
+    .metrics(metrics);
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let instance = demo.serve(addr).await.map_err(|error| {
         format!("cannot listen on {addr}: {error} (choose another with --port N, or --port 0)")
@@ -84,6 +96,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "token endpoints: POST {url}{mount}/authenticate and POST {url}{mount}/refresh",
         url = instance.url(),
         mount = app::TOKENS_MOUNT
+    );
+    println!(
+        "metrics (Prometheus' text format): {}/metrics",
+        instance.url()
     );
     std::future::pending::<()>().await;
     Ok(())

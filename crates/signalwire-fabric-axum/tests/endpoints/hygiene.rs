@@ -525,7 +525,7 @@ async fn a_wildcard_or_null_origin_is_ignored_rather_than_opened() {
 fn users_remembered(h: &Harness) -> usize {
     let debug = format!("{:?}", h.service);
     let (_, after) = debug
-        .split_once("UserLimiter { users: ")
+        .split_once("shared: InProcessRateLimiter { keys: ")
         .unwrap_or_else(|| panic!("the limiter in {debug}"));
     let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().expect("a count")

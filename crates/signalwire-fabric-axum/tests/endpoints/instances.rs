@@ -4,10 +4,11 @@
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use signalwire_fabric::{Coordinator, InProcessCoordinator};
+use signalwire_fabric::{Coordinator, InProcessCoordinator, RateLimit};
 use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
 
 use crate::common::{Answer, http_client, now_ms};
@@ -25,9 +26,17 @@ use crate::demo::{Demo, DemoSettings, Instance, TOKENS_MOUNT};
 /// request is in flight. Any [`Coordinator`] whose leases work on that clock can be
 /// checked with it.
 pub async fn one_upstream_refresh_per_rotation(coordinator: Arc<dyn Coordinator>, count: usize) {
+    one_upstream_refresh_per_rotation_with(coordinator, count, DemoSettings::default()).await;
+}
+
+async fn one_upstream_refresh_per_rotation_with(
+    coordinator: Arc<dyn Coordinator>,
+    count: usize,
+    settings: DemoSettings,
+) {
     let fake = FakeSpace::start().await;
     let time = SimulatedTime::new(&fake);
-    let demo = Demo::new(fake.client(), coordinator, DemoSettings::default());
+    let demo = Demo::new(fake.client(), coordinator, settings);
     let mut instances: Vec<Instance> = Vec::new();
     for _ in 0..count {
         let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
@@ -163,14 +172,20 @@ async fn three_instances_sharing_an_in_process_coordinator_refresh_once_per_rota
 /// `RedisCoordinator`; `signalwire-fabric-redis`'s multi-process test has separate
 /// processes with their own connections). Redis's lease expiry runs on the server's
 /// clock, not tokio's; no lease outlives its rotation here, so the paused clock does not
-/// matter to it.
+/// matter to it. The rate limiter is Redis's too, on its real clock, which sees the
+/// walk's eight simulated hours as a second or so: the limit is raised above the 40-odd
+/// requests the walk makes (rate limits across instances have tests of their own).
 async fn sharing_one_redis(count: usize) {
     let test = "instances sharing one redis";
     let Some(server) = signalwire_fabric_redis::testing::RedisServer::start(test) else {
         return; // said SKIPPED (and panics under CI=true instead)
     };
     let coordinator = server.coordinator().build().expect("a loopback Redis URL");
-    one_upstream_refresh_per_rotation(Arc::new(coordinator), count).await;
+    let settings = DemoSettings {
+        rate_limit: RateLimit::new(NonZeroU32::new(100).expect("100"), Duration::from_secs(60)),
+        ..DemoSettings::default()
+    };
+    one_upstream_refresh_per_rotation_with(Arc::new(coordinator), count, settings).await;
 }
 
 #[tokio::test(start_paused = true)]

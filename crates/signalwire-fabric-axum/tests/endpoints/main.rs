@@ -14,6 +14,7 @@ mod common;
 #[path = "../../examples/browser_demo/app.rs"]
 mod demo;
 mod demo_runs;
+mod fleet;
 mod hygiene;
 mod instances;
 #[cfg(unix)]

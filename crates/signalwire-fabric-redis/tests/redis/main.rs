@@ -15,6 +15,7 @@ mod errors;
 mod expiry;
 mod failover;
 mod faults;
+mod limits;
 mod multi_process;
 mod replay;
 mod stalls;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::coordinator::{Coordinator, LeaseOutcome, SessionKey};
-use crate::Error;
+use crate::{Error, metrics};
 
 /// The first wait between asks for a lease a sibling holds.
 pub(super) const POLL_FIRST: Duration = Duration::from_millis(10);
@@ -18,7 +18,9 @@ pub(super) const POLL_MAX: Duration = Duration::from_millis(250);
 /// `seen`, until it is granted ([`LeaseOutcome::Granted`]) or a newer pair is stored
 /// ([`LeaseOutcome::Newer`]). While a sibling holds it, asks again after 10 ms, then twice
 /// as long each time up to a quarter of a second, never later than the lease's own end.
-/// `Ok(None)` when the lease is still held at `give_up_at`.
+/// `Ok(None)` when the lease is still held at `give_up_at`. Records a lease wait (and how
+/// long it lasted) when a sibling held it, and a take-over when the lease granted was
+/// another holder's that ran out.
 pub(super) async fn lease_or_newer(
     coordinator: &dyn Coordinator,
     key: &SessionKey,
@@ -27,20 +29,33 @@ pub(super) async fn lease_or_newer(
     give_up_at: Option<Instant>,
 ) -> Result<Option<LeaseOutcome>, Error> {
     let mut poll = POLL_FIRST;
-    loop {
-        match coordinator.try_lease(key, seen, ttl).await? {
-            LeaseOutcome::Held { expires_in } => {
+    // When this session began to wait for a sibling's lease, if it did.
+    let mut waiting_since: Option<Instant> = None;
+    let answer = loop {
+        match coordinator.try_lease(key, seen, ttl).await {
+            Ok(LeaseOutcome::Held { expires_in }) => {
+                waiting_since.get_or_insert_with(Instant::now);
                 if give_up_at.is_some_and(|at| Instant::now() >= at) {
-                    return Ok(None);
+                    break Ok(None);
                 }
                 let wait =
                     expires_in.map_or(poll, |left| left.clamp(Duration::from_millis(1), poll));
                 tokio::time::sleep(wait).await;
                 poll = (poll * 2).min(POLL_MAX);
             }
-            outcome => return Ok(Some(outcome)),
+            Ok(outcome) => break Ok(Some(outcome)),
+            Err(error) => break Err(error),
         }
+    };
+    if let Some(since) = waiting_since {
+        metrics::lease_waited(since.elapsed());
     }
+    if let Ok(Some(LeaseOutcome::Granted(lease))) = &answer
+        && lease.taken_over()
+    {
+        metrics::lease_taken_over();
+    }
+    answer
 }
 
 #[cfg(test)]

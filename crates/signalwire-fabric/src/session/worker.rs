@@ -14,6 +14,7 @@ use super::coordinator::{CommitOutcome, Lease, LeaseOutcome, Released, SharedPai
 use super::lease_wait::{self, lease_or_newer};
 use super::state::{Phase, Shared, State};
 use crate::clock::{earlier, later};
+use crate::metrics::{self, Adopted, Operation, Refreshed};
 use crate::{Error, RefreshToken, SessionEnd, StoredTokenPair, TokenPair};
 
 /// How long before its refresh token expires a session makes its last attempt, when the
@@ -131,10 +132,14 @@ async fn run(shared: Arc<Shared>) {
                                     }
                                 });
                             }
-                            CommitOutcome::Superseded(newer) => adopt(&shared, newer).await,
+                            CommitOutcome::Superseded(newer) => {
+                                metrics::adopted(Adopted::AfterRefresh);
+                                adopt(&shared, newer).await
+                            }
                         }
                     }
                     Err(error) => {
+                        metrics::coordinator_failed(Operation::Commit);
                         tracing::warn!(%error, "storing the pair kept here failed; will retry");
                         chores.failed(&shared);
                         shared.change(|state| state.last_error = Some(Box::new(error)));
@@ -151,6 +156,7 @@ async fn run(shared: Arc<Shared>) {
                     });
                 }
                 Err(error) => {
+                    metrics::coordinator_failed(Operation::Publish);
                     tracing::warn!(%error, "publishing the pair failed; will retry");
                     chores.failed(&shared);
                     shared.change(|state| state.last_error = Some(Box::new(error)));
@@ -255,6 +261,7 @@ async fn refresh(
     let started = Instant::now();
     tracing::info!(attempt, "subscriber token refresh started");
     let result = shared.refresher.refresh(refresh_token).await;
+    metrics::exchanged(started.elapsed(), result.is_ok());
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(pair) => {
@@ -267,9 +274,12 @@ async fn refresh(
                 .await
             {
                 Ok(CommitOutcome::Committed { generation }) => {
+                    metrics::refreshed(Refreshed::Stored);
                     install(shared, pair, generation, None).await;
                 }
                 Ok(CommitOutcome::Superseded(newer)) => {
+                    metrics::refreshed(Refreshed::Superseded);
+                    metrics::adopted(Adopted::AfterRefresh);
                     tracing::warn!(
                         generation = newer.generation,
                         "another session stored a newer pair while this one refreshed; adopting it"
@@ -277,16 +287,20 @@ async fn refresh(
                     adopt(shared, newer).await;
                 }
                 Err(error) => {
+                    metrics::refreshed(Refreshed::Stored);
+                    metrics::coordinator_failed(Operation::Commit);
                     tracing::warn!(%error, "the new pair could not be stored in the coordinator; it is kept here and the commit will be retried");
                     install(shared, pair, seen, Some((lease, seen))).await;
                 }
             }
         }
         Err(error) if is_transient(&error) => {
+            metrics::refreshed(Refreshed::Failed);
             release(shared, &lease).await;
             failed(shared, attempt, refresh_expires_at, error, elapsed_ms);
         }
         Err(error) => {
+            metrics::refreshed(Refreshed::Refused);
             let released = release(shared, &lease).await;
             if error.requires_new_subscriber_token() {
                 // Refused as spent or unknown: a sibling may have rotated it, and may not
@@ -294,6 +308,7 @@ async fn refresh(
                 let look = look_for(shared, &lease, released);
                 match newer_than(shared, seen, look).await {
                     Ok(Some(newer)) => {
+                        metrics::adopted(Adopted::AfterRefusal);
                         tracing::info!(
                             generation = newer.generation,
                             "the refresh token was already exchanged by another session; adopting its pair"
@@ -302,6 +317,7 @@ async fn refresh(
                     }
                     Ok(None) => {}
                     Err(unreachable) => {
+                        metrics::coordinator_failed(Operation::Load);
                         // Whether a sibling rotated it cannot be checked now: try again later.
                         tracing::warn!(error = %unreachable, "the refresh token was refused and the coordinator cannot be asked whether a sibling rotated it");
                         return failed(
@@ -344,6 +360,7 @@ async fn lease(
     match asked {
         Ok(Some(LeaseOutcome::Granted(lease))) => Some(lease),
         Ok(Some(LeaseOutcome::Newer(newer))) => {
+            metrics::adopted(Adopted::BeforeRefresh);
             adopt(shared, newer).await;
             None
         }
@@ -357,6 +374,7 @@ async fn lease(
             None
         }
         Err(error) => {
+            metrics::coordinator_failed(Operation::TryLease);
             failed(shared, attempt, refresh_expires_at, error, 0);
             None
         }
@@ -412,6 +430,7 @@ async fn release(shared: &Shared, lease: &Lease) -> Option<Released> {
     match shared.coordinator.release(&shared.key, lease).await {
         Ok(released) => Some(released),
         Err(error) => {
+            metrics::coordinator_failed(Operation::Release);
             tracing::warn!(%error, "releasing the refresh lease failed; it will expire");
             None
         }
@@ -478,8 +497,10 @@ async fn install(
     if let Err(error) = &saved {
         tracing::warn!(%error, "saving the new pair failed; it is kept in memory and the save will be retried");
     }
-    shared.change(|state| {
-        state.refresh_at = shared.schedule.refresh_at(&pair, Instant::now());
+    let due_for = shared.change(|state| {
+        let now = Instant::now();
+        let due_for = now.saturating_duration_since(state.refresh_at);
+        state.refresh_at = shared.schedule.refresh_at(&pair, now);
         state.pair = pair;
         state.generation = generation;
         state.uncommitted = uncommitted.map(Box::new);
@@ -489,7 +510,9 @@ async fn install(
         state.finished_attempts += 1;
         state.saved = saved.is_ok();
         state.last_error = saved.err().map(Box::new);
+        due_for
     });
+    metrics::refresh_delay(due_for);
 }
 
 /// Ends the session. Called inside a state change.
@@ -499,6 +522,7 @@ fn end(state: &mut State, reason: SessionEnd, cause: Option<Error>) {
             "the refresh token expired before a refresh was attempted; the session has ended"
         );
     }
+    metrics::ended(reason);
     let ended = Error::SessionEnded {
         reason,
         cause: cause.map(Box::new),

@@ -85,9 +85,13 @@ fn load(slot: &Slot) -> Option<SharedPair> {
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// Its [`rate_limiter`](Coordinator::rate_limiter) is an
+/// [`InProcessRateLimiter`](crate::InProcessRateLimiter) shared by its clones.
 #[derive(Clone, Default)]
 pub struct InProcessCoordinator {
     subscribers: Arc<Mutex<Subscribers>>,
+    limiter: crate::InProcessRateLimiter,
 }
 
 #[derive(Default)]
@@ -207,6 +211,10 @@ impl Coordinator for InProcessCoordinator {
             .lock()
             .record(key)
             .publish(pair.clone(), kept_until(pair)))
+    }
+
+    fn rate_limiter(&self) -> Option<Arc<dyn crate::RateLimiter>> {
+        Some(Arc::new(self.limiter.clone()))
     }
 }
 

@@ -320,6 +320,15 @@ pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
     /// next generation, whatever the store holds, clearing every in-flight mark. Returns
     /// the generation.
     async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error>;
+
+    /// A rate limiter whose state lives where this coordinator keeps sessions, shared by
+    /// everything that shares the coordinator (so that instances of an app sharing a
+    /// Redis coordinator count a user's requests once between them), if the coordinator
+    /// offers one. `None` by default; [`InProcessCoordinator`] and
+    /// `signalwire-fabric-redis`'s coordinator offer one.
+    fn rate_limiter(&self) -> Option<Arc<dyn crate::RateLimiter>> {
+        None
+    }
 }
 
 /// A shared coordinator is a coordinator, so one `Arc<dyn Coordinator>` can serve many
@@ -355,5 +364,9 @@ impl<C: Coordinator + ?Sized> Coordinator for Arc<C> {
 
     async fn publish(&self, key: &SessionKey, pair: &StoredTokenPair) -> Result<u64, Error> {
         (**self).publish(key, pair).await
+    }
+
+    fn rate_limiter(&self) -> Option<Arc<dyn crate::RateLimiter>> {
+        (**self).rate_limiter()
     }
 }
