@@ -2,12 +2,13 @@
 //!
 //! # How it works
 //!
-//! The session's state is one value in a `tokio::sync::watch` channel: the newest pair
-//! and its [`Coordinator`] generation, when it is due, whether it is saved, counters, and
-//! the **phase**. Every change goes through that channel, and callers that must wait for
-//! the worker wait for the next change. What the hot path needs (the access token and
-//! when it is due) is copied into an `ArcSwap` at every change, so a cached
-//! [`SubscriberSession::access_token`] takes no lock.
+//! The session's state is one value behind a lock (see `state.rs`): the newest pair and
+//! its [`Coordinator`] generation, when it is due, whether it is saved, counters, and the
+//! **phase**. Every change goes through one function, which wakes callers waiting for
+//! the worker. What the hot path needs (the access token, and whether it may be served)
+//! is copied into an `ArcSwap` at every change, and a due timer per refresh point (see
+//! `due.rs`) marks it stale when that point comes, so a cached
+//! [`SubscriberSession::access_token`] takes no lock and reads no clock.
 //!
 //! All I/O (leases, exchanges, commits, saves) happens in one *worker* task per session,
 //! spawned when needed and gone when there is nothing to do: there is never more than one
