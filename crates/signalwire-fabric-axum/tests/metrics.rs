@@ -8,6 +8,8 @@
 #[path = "../examples/browser_demo/app.rs"]
 #[allow(dead_code, reason = "the demo's SDK serving is not used here")]
 mod demo;
+#[path = "support/sign_in.rs"]
+mod sign_in;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -19,6 +21,7 @@ use signalwire_fabric::InProcessCoordinator;
 use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
 
 use demo::{Demo, DemoSettings, Instance, TOKENS_MOUNT};
+use sign_in::{session_cookie, sign_in_request};
 
 /// A fingerprint: 43 characters of base64url.
 const FINGERPRINT: &str = "TWV0cmljcy1zY3JhcGVkLWJyb3dzZXIta2V5LXBhaXI";
@@ -67,21 +70,10 @@ async fn the_demo_serves_what_its_sessions_and_endpoints_counted_after_rotations
         .build()
         .expect("a client");
     let login = time
-        .hold(
-            http.post(format!("{}/login", instances[0].url()))
-                .header("content-type", "application/json")
-                .body(r#"{"user": "alice"}"#)
-                .send(),
-        )
+        .hold(sign_in_request(&http, &instances[0].url(), "alice").send())
         .await
         .expect("signed in");
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = session_cookie(&login);
     let ask = |instance: usize, path: &str, body: &str| {
         let request = http
             .post(format!("{}{path}", instances[instance].url()))

@@ -12,6 +12,7 @@ use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
 
 use crate::common::{Answer, http_client, now_ms};
 use crate::demo::{Demo, DemoSettings, SdkInstall, TOKENS_MOUNT, install_command};
+use crate::sign_in::{session_cookie, sign_in_request};
 
 #[tokio::test(start_paused = true)]
 async fn every_run_of_the_demo_page_starts_with_a_token_of_the_demos_lifetime() {
@@ -29,20 +30,8 @@ async fn every_run_of_the_demo_page_starts_with_a_token_of_the_demos_lifetime() 
         .expect("the demo starts");
     let http = http_client();
     let sign_in = || {
-        let request = http
-            .post(format!("{}/login", instance.url()))
-            .header("content-type", "application/json")
-            .body(r#"{"user": "alice"}"#);
-        async move {
-            let answer = request.send().await.expect("signed in");
-            answer
-                .headers()
-                .get("set-cookie")
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.split(';').next())
-                .expect("a session cookie")
-                .to_owned()
-        }
+        let request = sign_in_request(&http, &instance.url(), "alice");
+        async move { session_cookie(&request.send().await.expect("signed in")) }
     };
     let ask = |cookie: &str, endpoint: &str| {
         let request = http

@@ -13,6 +13,7 @@ use signalwire_fabric_fake::{FakeSpace, Operation, SimulatedTime};
 
 use crate::common::{Answer, http_client, now_ms};
 use crate::demo::{Demo, DemoSettings, Instance, TOKENS_MOUNT};
+use crate::sign_in::{session_cookie, sign_in_request};
 
 /// Serves `count` instances of the demo backend sharing `coordinator` (and, as a real
 /// app's instances would, its sign-in store), signs alice in, and walks her pair through
@@ -50,21 +51,10 @@ async fn one_upstream_refresh_per_rotation_with(
     let http = http_client();
 
     let login = time
-        .hold(
-            http.post(format!("{}/login", instances[0].url()))
-                .header("content-type", "application/json")
-                .body(r#"{"user": "alice"}"#)
-                .send(),
-        )
+        .hold(sign_in_request(&http, &instances[0].url(), "alice").send())
         .await
         .expect("signed in");
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = session_cookie(&login);
     let ask = |instance: &Instance, endpoint: &str| {
         let request = http
             .post(format!("{}{TOKENS_MOUNT}/{endpoint}", instance.url()))

@@ -21,3 +21,5 @@ mod instances;
 mod real_sdk;
 mod refused;
 mod sessions;
+#[path = "../support/sign_in.rs"]
+mod sign_in;

@@ -12,6 +12,7 @@ use signalwire_fabric_fake::{FakeSpace, Operation};
 
 use crate::common::{Answer, Harness, http_client, reference};
 use crate::demo::{Demo, DemoSettings, Instance, TOKENS_MOUNT};
+use crate::sign_in::{session_cookie, sign_in_request};
 
 /// `count` instances of the demo sharing a coordinator; alice signs in, gets a token,
 /// and `2 × count` tabs spread over the instances report it refused, all at once.
@@ -28,20 +29,11 @@ async fn reported_by_tabs_on(count: usize) {
         instances.push(demo.serve(any_port).await.expect("an instance starts"));
     }
     let http = http_client();
-    let login = http
-        .post(format!("{}/login", instances[0].url()))
-        .header("content-type", "application/json")
-        .body(r#"{"user": "alice"}"#)
+    let login = sign_in_request(&http, &instances[0].url(), "alice")
         .send()
         .await
         .expect("signed in");
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = session_cookie(&login);
     let ask = |instance: &Instance, endpoint: &str, body: serde_json::Value| {
         let request = http
             .post(format!("{}{TOKENS_MOUNT}/{endpoint}", instance.url()))
