@@ -50,11 +50,12 @@ use criterion::Criterion;
 use http::header::{CONTENT_TYPE, COOKIE, HOST};
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 use signalwire_fabric::{Coordinator, InProcessRateLimiter, RateLimit, SessionKey};
 use signalwire_fabric_axum::{Authenticator, Refusal, SubscriberProfile, TokenService};
 use signalwire_fabric_benchmarks::upstream::Upstream;
-use signalwire_fabric_benchmarks::{Contender, interleaved, median, median_ratio};
+use signalwire_fabric_benchmarks::{
+    Contender, interleaved, keep_alive_connection, median, median_ratio,
+};
 use signalwire_fabric_redis::RedisCoordinator;
 use signalwire_fabric_redis::testing::RedisServer;
 
@@ -299,16 +300,9 @@ struct Connection {
 
 impl Connection {
     async fn open(addr: SocketAddr) -> Self {
-        let stream = tokio::net::TcpStream::connect(addr)
+        let sender = keep_alive_connection(addr)
             .await
-            .expect("connects");
-        stream.set_nodelay(true).expect("nodelay");
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .expect("a handshake");
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+            .expect("a connection to the local listener");
         Self {
             sender,
             host: HeaderValue::from_str(&addr.to_string()).expect("a host"),

@@ -297,6 +297,20 @@ async fn respond(
     Ok(response)
 }
 
+/// Opens a keep-alive HTTP/1.1 connection to `addr` (Nagle off); its driver runs on the
+/// current runtime. The raw client every bench that wants the least overhead sends on.
+pub async fn keep_alive_connection(
+    addr: SocketAddr,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, BoxError> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
 /// The refresh call over one raw `hyper` HTTP/1.1 connection: the least any client can
 /// do (build the request, send it, read the body, decode it with serde).
 #[derive(Debug)]
@@ -314,15 +328,8 @@ struct RefreshRequest<'a> {
 impl HyperClient {
     /// Opens a keep-alive connection to `addr`; its driver runs on the current runtime.
     pub async fn connect(addr: SocketAddr) -> Result<Self, BoxError> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
         Ok(Self {
-            sender,
+            sender: keep_alive_connection(addr).await?,
             host: HeaderValue::from_str(&addr.to_string())?,
             authorization: basic_authorization(),
         })
