@@ -87,10 +87,9 @@ pub(super) struct State {
     pub(super) refreshes: u64,
     pub(super) failed_attempts: u32,
     pub(super) last_error: Option<Box<Error>>,
-    /// The timer armed for `refresh_at` (see the module docs), or for an earlier point.
+    /// The latest due timer armed: for `refresh_at` (see the module docs), or for an
+    /// earlier point.
     due_timer: Option<DueTimer>,
-    /// How many due timers were armed.
-    timers_armed: u64,
 }
 
 /// Where the session is between refreshes; see the module docs for the transitions.
@@ -141,7 +140,6 @@ impl State {
             failed_attempts: 0,
             last_error: None,
             due_timer: None,
-            timers_armed: 0,
         }
     }
 }
@@ -230,9 +228,10 @@ impl Shared {
         if !state.timer_missing() || Instant::now() >= serve_until(at) {
             return;
         }
-        state.timers_armed += 1;
+        // Numbered one above the timer it replaces, so numbers only grow.
+        let number = state.due_timer.as_ref().map_or(1, |timer| timer.number + 1);
         // The timer it replaces, if any, is cancelled when dropped here.
-        state.due_timer = Some(DueTimer::arm(self.me.clone(), at, state.timers_armed));
+        state.due_timer = Some(DueTimer::arm(self.me.clone(), at, number));
     }
 
     /// Starts the worker unless it runs already (or the session has ended): the one state
