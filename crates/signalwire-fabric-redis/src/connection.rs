@@ -58,6 +58,12 @@ impl Server {
         &self.address
     }
 
+    /// Whether this is a Redis Cluster, where one script reaches the node of one key's
+    /// hash slot.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster(_))
+    }
+
     /// The longest one operation may take.
     pub(crate) fn operation_timeout(&self) -> Duration {
         self.operation_timeout

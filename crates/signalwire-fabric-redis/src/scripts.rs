@@ -225,14 +225,17 @@ pub(crate) fn publish(
     invocation
 }
 
-/// The rate limiter's one step (issue 22): `KEYS[1]` is a key's bucket, holding its
-/// theoretical arrival time in microseconds on the server's clock; `ARGV[1]` the
-/// interval and `ARGV[2]` the tolerance, in microseconds (`RateLimit::gcra_micros`).
-/// Now is the server's `TIME`, so instances whose clocks disagree still count against
-/// one bucket; a replay test may pass now as `ARGV[3]` instead, which the limiter never
-/// does. It decides as `signalwire_fabric::RateLimit::decide`: answers `{1, 0}` and
-/// stores the new time, kept exactly as long as it matters (past it, nothing stored
-/// decides the same), or `{0, microseconds to wait}` and writes nothing.
+/// The rate limiter's step (issue 22), for one request or a batch of them: `KEYS[i]` is
+/// the bucket of request `i`, holding its key's theoretical arrival time in
+/// microseconds on the server's clock; `ARGV[2i]` and `ARGV[2i+1]` the interval and the
+/// tolerance of its limit, in microseconds (`RateLimit::gcra_micros`). Now is the
+/// server's `TIME`, read once for the batch, so instances whose clocks disagree still
+/// count against one bucket; a replay test may pass now as `ARGV[1]` instead, which the
+/// limiter never does (it passes `""`). Requests are decided in order, each as
+/// `signalwire_fabric::RateLimit::decide` does, so two requests of one key in a batch
+/// count as two in a row. For each it answers `1, 0` and stores the new time, kept
+/// exactly as long as it matters (past it, nothing stored decides the same), or
+/// `0, microseconds to wait` and writes nothing: `2n` numbers for `n` requests.
 static RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -242,36 +245,46 @@ if redis.replicate_commands then
   redis.replicate_commands()
 end
 local now
-if ARGV[3] then
-  now = tonumber(ARGV[3])
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
 else
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 end
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-local earliest = tat - tonumber(ARGV[2])
-if now < earliest then
-  return {0, earliest - now}
+local answers = {}
+for i, bucket in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i])
+  local tolerance = tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', bucket)) or now
+  local earliest = tat - tolerance
+  if now < earliest then
+    answers[2 * i - 1] = 0
+    answers[2 * i] = earliest - now
+  else
+    local next = math.max(tat, now) + interval
+    redis.call('SET', bucket, string.format('%d', next), 'PX', math.ceil((next - now) / 1000))
+    answers[2 * i - 1] = 1
+    answers[2 * i] = 0
+  end
 end
-local next = math.max(tat, now) + tonumber(ARGV[1])
-redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.ceil((next - now) / 1000))
-return {1, 0}
+return answers
 ",
     )
 });
 
-/// [`RATE_LIMIT`] for the bucket `key` (a key name from `RedisRateLimiter`), with
-/// `limit`'s interval and tolerance; `now` only from the replay test.
-pub(crate) fn rate_limit(
-    key: &str,
-    limit: &signalwire_fabric::RateLimit,
+/// [`RATE_LIMIT`] for `requests`: each a bucket (a key name from `RedisRateLimiter`) and
+/// its limit's interval and tolerance; `now` only from the replay test.
+pub(crate) fn rate_limit<'a>(
+    requests: impl IntoIterator<Item = (&'a str, (u64, u64))>,
     now: Option<u64>,
 ) -> ScriptInvocation<'static> {
-    let (interval, tolerance) = limit.gcra_micros();
     let mut invocation = RATE_LIMIT.prepare_invoke();
-    invocation.key(key).arg(interval).arg(tolerance);
-    if let Some(now) = now {
-        invocation.arg(now);
+    match now {
+        Some(now) => invocation.arg(now),
+        None => invocation.arg(""),
+    };
+    for (bucket, (interval, tolerance)) in requests {
+        invocation.key(bucket).arg(interval).arg(tolerance);
     }
     invocation
 }

@@ -1,6 +1,7 @@
 //! Rate limits counted in Redis (issue 22): one bucket per user however many instances
 //! ask, the script deciding as the in-process limiter does, on the server's clock.
 
+use std::future::Future as _;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -233,4 +234,176 @@ async fn the_script_decides_every_request_of_a_replay_as_the_in_process_limiter_
         limited > 100 && limited < 1_100,
         "both answers are exercised: {limited} of {compared} limited"
     );
+}
+
+/// Decisions asked for together go in one script, each still decided on its own and in
+/// order: on a current-thread runtime every request below is queued before the task
+/// that sends them first runs, so one round trip decides them all.
+#[tokio::test]
+async fn requests_asked_together_share_one_script_and_are_each_decided_in_order() {
+    let test = "limits::requests_asked_together_share_one_script_and_are_each_decided_in_order";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let limiter = server
+        .coordinator()
+        .build()
+        .expect("valid settings")
+        .limiter();
+    let limit = limit(3, Duration::from_secs(300));
+    // The script is loaded on first use; from then on it is one EVALSHA.
+    limiter
+        .check(&session_key("loads-the-script"), &limit)
+        .await
+        .expect("Redis answers");
+    for users in 1..=3 {
+        let keys: Vec<SessionKey> = (0..users)
+            .map(|user| session_key(&format!("together-{users}-{user}")))
+            .collect();
+        // Five requests per user, the users taking turns.
+        let asked: Vec<&SessionKey> = (0..5 * users).map(|turn| &keys[turn % users]).collect();
+        let mut monitor = server.monitor();
+        let decided =
+            futures_util::future::join_all(asked.iter().map(|key| limiter.check(key, &limit)))
+                .await;
+        let sent: Vec<String> = monitor.take().into_iter().map(|sent| sent.name).collect();
+        assert_eq!(sent, ["EVALSHA"], "{users} users: one round trip");
+        // Each user's first three are allowed, the other two limited, wherever they
+        // stood in the script.
+        let mut seen = vec![0; users];
+        for (turn, decision) in decided.into_iter().enumerate() {
+            let user = turn % users;
+            seen[user] += 1;
+            match decision.expect("Redis answers") {
+                RateDecision::Allowed => assert!(seen[user] <= 3, "{users} users, turn {turn}"),
+                RateDecision::Limited { retry_after } => {
+                    assert!(seen[user] > 3, "{users} users, turn {turn}");
+                    // One request comes back every 100 s.
+                    assert!(
+                        retry_after > Duration::from_secs(90)
+                            && retry_after <= Duration::from_secs(100),
+                        "{retry_after:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Many requests at once from 1, 2 and 3 instances, on a runtime of two threads: however
+/// they fall into batches, a user gets the burst once between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_from_one_two_or_three_instances_get_the_burst_once() {
+    let test = "limits::concurrent_requests_from_one_two_or_three_instances_get_the_burst_once";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let limit = limit(25, Duration::from_secs(600));
+    for count in 1..=3 {
+        let limiters = instances(&server, count);
+        let dave = session_key(&format!("dave-{count}"));
+        let mut tasks = tokio::task::JoinSet::new();
+        for request in 0..40 * count {
+            let limiter = std::sync::Arc::clone(&limiters[request % count]);
+            let dave = dave.clone();
+            tasks.spawn(async move { limiter.check(&dave, &limit).await });
+        }
+        let mut allowed = 0;
+        let mut limited = 0;
+        while let Some(done) = tasks.join_next().await {
+            match done.expect("no panic").expect("Redis answers") {
+                RateDecision::Allowed => allowed += 1,
+                RateDecision::Limited { .. } => limited += 1,
+            }
+        }
+        assert_eq!(
+            (allowed, limited),
+            (25, 40 * count - 25),
+            "{count} instances"
+        );
+    }
+}
+
+/// A task started to send a batch that is dropped before it runs (its runtime shut
+/// down) fails the requests queued for it at once rather than leaving them waiting, and
+/// the next request starts a task of its own.
+#[test]
+fn requests_queued_for_a_task_whose_runtime_shut_down_fail_and_the_next_goes_through() {
+    let test =
+        "limits::requests_queued_for_a_task_whose_runtime_shut_down_fail_and_the_next_goes_through";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let limit = limit(5, Duration::from_secs(60));
+    let current_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    // The connection's own task runs on this runtime's worker, whichever runtime asks.
+    let connect = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let limiter = connect.block_on(async {
+        server
+            .coordinator()
+            .build()
+            .expect("valid settings")
+            .limiter()
+    });
+    // A request on a runtime that is never run again: it queues and starts the sending
+    // task there, which never runs.
+    let first = current_thread();
+    let mut erin = {
+        let _inside = first.enter();
+        Box::pin(async {
+            let erin = session_key("erin");
+            limiter.check(&erin, &limit).await
+        })
+    };
+    {
+        let _inside = first.enter();
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(erin.as_mut().poll(&mut context).is_pending());
+    }
+    // A second runtime's request queues behind it, for the same task.
+    let second = current_thread();
+    let (queued, answered) = std::sync::mpsc::channel();
+    let second_limiter = limiter.clone();
+    let waiter = std::thread::spawn(move || {
+        second.block_on(async {
+            let frank = session_key("frank");
+            let answer = tokio::time::timeout(
+                Duration::from_secs(30),
+                second_limiter.check(&frank, &limit),
+            )
+            .await;
+            queued.send(answer).expect("the test waits");
+            second_limiter.check(&frank, &limit).await
+        })
+    });
+    // Nothing is sent while the task waits to run.
+    assert!(
+        answered.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the second request waits for the task the first started"
+    );
+    drop(erin);
+    drop(first);
+    let answer = answered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the queued request was answered");
+    let error = answer
+        .expect("answered before its timeout")
+        .expect_err("the task that was to send it was dropped");
+    assert!(error.is_retryable(), "{error}");
+    assert!(error.to_string().contains("interrupted"), "{error}");
+    // The next request starts a task of its own, and is counted: the first.
+    assert_eq!(
+        waiter.join().expect("no panic").expect("Redis answers"),
+        RateDecision::Allowed
+    );
+    drop(connect);
 }
