@@ -380,14 +380,23 @@ impl Future for AccessTokenFuture<'_> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let session = this.session;
         if this.slow.is_none() {
-            let hot = session.shared.hot.load();
-            if hot.serves(&session.shared) {
+            let shared = &this.session.shared;
+            let hot = shared.hot.load();
+            if hot.serves(shared) {
                 return Poll::Ready(Ok(hot.access_token.clone()));
             }
         }
-        this.slow
+        this.poll_slow(context)
+    }
+}
+
+impl AccessTokenFuture<'_> {
+    /// The slow path, out of line so that the cached case stays small enough to inline.
+    #[inline(never)]
+    fn poll_slow(&mut self, context: &mut Context<'_>) -> Poll<Result<AccessToken, Error>> {
+        let session = self.session;
+        self.slow
             .get_or_insert_with(|| Box::pin(session.access_token_slow(None)))
             .as_mut()
             .poll(context)
