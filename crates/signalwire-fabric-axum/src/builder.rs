@@ -108,7 +108,8 @@ impl TokenServiceBuilder {
     /// Where users' requests are counted against the [rate limit](Self::rate_limit).
     /// By default, the coordinator's own limiter
     /// ([`Coordinator::rate_limiter`]): in Redis for `signalwire-fabric-redis`'s
-    /// coordinator (one script per request, on the Redis server's clock), shared in
+    /// coordinator (scripts on the Redis server's clock, each request decided on its
+    /// own; the requests of one turn of the runtime share a script), shared in
     /// process for an [`InProcessCoordinator`]; a coordinator that offers none gets an
     /// [`InProcessRateLimiter`] of the service's own. When the limiter cannot be reached,
     /// the service counts the request in its own process instead (the user then gets the

@@ -148,8 +148,8 @@ impl Default for RateLimit {
 /// Where the rate limits of many callers are counted: in this process
 /// ([`InProcessRateLimiter`]), or in a store every instance of the app shares, so that a
 /// user gets the limit once across the fleet rather than once per instance
-/// (`signalwire-fabric-redis`'s `RedisRateLimiter`, one script per decision, on the
-/// server's clock).
+/// (`signalwire-fabric-redis`'s `RedisRateLimiter`: scripts on the server's clock, each
+/// request decided on its own).
 ///
 /// A [`Coordinator`](crate::Coordinator) that keeps sessions in a shared store offers
 /// one in the same store ([`Coordinator::rate_limiter`](crate::Coordinator::rate_limiter)).

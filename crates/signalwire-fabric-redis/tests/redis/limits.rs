@@ -127,8 +127,9 @@ async fn the_bucket_lives_on_the_servers_clock_and_only_as_long_as_it_matters() 
         ttl > 5_000 && ttl <= 10_000,
         "kept until the bucket is full again: {ttl} ms"
     );
-    // Each decision is one round trip: the script, with the interval and the tolerance
-    // and no time of the instance's (whose clock therefore plays no part).
+    // Asked one after the other, each decision is one round trip: the script, with the
+    // interval and the tolerance and no time of the instance's (whose clock therefore
+    // plays no part).
     let mut monitor = server.monitor();
     let mut decisions = Vec::new();
     for _ in 0..4 {
