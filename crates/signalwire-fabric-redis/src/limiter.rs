@@ -101,6 +101,8 @@ struct Request {
 
 impl RedisCoordinator {
     /// A rate limiter in this coordinator's Redis, on its connection and key prefix.
+    /// Its clones send their requests together; another call makes a limiter that
+    /// sends its own.
     pub fn limiter(&self) -> RedisRateLimiter {
         let (server, prefix) = self.parts();
         RedisRateLimiter {
@@ -129,8 +131,12 @@ impl RedisRateLimiter {
         limit: &RateLimit,
         now_micros: u64,
     ) -> Result<RateDecision, Error> {
-        let request = self.request(key, limit);
-        let mut decided = decide(&self.server, &[request], Some(now_micros)).await?;
+        self.alone(self.request(key, limit), Some(now_micros)).await
+    }
+
+    /// Decides `request` in a script of its own.
+    async fn alone(&self, request: Request, now: Option<u64>) -> Result<RateDecision, Error> {
+        let mut decided = decide(&self.server, &[request], now).await?;
         decided.pop().ok_or_else(|| unexpected(&self.server, 1))
     }
 
@@ -304,8 +310,7 @@ impl RateLimiter for RedisRateLimiter {
         let request = self.request(key, limit);
         if self.server.is_cluster() {
             // One script reaches one key's node: each request goes alone.
-            let mut decided = decide(&self.server, &[request], None).await?;
-            return decided.pop().ok_or_else(|| unexpected(&self.server, 1));
+            return self.alone(request, None).await;
         }
         self.queued(request).await
     }
