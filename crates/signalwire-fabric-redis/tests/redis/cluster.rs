@@ -253,3 +253,56 @@ async fn a_lost_replica_holds_back_only_the_subscribers_of_its_primary() {
     assert_eq!(space.refused() + other_space.refused(), 0);
     assert_eq!(held_back.status().generation, 2);
 }
+
+/// Lost: nothing. Rate limits on a cluster: users whose buckets hash to slots on every
+/// primary, asking all at once from 1, 2 and 3 instances. One script reaches one key's
+/// node, so each decision goes alone (a batch of several users' buckets would be refused
+/// as crossing slots), and each user still gets the burst once between the instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_asked_together_are_decided_on_every_primary() {
+    let test = "cluster::rate_limits_asked_together_are_decided_on_every_primary";
+    let Some(cluster) = RedisCluster::start(test, 3, 0) else {
+        return;
+    };
+    let limit = signalwire_fabric::RateLimit::new(
+        std::num::NonZeroU32::new(3).expect("not zero"),
+        Duration::from_secs(300),
+    );
+    for count in 1..=3 {
+        let limiters: Vec<_> = (0..count)
+            .map(|_| coordinator(&cluster, false).limiter())
+            .collect();
+        let users: Vec<_> = (0..12)
+            .map(|user| session_key(&format!("limited-{count}-{user}")))
+            .collect();
+        let mut primaries = HashSet::new();
+        for user in &users {
+            let slot = cluster.slot_of(&limiters[0].key_of(user)).await;
+            primaries.insert(cluster.primary_of(slot).await.port());
+        }
+        assert_eq!(primaries.len(), 3, "the buckets are on every primary");
+        // Five requests per user, the users and the instances taking turns, all asked
+        // in the same turn of the runtime.
+        let asked: Vec<_> = (0..5 * users.len())
+            .map(|turn| (&limiters[turn % count], &users[turn % users.len()]))
+            .collect();
+        let decided =
+            futures_util::future::join_all(asked.iter().map(|(limiter, user)| {
+                signalwire_fabric::RateLimiter::check(*limiter, user, &limit)
+            }))
+            .await;
+        let mut allowed: HashMap<&str, usize> = HashMap::new();
+        for ((_, user), decision) in asked.iter().zip(decided) {
+            if decision.expect("the cluster answers") == signalwire_fabric::RateDecision::Allowed {
+                *allowed.entry(user.as_str()).or_insert(0) += 1;
+            }
+        }
+        for user in &users {
+            assert_eq!(
+                allowed.get(user.as_str()).copied(),
+                Some(3),
+                "{count} instances: {user} gets the burst once"
+            );
+        }
+    }
+}
