@@ -295,7 +295,9 @@ impl SubscriberSession {
                         // the due timer that lets the hot path serve it.
                         Decided::Served(token(), state.chores() || state.timer_missing())
                     }
-                    Phase::RetryingAt(_) if valid => Decided::Answer(token()),
+                    // Once the retry time has come, the worker retries; started here
+                    // when there is none (one that panicked, say).
+                    Phase::RetryingAt(at) if valid => Decided::Served(token(), now >= at),
                     Phase::RetryingAt(at) if now < at => Decided::Answer(last_error()),
                     // Due, being refreshed, or about to be retried: wait for the attempt.
                     _ => Decided::Wait(state.finished_attempts),

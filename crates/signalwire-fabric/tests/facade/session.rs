@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::common::{access, refresh};
 use signalwire_fabric::{
-    AccessToken, Delivery, Error, ErrorCode, FieldError, FileStore, MemoryStore, RefreshToken,
-    Refresher, SessionEnd, StoredTokenPair, SubscriberSession, TokenPair, TokenStore,
+    AccessToken, DEFAULT_LEASE, Delivery, Error, ErrorCode, FieldError, FileStore, MemoryStore,
+    RefreshToken, Refresher, SessionEnd, StoredTokenPair, SubscriberSession, TokenPair, TokenStore,
 };
 use tokio::time::{Instant, advance};
 
@@ -984,6 +984,44 @@ async fn a_panicking_refresher_wakes_its_waiters_and_the_next_call_starts_again(
         .expect("a new worker refreshes");
     assert_eq!(token_text(&token), access("gen2"));
     assert_eq!(refresher.0.load(Ordering::SeqCst), 2);
+}
+
+/// The same bug while the token is still valid: the next call answers that token and
+/// starts the refresh again at once, ahead of expiry, rather than leaving it until the
+/// token has run out.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_panicked_while_the_token_is_valid_is_started_again_by_the_next_call() {
+    let refresher = PanicsOnce::default();
+    let now = Instant::now();
+    let expires = now + Duration::from_secs(600);
+    let pair = TokenPair::new(
+        AccessToken::parse(access("old")).expect("valid"),
+        RefreshToken::parse(refresh("old")).expect("valid"),
+        expires,
+        now + Duration::from_secs(3600),
+    );
+    let session = SubscriberSession::builder(refresher.clone(), pair)
+        .jitter(Duration::ZERO)
+        .build();
+    // Past its refresh point, still valid.
+    let refresh_in = session.status().refresh_in;
+    assert!(refresh_in < Duration::from_secs(590), "{refresh_in:?}");
+    tokio::time::advance(refresh_in + Duration::from_secs(1)).await;
+    let first = within_an_hour(session.access_token())
+        .await
+        .expect("the valid token, after the attempt that panicked");
+    assert_eq!(token_text(&first), access("old"));
+    assert_eq!(refresher.0.load(Ordering::SeqCst), 1);
+    // The next call still gets the valid token, and the refresh starts again.
+    let second = session.access_token().await.expect("the valid token");
+    assert_eq!(token_text(&second), access("old"));
+    // (After the lease the attempt that panicked held has run out.)
+    tokio::time::sleep(DEFAULT_LEASE + Duration::from_secs(2)).await;
+    assert!(Instant::now() < expires);
+    assert_eq!(refresher.0.load(Ordering::SeqCst), 2, "refreshed again");
+    assert_eq!(session.status().refreshes, 1);
+    let third = session.access_token().await.expect("the new token");
+    assert_eq!(token_text(&third), access("gen2"));
 }
 
 #[tokio::test(start_paused = true)]
