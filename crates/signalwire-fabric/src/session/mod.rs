@@ -209,8 +209,8 @@ impl SubscriberSession {
     ///
     /// The future does nothing until polled; a token it answers is the one current
     /// then. (A hand-written future rather than an `async fn`: the cached case, most
-    /// calls, is then one check inlined into the caller's `.await`, with no state machine
-    /// to set up; see BENCHMARKS.md §12.)
+    /// calls, is then one small `poll` with no state machine to set up; see
+    /// BENCHMARKS.md §12.)
     #[inline]
     pub fn access_token(&self) -> impl Future<Output = Result<AccessToken, Error>> + Send + '_ {
         AccessTokenFuture {
@@ -394,7 +394,7 @@ impl Future for AccessTokenFuture<'_> {
 }
 
 impl AccessTokenFuture<'_> {
-    /// The slow path, out of line so that the cached case stays small enough to inline.
+    /// The slow path, out of line so that the cached case's `poll` stays small.
     #[inline(never)]
     fn poll_slow(&mut self, context: &mut Context<'_>) -> Poll<Result<AccessToken, Error>> {
         let session = self.session;
