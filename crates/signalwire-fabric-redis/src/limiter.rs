@@ -32,10 +32,10 @@ use crate::scripts;
 ///
 /// Every decision is made by a script on the server, with the server's clock (`TIME`):
 /// the instances' own clocks, however far apart, play no part. Decisions asked for in
-/// the same turn of the runtime go together in one script, in the order they were
-/// asked, each decided on its own (Redis runs a script as one step, so no other
-/// instance's request comes between); against a Redis Cluster, where one script reaches
-/// one key's node, each goes alone. It decides as
+/// the same turn of the runtime go together in one script (up to 128 a script, more in
+/// further scripts), each decided on its own, in the order asked within a script (Redis
+/// runs a script as one step, so no other instance's request comes between); against a
+/// Redis Cluster, where one script reaches one key's node, each goes alone. It decides as
 /// [`RateLimit::decide`] does, so exactly as [`InProcessRateLimiter`](signalwire_fabric::InProcessRateLimiter)
 /// would for the same requests at the same times (a test replays both). A bucket is not
 /// made to survive a failover (its script does not wait for replicas): a user whose

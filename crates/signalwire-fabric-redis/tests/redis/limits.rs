@@ -291,6 +291,38 @@ async fn requests_asked_together_share_one_script_and_are_each_decided_in_order(
     }
 }
 
+/// More requests asked together than one script takes (128) go in as many scripts as
+/// needed, every one of them decided: 300 requests of one user whose burst is 200.
+#[tokio::test]
+async fn more_requests_than_one_script_takes_are_split_and_all_decided() {
+    let test = "limits::more_requests_than_one_script_takes_are_split_and_all_decided";
+    let Some(server) = RedisServer::start(test) else {
+        return;
+    };
+    let limiter = server
+        .coordinator()
+        .build()
+        .expect("valid settings")
+        .limiter();
+    let limit = limit(200, Duration::from_secs(600));
+    limiter
+        .check(&session_key("loads-the-script"), &limit)
+        .await
+        .expect("Redis answers");
+    let grace = session_key("grace");
+    let mut monitor = server.monitor();
+    let decided =
+        futures_util::future::join_all((0..300).map(|_| limiter.check(&grace, &limit))).await;
+    let sent: Vec<String> = monitor.take().into_iter().map(|sent| sent.name).collect();
+    assert_eq!(sent, ["EVALSHA"; 3], "128 + 128 + 44");
+    let allowed = decided
+        .into_iter()
+        .map(|decision| decision.expect("Redis answers"))
+        .filter(|decision| *decision == RateDecision::Allowed)
+        .count();
+    assert_eq!(allowed, 200);
+}
+
 /// Many requests at once from 1, 2 and 3 instances, on a runtime of two threads: however
 /// they fall into batches, a user gets the burst once between them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
