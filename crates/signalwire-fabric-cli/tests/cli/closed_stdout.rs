@@ -29,8 +29,8 @@ fn refresh_through_the_cli(fake: &FakeSpace, refresh_token: &str) -> String {
     let output = run(
         command_for(fake).args(["tokens", "refresh", "--json"]),
         refresh_token,
-    );
-    assert_eq!(output.code, 0, "{}", output.stderr);
+    )
+    .succeeded();
     let json: serde_json::Value = serde_json::from_str(&output.stdout).expect("JSON");
     json["refresh_token"].as_str().expect("a string").to_owned()
 }

@@ -64,8 +64,7 @@ async fn create_then_refresh_from_stdin_then_reuse_is_refused() {
         "alice@example.com",
         "--json",
     ]);
-    let created = run(&mut create, "");
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    let created = run(&mut create, "").succeeded();
     let json: serde_json::Value = serde_json::from_str(&created.stdout).expect("JSON");
     let refresh_text = json["refresh_token"].as_str().expect("a string").to_owned();
     assert_eq!(
@@ -90,8 +89,7 @@ async fn create_then_refresh_from_stdin_then_reuse_is_refused() {
     let saved = dir.path().join("pair.json");
     let mut refresh = command_for(&fake);
     refresh.args(["tokens", "refresh", "--out"]).arg(&saved);
-    let refreshed = run(&mut refresh, &format!("{refresh_text}\n"));
-    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+    let refreshed = run(&mut refresh, &format!("{refresh_text}\n")).succeeded();
     assert!(
         refreshed
             .stdout
@@ -150,8 +148,7 @@ async fn out_saves_the_pair_readable_by_the_owner_only() {
             "--out",
         ])
         .arg(&path);
-    let created = run(&mut create, "");
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    run(&mut create, "").succeeded();
     let stored: signalwire_fabric::StoredTokenPair =
         serde_json::from_slice(&std::fs::read(&path).expect("written")).expect("a stored pair");
     assert_eq!(stored.refresh_token().kind(), Some(TokenKind::Refresh));
@@ -179,15 +176,7 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
         "--reference",
         "a@example.com",
     ]);
-    let result = run(&mut missing, "");
-    assert_eq!(result.code, 2, "{}", result.stderr);
-    assert!(
-        result
-            .stderr
-            .contains("set SIGNALWIRE_PROJECT_ID or pass --project-id"),
-        "{}",
-        result.stderr
-    );
+    run(&mut missing, "").failed_with(2, "set SIGNALWIRE_PROJECT_ID or pass --project-id");
 
     // Usage: clap's own errors.
     let result = run(command_for(&fake).args(["tokens", "create"]), "");
@@ -198,13 +187,7 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
     wrong
         .env("SIGNALWIRE_API_TOKEN", "PTnot-the-right-one")
         .args(["tokens", "create", "--reference", "a@example.com"]);
-    let result = run(&mut wrong, "");
-    assert_eq!(result.code, 3, "{}", result.stderr);
-    assert!(
-        result.stderr.contains("401 Unauthorized"),
-        "{}",
-        result.stderr
-    );
+    let result = run(&mut wrong, "").failed_with(3, "401 Unauthorized");
     assert!(
         !result.stderr.contains("PTnot-the-right-one"),
         "the token is not echoed"
@@ -221,24 +204,12 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
         "--fingerprint",
         "short",
     ]);
-    let result = run(&mut bad, "");
-    assert_eq!(result.code, 4, "{}", result.stderr);
-    assert!(
-        result.stderr.contains("invalid fingerprint"),
-        "{}",
-        result.stderr
-    );
+    run(&mut bad, "").failed_with(4, "invalid fingerprint");
     assert_eq!(fake.journal().len(), before, "nothing was sent");
 
     let mut not_a_token = command_for(&fake);
     not_a_token.args(["tokens", "refresh", "--json"]);
-    let result = run(&mut not_a_token, "not a token\n");
-    assert_eq!(result.code, 4, "{}", result.stderr);
-    assert!(
-        result.stderr.contains("invalid refresh_token"),
-        "{}",
-        result.stderr
-    );
+    run(&mut not_a_token, "not a token\n").failed_with(4, "invalid refresh_token");
 
     // Network: an injected 503, then a server that is gone.
     fake.inject(
@@ -248,13 +219,7 @@ async fn each_failure_has_its_own_exit_code_and_says_what_to_do() {
     );
     let mut unavailable = command_for(&fake);
     unavailable.args(["tokens", "create", "--reference", "a@example.com"]);
-    let result = run(&mut unavailable, "");
-    assert_eq!(result.code, 5, "{}", result.stderr);
-    assert!(
-        result.stderr.contains("try again later"),
-        "{}",
-        result.stderr
-    );
+    run(&mut unavailable, "").failed_with(5, "try again later");
 
     let port = free_port();
     let mut gone = command_for(&fake);
@@ -543,14 +508,10 @@ fn fake_serve_prints_the_click_to_call_token_it_accepts_and_takes_a_chosen_one()
     let refused = run(
         signalwire_fabric().args(["fake", "serve", "--click-to-call-token", "c2c_not-hex"]),
         "",
-    );
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused
-            .stderr
-            .contains("click_to_call_token must be c2c_ followed by 32 hexadecimal digits"),
-        "{}",
-        refused.stderr
+    )
+    .failed_with(
+        2,
+        "click_to_call_token must be c2c_ followed by 32 hexadecimal digits",
     );
     assert!(
         !refused.stderr.contains("c2c_not-hex"),
@@ -605,13 +566,8 @@ async fn a_refresh_with_nowhere_to_keep_the_new_pair_is_refused_before_anything_
             .args(["tokens", "refresh", "--out"])
             .arg(&nowhere),
         &refresh_token,
-    );
-    assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("cannot create a file in"),
-        "{}",
-        refused.stderr
-    );
+    )
+    .failed_with(2, "cannot create a file in");
     assert!(!nowhere.exists());
 
     assert_eq!(
@@ -626,8 +582,8 @@ async fn a_refresh_with_nowhere_to_keep_the_new_pair_is_refused_before_anything_
     let refreshed = run(
         command_for(&fake).args(["tokens", "refresh", "--json"]),
         &refresh_token,
-    );
-    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+    )
+    .succeeded();
     let json: serde_json::Value = serde_json::from_str(&refreshed.stdout).expect("JSON");
     let new_refresh = json["refresh_token"]
         .as_str()
@@ -735,11 +691,11 @@ async fn a_new_pair_that_cannot_be_saved_after_a_refresh_is_printed_whole_not_lo
     let printed = printed_refresh_token(&result.stderr);
 
     // The printed refresh token is the live one: it refreshes.
-    let next = run(
+    run(
         command_for(&fake).args(["tokens", "refresh", "--json"]),
         &printed,
-    );
-    assert_eq!(next.code, 0, "{}", next.stderr);
+    )
+    .succeeded();
     assert_eq!(fake.answered_count(Operation::Refresh, 201), 3);
 }
 
@@ -790,11 +746,11 @@ async fn an_out_that_names_a_directory_is_refused_before_anything_is_sent() {
     assert!(!inside.exists(), "nothing was created");
 
     // The refresh token is still good.
-    let refreshed = run(
+    run(
         command_for(&fake).args(["tokens", "refresh", "--json"]),
         &refresh_token,
-    );
-    assert_eq!(refreshed.code, 0, "{}", refreshed.stderr);
+    )
+    .succeeded();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -805,8 +761,8 @@ async fn commands_that_mint_a_pair_may_shorten_it_and_guest_saves_with_out() {
     let created = run(
         command_for(&fake).args(["tokens", "create", "--reference", "eve@example.com"]),
         "",
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    )
+    .succeeded();
     assert!(
         created
             .stdout
@@ -824,8 +780,8 @@ async fn commands_that_mint_a_pair_may_shorten_it_and_guest_saves_with_out() {
             .args(["tokens", "guest", "--address", &address, "--out"])
             .arg(&path),
         "",
-    );
-    assert_eq!(guest.code, 0, "{}", guest.stderr);
+    )
+    .succeeded();
     assert!(
         guest.stdout.starts_with("created a guest token pair"),
         "{}",

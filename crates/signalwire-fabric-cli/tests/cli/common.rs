@@ -57,6 +57,29 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Checks that the run exited with 0 (its stderr shown when it did not); answers the
+    /// run for further checks.
+    #[track_caller]
+    pub fn succeeded(self) -> Self {
+        assert_eq!(self.code, 0, "{}", self.stderr);
+        self
+    }
+
+    /// Checks that the run exited with `code` and said `says` on stderr (shown whole when
+    /// it did not); answers the run for further checks.
+    #[track_caller]
+    pub fn failed_with(self, code: i32, says: &str) -> Self {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        assert!(
+            self.stderr.contains(says),
+            "expected {says:?} in: {}",
+            self.stderr
+        );
+        self
+    }
+}
+
 impl From<std::process::Output> for Run {
     fn from(output: std::process::Output) -> Self {
         Self {
