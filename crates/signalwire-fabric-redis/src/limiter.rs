@@ -261,7 +261,13 @@ async fn decide(
             .map(|request| (request.bucket.as_str(), request.gcra)),
         now,
     );
-    let answer = server.invoke("rate_limit", &first.key, invocation).await?;
+    // A failure is named after the first request's key; with others in the script, the
+    // message says so, for the logs of the others.
+    let what = match requests.len() {
+        1 => "rate_limit".to_owned(),
+        count => format!("rate_limit ({count} requests in one script; the first)"),
+    };
+    let answer = server.invoke(&what, &first.key, invocation).await?;
     decisions(&answer, requests.len()).ok_or_else(|| unexpected(server, requests.len()))
 }
 

@@ -440,3 +440,33 @@ fn requests_queued_for_a_task_whose_runtime_shut_down_fail_and_the_next_goes_thr
     );
     drop(connect);
 }
+
+/// When Redis cannot be reached, every request of a script gets the failure, retryable,
+/// and a failure of several requests says it was several, so that the log of a request
+/// whose key is not the one named is not misread. (No Redis is needed: nothing listens.)
+#[tokio::test]
+async fn a_script_that_fails_fails_each_of_its_requests_and_says_how_many_it_held() {
+    let port = crate::support::free_port();
+    let limiter =
+        signalwire_fabric_redis::RedisCoordinator::builder(format!("redis://127.0.0.1:{port}"))
+            .connection_timeout(Duration::from_millis(300))
+            .build()
+            .expect("valid settings")
+            .limiter();
+    let limit = limit(5, Duration::from_secs(60));
+    for count in 1..=3 {
+        let keys: Vec<SessionKey> = (0..count)
+            .map(|user| session_key(&format!("unreachable-{count}-{user}")))
+            .collect();
+        let decided =
+            futures_util::future::join_all(keys.iter().map(|key| limiter.check(key, &limit))).await;
+        for decision in decided {
+            let error = decision.expect_err("nothing listens");
+            assert!(error.is_retryable(), "{error}");
+            let shown = error.to_string();
+            assert!(shown.contains(&format!("127.0.0.1:{port}")), "{shown}");
+            let batch = format!("{count} requests in one script");
+            assert_eq!(shown.contains(&batch), count > 1, "{count}: {shown}");
+        }
+    }
+}
