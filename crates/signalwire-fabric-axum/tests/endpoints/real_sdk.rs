@@ -159,6 +159,24 @@ impl World {
         Events(events.as_array().cloned().unwrap_or_default())
     }
 
+    /// Waits until the tab `window` has recorded what `done` looks for; fails after
+    /// [`PATIENCE`].
+    async fn tab_until(&self, window: &str, what: &str, done: impl Fn(&Events) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let events = self.events(window).await;
+            if done(&events) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waiting for {what}:\n{}",
+                events.summary()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until every tab of `rounds` has recorded what `done` looks for; fails at
     /// once if the SDK refused a credential or gave up refreshing, and after
     /// [`PATIENCE`] otherwise. The tabs' events, round by round.
@@ -841,6 +859,14 @@ async fn a_token_signalwire_refused_is_refreshed_once_and_every_tabs_new_client_
                 "round {} tab {tab}: one refresh per round, whoever reports it",
                 round.number
             );
+            // The tab's new client has its token before the next tab reports: the
+            // balancer then sends that authenticate, deterministically, to an instance the
+            // report did not reach (see below).
+            world
+                .tab_until(window, "the new client's authenticate", |events| {
+                    events.answered("authenticate", 2)
+                })
+                .await;
         }
     }
     let seen = world
@@ -886,9 +912,9 @@ async fn a_token_signalwire_refused_is_refreshed_once_and_every_tabs_new_client_
         let token = news.into_iter().next().unwrap_or_default();
         assert_eq!(world.subscriber_of(&token), world.subscriber(round.user));
         if round.number > 1 {
-            // The balancer sent a new client's authenticate to an instance that had not
-            // had the report yet: it answered the refused token, which the page reported
-            // there as well.
+            // The balancer sent the first tab's new client's authenticate to the next
+            // instance, which had not had the report: it answered the refused token, and
+            // the page reported it again.
             let reported_again = tabs
                 .iter()
                 .filter(|events| events.calls("authenticate")[1]["reported"].is_u64())
