@@ -986,12 +986,9 @@ async fn a_panicking_refresher_wakes_its_waiters_and_the_next_call_starts_again(
     assert_eq!(refresher.0.load(Ordering::SeqCst), 2);
 }
 
-/// The same bug while the token is still valid: the next call answers that token and
-/// starts the refresh again at once, ahead of expiry, rather than leaving it until the
-/// token has run out.
-#[tokio::test(start_paused = true)]
-async fn a_refresh_that_panicked_while_the_token_is_valid_is_started_again_by_the_next_call() {
-    let refresher = PanicsOnce::default();
+/// An "old" pair with ten minutes of access left (an hour of refresh), and when its
+/// access token expires.
+fn ten_minutes_left() -> (TokenPair, Instant) {
     let now = Instant::now();
     let expires = now + Duration::from_secs(600);
     let pair = TokenPair::new(
@@ -1000,6 +997,16 @@ async fn a_refresh_that_panicked_while_the_token_is_valid_is_started_again_by_th
         expires,
         now + Duration::from_secs(3600),
     );
+    (pair, expires)
+}
+
+/// The same bug while the token is still valid: the next call answers that token and
+/// starts the refresh again at once, ahead of expiry, rather than leaving it until the
+/// token has run out.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_panicked_while_the_token_is_valid_is_started_again_by_the_next_call() {
+    let refresher = PanicsOnce::default();
+    let (pair, expires) = ten_minutes_left();
     let session = SubscriberSession::builder(refresher.clone(), pair)
         .jitter(Duration::ZERO)
         .build();
@@ -1022,6 +1029,64 @@ async fn a_refresh_that_panicked_while_the_token_is_valid_is_started_again_by_th
     assert_eq!(session.status().refreshes, 1);
     let third = session.access_token().await.expect("the new token");
     assert_eq!(token_text(&third), access("gen2"));
+}
+
+/// The same with 1, 2 and 3 siblings sharing the subscriber: after the holder's refresh
+/// panicked, the holder's next call starts it again once the lease it held has run
+/// out, and every sibling ends on that one new pair, ahead of expiry, with one refresh.
+#[tokio::test(start_paused = true)]
+async fn after_a_refresh_panicked_while_valid_one_two_or_three_siblings_share_one_new_pair() {
+    let lease = Duration::from_secs(10);
+    for siblings in 1..=3 {
+        let refresher = PanicsOnce::default();
+        let coordinator = signalwire_fabric::InProcessCoordinator::new();
+        let key: signalwire_fabric::SessionKey =
+            format!("panicked-{siblings}").parse().expect("a key");
+        let (pair, expires) = ten_minutes_left();
+        let mut sessions = vec![
+            signalwire_fabric::testing::first_session(
+                &refresher,
+                coordinator.clone(),
+                &key,
+                pair,
+                lease,
+            )
+            .await,
+        ];
+        for _ in 1..siblings {
+            sessions.push(
+                signalwire_fabric::testing::joined_session(
+                    &refresher,
+                    coordinator.clone(),
+                    &key,
+                    lease,
+                )
+                .await,
+            );
+        }
+        advance(sessions[0].status().refresh_in + Duration::from_secs(1)).await;
+        let first = within_an_hour(sessions[0].access_token())
+            .await
+            .expect("the valid token, after the attempt that panicked");
+        assert_eq!(token_text(&first), access("old"), "{siblings} siblings");
+        assert_eq!(refresher.0.load(Ordering::SeqCst), 1, "{siblings} siblings");
+        sessions[0].access_token().await.expect("the valid token");
+        tokio::time::sleep(lease + Duration::from_secs(5)).await;
+        for (index, session) in sessions.iter().enumerate() {
+            let token = session.access_token().await.expect("a token");
+            assert_eq!(
+                token_text(&token),
+                access("gen2"),
+                "{siblings} siblings: session {index}"
+            );
+        }
+        assert!(Instant::now() < expires, "{siblings} siblings");
+        assert_eq!(
+            refresher.0.load(Ordering::SeqCst),
+            2,
+            "{siblings} siblings: one refresh after the one that panicked"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
