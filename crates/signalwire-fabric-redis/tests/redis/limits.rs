@@ -237,6 +237,21 @@ async fn the_script_decides_every_request_of_a_replay_as_the_in_process_limiter_
     );
 }
 
+/// A limiter on `server` whose script Redis already holds (it is loaded on first use),
+/// so that from then on each script is one EVALSHA.
+async fn loaded_limiter(server: &RedisServer, limit: &RateLimit) -> RedisRateLimiter {
+    let limiter = server
+        .coordinator()
+        .build()
+        .expect("valid settings")
+        .limiter();
+    limiter
+        .check(&session_key("loads-the-script"), limit)
+        .await
+        .expect("Redis answers");
+    limiter
+}
+
 /// Decisions asked for together go in one script, each still decided on its own and in
 /// order: on a current-thread runtime every request below is queued before the task
 /// that sends them first runs, so one round trip decides them all.
@@ -246,17 +261,8 @@ async fn requests_asked_together_share_one_script_and_are_each_decided_in_order(
     let Some(server) = RedisServer::start(test) else {
         return;
     };
-    let limiter = server
-        .coordinator()
-        .build()
-        .expect("valid settings")
-        .limiter();
     let limit = limit(3, Duration::from_secs(300));
-    // The script is loaded on first use; from then on it is one EVALSHA.
-    limiter
-        .check(&session_key("loads-the-script"), &limit)
-        .await
-        .expect("Redis answers");
+    let limiter = loaded_limiter(&server, &limit).await;
     for users in 1..=3 {
         let keys: Vec<SessionKey> = (0..users)
             .map(|user| session_key(&format!("together-{users}-{user}")))
@@ -299,16 +305,8 @@ async fn more_requests_than_one_script_takes_are_split_and_all_decided() {
     let Some(server) = RedisServer::start(test) else {
         return;
     };
-    let limiter = server
-        .coordinator()
-        .build()
-        .expect("valid settings")
-        .limiter();
     let limit = limit(200, Duration::from_secs(600));
-    limiter
-        .check(&session_key("loads-the-script"), &limit)
-        .await
-        .expect("Redis answers");
+    let limiter = loaded_limiter(&server, &limit).await;
     let grace = session_key("grace");
     let mut monitor = server.monitor();
     let decided =

@@ -409,7 +409,8 @@ impl AccessTokenFuture<'_> {
 enum Decided {
     /// Answers with this.
     Answer(Result<AccessToken, Error>),
-    /// Answers with this, starting the worker first when it has chores.
+    /// Answers with this, starting the worker first when it has something to do (chores,
+    /// or a retry whose time has come).
     Served(Result<AccessToken, Error>, bool),
     /// Waits for the attempt after this many finished ones.
     Wait(u64),
