@@ -272,15 +272,20 @@ async fn rate_limits_asked_together_are_decided_on_every_primary() {
         let limiters: Vec<_> = (0..count)
             .map(|_| coordinator(&cluster, false).limiter())
             .collect();
-        let users: Vec<_> = (0..12)
-            .map(|user| session_key(&format!("limited-{count}-{user}")))
-            .collect();
+        // At least 12 users, and as many more as it takes for every primary to hold a
+        // bucket (keys carry a random part, so where they land varies).
+        let mut users = Vec::new();
         let mut primaries = HashSet::new();
-        for user in &users {
-            let slot = cluster.slot_of(&limiters[0].key_of(user)).await;
+        while users.len() < 12 || primaries.len() < 3 {
+            assert!(
+                users.len() < 200,
+                "no buckets on every primary: {primaries:?}"
+            );
+            let user = session_key(&format!("limited-{count}-{}", users.len()));
+            let slot = cluster.slot_of(&limiters[0].key_of(&user)).await;
             primaries.insert(cluster.primary_of(slot).await.port());
+            users.push(user);
         }
-        assert_eq!(primaries.len(), 3, "the buckets are on every primary");
         // Five requests per user, the users and the instances taking turns, all asked
         // in the same turn of the runtime.
         let asked: Vec<_> = (0..5 * users.len())
